@@ -1,0 +1,207 @@
+"""The failure taxonomy: a closed set of dotted codes, what each means, and one pure ``classify()``.
+
+Every way a turn or a session can go wrong maps to exactly one ``FailureClass``. Locust failures, records,
+reports and InfluxDB all key on the code, never on exception text (wording changes would split buckets).
+
+``classify()`` takes a small observation of *how a turn or session ended* (built by ``session.py``, the one
+place that sees library exceptions) and returns the code, or ``None`` for a healthy end.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class FailureClass(enum.StrEnum):
+    """Closed set of failure codes (DESIGN §3)."""
+
+    ZERO_AUDIO = "response.zero_audio"
+    NEAR_SILENT = "response.near_silent"
+    FAILED = "response.failed"
+    INCOMPLETE = "response.incomplete"
+    CANCELLED = "response.cancelled"
+    CONTEXT_TRUNCATED = "context.truncated"
+    SERVER_ERROR_EVENT = "server.error_event"
+    CLOSED_NO_FRAME = "transport.closed_no_frame"
+    CLOSED_FRAME = "transport.closed_frame"
+    SESSION_EXPIRED = "session.expired"
+    TIMEOUT_FIRST_AUDIO = "timeout.first_audio"
+    TIMEOUT_STALL = "timeout.stall"
+    CONNECT_REJECTED = "connect.rejected"
+    PROTOCOL_UNEXPECTED = "protocol.unexpected"
+    HARNESS_STOPPED = "harness.stopped"
+
+
+EXPLANATIONS: dict[FailureClass, str] = {
+    FailureClass.ZERO_AUDIO: "response.done said completed but carried zero audio bytes (text-only is a sub-case)",
+    FailureClass.NEAR_SILENT: "audio arrived but its peak stayed below the amplitude floor for the whole turn",
+    FailureClass.FAILED: "response.done with status failed (status_details.error says why)",
+    FailureClass.INCOMPLETE: "response.done with status incomplete that we did not ask for (reason recorded)",
+    FailureClass.CANCELLED: "response.done with status cancelled that we did not ask for (reason recorded)",
+    FailureClass.CONTEXT_TRUNCATED: "the server deleted or truncated earlier conversation items (counted, not fatal)",
+    FailureClass.SERVER_ERROR_EVENT: "an error event ended the turn or the session",
+    FailureClass.CLOSED_NO_FRAME: "the socket ended without a close frame (clients report 1006)",
+    FailureClass.CLOSED_FRAME: "the server sent a close frame while the session still had turns to play",
+    FailureClass.SESSION_EXPIRED: "the provider's session length cap ended the session: expected, not a failure",
+    FailureClass.TIMEOUT_FIRST_AUDIO: "no audio arrived within the turn timeout while the socket stayed open",
+    FailureClass.TIMEOUT_STALL: "audio started, then no event arrived within the turn timeout (socket open)",
+    FailureClass.CONNECT_REJECTED: "the WebSocket handshake failed (HTTP status recorded) or could not connect",
+    FailureClass.PROTOCOL_UNEXPECTED: "the server sent malformed or out-of-order messages",
+    FailureClass.HARNESS_STOPPED: "Locust stopped the user before the session ended: censored, never a failure",
+}
+
+#: Failures that give the application no error signal: the dangerous ones.
+SILENT: frozenset[FailureClass] = frozenset(
+    {
+        FailureClass.ZERO_AUDIO,
+        FailureClass.NEAR_SILENT,
+        FailureClass.CLOSED_NO_FRAME,
+        FailureClass.TIMEOUT_FIRST_AUDIO,
+        FailureClass.TIMEOUT_STALL,
+    }
+)
+
+#: Ends that are not failures of the service: the session is censored there.
+NOT_FAILURES: frozenset[FailureClass] = frozenset(
+    {FailureClass.SESSION_EXPIRED, FailureClass.HARNESS_STOPPED, FailureClass.CONTEXT_TRUNCATED}
+)
+
+#: Failures after which the session cannot go on (the socket is gone or we gave up on it).
+TERMINAL: frozenset[FailureClass] = frozenset(
+    {
+        FailureClass.CLOSED_NO_FRAME,
+        FailureClass.CLOSED_FRAME,
+        FailureClass.SESSION_EXPIRED,
+        FailureClass.TIMEOUT_FIRST_AUDIO,
+        FailureClass.TIMEOUT_STALL,
+        FailureClass.CONNECT_REJECTED,
+        FailureClass.PROTOCOL_UNEXPECTED,
+        FailureClass.HARNESS_STOPPED,
+    }
+)
+
+# Reason text the providers use when their session length cap ends a session.
+_SESSION_CAP_MARKERS = ("maximum duration", "session_expired", "session expired")
+
+
+def is_silent(code: FailureClass | None) -> bool:
+    """True when the failure gave the client no error signal."""
+    return code in SILENT
+
+
+def is_failure(code: FailureClass | None) -> bool:
+    """True when the code counts against the service (not None, not an expected or harness end)."""
+    return code is not None and code not in NOT_FAILURES
+
+
+# --- observations: how a turn or a session ended -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEnded:
+    """``response.done`` arrived."""
+
+    status: str
+    audio_bytes: int
+    peak_dbfs: float
+    silence_floor_dbfs: float
+    cancel_requested: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReceived:
+    """An ``error`` event ended the turn (no response.done will follow)."""
+
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEnded:
+    """The socket ended before we finished. ``code`` is None when no close frame came."""
+
+    code: int | None
+    reason: str
+    frame_received: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlinePassed:
+    """The turn deadline passed with the socket still open."""
+
+    first_audio_seen: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeRejected:
+    """The handshake failed: an HTTP status, or None when the connection itself failed."""
+
+    http_status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolBroken:
+    """The server sent something the protocol does not allow."""
+
+
+@dataclass(frozen=True, slots=True)
+class HarnessStopped:
+    """Locust stopped the user."""
+
+
+Observation = (
+    ResponseEnded
+    | ErrorReceived
+    | ConnectionEnded
+    | DeadlinePassed
+    | HandshakeRejected
+    | ProtocolBroken
+    | HarnessStopped
+)
+
+
+def _mentions_session_cap(text: str | None) -> bool:
+    lowered = (text or "").lower()
+    return any(marker in lowered for marker in _SESSION_CAP_MARKERS)
+
+
+def classify(observation: Observation) -> FailureClass | None:
+    """Map how a turn or session ended to a failure code; ``None`` means a healthy end."""
+    match observation:
+        case ResponseEnded(status="completed", audio_bytes=0):
+            return FailureClass.ZERO_AUDIO
+        case ResponseEnded(status="completed", peak_dbfs=peak, silence_floor_dbfs=floor) if peak < floor:
+            return FailureClass.NEAR_SILENT
+        case ResponseEnded(status="completed"):
+            return None
+        case ResponseEnded(status="failed"):
+            return FailureClass.FAILED
+        case ResponseEnded(status="cancelled", cancel_requested=True):
+            return None
+        case ResponseEnded(status="cancelled"):
+            return FailureClass.CANCELLED
+        case ResponseEnded(status="incomplete"):
+            return FailureClass.INCOMPLETE
+        case ResponseEnded():
+            return FailureClass.PROTOCOL_UNEXPECTED
+        case ErrorReceived(code=code) if _mentions_session_cap(code):
+            return FailureClass.SESSION_EXPIRED
+        case ErrorReceived():
+            return FailureClass.SERVER_ERROR_EVENT
+        case ConnectionEnded(frame_received=False):
+            return FailureClass.CLOSED_NO_FRAME
+        case ConnectionEnded(code=1001, reason=reason) if _mentions_session_cap(reason):
+            return FailureClass.SESSION_EXPIRED
+        case ConnectionEnded():
+            return FailureClass.CLOSED_FRAME
+        case DeadlinePassed(first_audio_seen=False):
+            return FailureClass.TIMEOUT_FIRST_AUDIO
+        case DeadlinePassed():
+            return FailureClass.TIMEOUT_STALL
+        case HandshakeRejected():
+            return FailureClass.CONNECT_REJECTED
+        case ProtocolBroken():
+            return FailureClass.PROTOCOL_UNEXPECTED
+        case HarnessStopped():
+            return FailureClass.HARNESS_STOPPED
+    raise TypeError(f"not an observation: {observation!r}")

@@ -1,0 +1,93 @@
+"""The product's command-line options, added through Locust's ``init_command_line_parser`` hook.
+
+Every option also shows in the web UI's start form (Locust sends them to the workers), except where noted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_MODELS = "gpt-realtime,gpt-realtime-2"
+
+
+def add_options(parser: Any) -> None:
+    """Register the s2s options on Locust's argument parser."""
+    group = parser.add_argument_group("s2s_users", "Realtime speech-to-speech endurance options")
+    group.add_argument(
+        "--s2s-url",
+        default="",
+        env_var="S2S_URL",
+        help="Realtime WebSocket URL, e.g. wss://api.openai.com/v1/realtime. Empty: the embedded mock server",
+    )
+    group.add_argument(
+        "--s2s-model",
+        default=DEFAULT_MODELS,
+        env_var="S2S_MODEL",
+        help="Comma-separated models; users are spread evenly across them",
+    )
+    group.add_argument(
+        "--s2s-api-key",
+        default="",
+        env_var="S2S_API_KEY",
+        is_secret=True,
+        help="API key (default: OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure URLs). Never logged",
+    )
+    group.add_argument("--s2s-voice", default="marin", help="Assistant voice")
+    group.add_argument(
+        "--s2s-instructions",
+        default="You are a friendly voice assistant. Answer conversationally in a few sentences.",
+        help="Session instructions (system prompt)",
+    )
+    group.add_argument(
+        "--turn-mode",
+        default="manual",
+        choices=["manual", "server_vad"],
+        help="manual: we commit and ask for each response; server_vad: the server detects the end of speech",
+    )
+    group.add_argument("--turns", type=int, default=60, help="Turns per session")
+    group.add_argument(
+        "--sessions-per-user",
+        type=int,
+        default=0,
+        help="Sessions each user plays back to back; 0 = until the run ends",
+    )
+    group.add_argument(
+        "--s2s-pace",
+        default="realtime",
+        help="How fast prompt audio is sent: realtime, a speed factor like 4, or burst",
+    )
+    group.add_argument("--chunk-ms", type=int, default=20, help="Prompt audio per append message, in ms")
+    group.add_argument("--think-time", type=float, default=1.0, help="Pause between turns, in seconds")
+    group.add_argument(
+        "--turn-timeout",
+        type=float,
+        default=30.0,
+        help="Seconds to wait for first audio (and between events once audio flows) before a timeout.*",
+    )
+    group.add_argument("--prompts", default="", help="Folder of WAV/FLAC prompts (default: audio_fixtures/)")
+    group.add_argument(
+        "--report-dir",
+        default="",
+        include_in_web_ui=False,
+        help="Where sessions.jsonl and report.md go (default: runs/<run id>/)",
+    )
+    group.add_argument(
+        "--mock-time-scale",
+        type=float,
+        default=1.0,
+        help="Embedded mock only: divide its timing (first audio, streaming) by this; audio amounts stay",
+    )
+    group.add_argument(
+        "--silence-floor-dbfs",
+        type=float,
+        default=-50.0,
+        help="A turn whose audio never peaks above this is response.near_silent",
+    )
+    group.add_argument(
+        "--vad-silence-ms",
+        type=int,
+        default=800,
+        help="server_vad mode: silence sent after each prompt so the server detects its end",
+    )
+    group.add_argument("--run-id", default="", env_var="S2S_RUN_ID", help="Run id (default: generated)")
+    group.add_argument("--scenario", default="default", help="A label for this run's scenario (a tag)")

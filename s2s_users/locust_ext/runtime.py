@@ -1,0 +1,226 @@
+"""Per-process state of a run and the Locust event listeners that manage it.
+
+Who does what:
+- processes that run users (local runner, workers) load the prompts, start the embedded mock when no
+  ``--s2s-url`` is given, and hand every finished session to the record owner;
+- the record owner (local runner, or the master) writes ``sessions.jsonl`` and, at the end, the report.
+Workers send session records to the master with Locust custom messages.
+"""
+
+from __future__ import annotations
+
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+import logging
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from s2s_users.audio import load_prompts
+from s2s_users.config import RunSettings, settings_from_options
+from s2s_users.engine.script import Script, build_script
+from s2s_users.exceptions import ConfigError
+from s2s_users.locust_ext.options import add_options
+from s2s_users.metrics.records import SessionRecord
+from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
+from s2s_users.protocols.openai_realtime import SAMPLE_RATE
+from s2s_users.reporting.files import write_report
+from s2s_users.reporting.render import render_text
+from s2s_users.sinks.files import JsonlSessionSink
+
+log = logging.getLogger("s2s_users")
+
+MSG_SESSION = "s2s_session"
+MSG_USER_DONE = "s2s_user_done"
+
+
+@lru_cache(maxsize=8)
+def _script(prompts_dir: Path | None, chunk_ms: int, vad_silence_ms: int) -> Script:
+    prompts = load_prompts(prompts_dir, SAMPLE_RATE)
+    return build_script([(p.prompt_id, p.pcm) for p in prompts], SAMPLE_RATE, chunk_ms, vad_silence_ms)
+
+
+class Runtime:
+    """The run as one process sees it."""
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.settings: RunSettings | None = None
+        self.script: Script | None = None
+        self.mock: MockServerProcess | None = None
+        self.sink: JsonlSessionSink | None = None
+        self.sessions_received = 0
+        self.users_done = 0
+        self._users_assigned = 0
+        self._rejections_logged: set[str] = set()
+
+    # --- roles ------------------------------------------------------------------------------------------
+
+    @property
+    def runs_users(self) -> bool:
+        return isinstance(self.environment.runner, LocalRunner | WorkerRunner)
+
+    @property
+    def owns_records(self) -> bool:
+        return isinstance(self.environment.runner, LocalRunner | MasterRunner)
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """At start-up: fail fast, with one line, on options or prompts that cannot work."""
+        settings = settings_from_options(self.environment.parsed_options, DEFAULT_MOCK_API_KEY)
+        if isinstance(self.environment.runner, LocalRunner | MasterRunner):
+            # Pin the run id so that workers (which get the master's options) label records the same way.
+            self.environment.parsed_options.run_id = settings.run_id
+        if not isinstance(self.environment.runner, MasterRunner):
+            _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
+
+    def start(self) -> None:
+        """At test start: settings as the start form or the master left them; mock and sink ready."""
+        settings = settings_from_options(self.environment.parsed_options, DEFAULT_MOCK_API_KEY)
+        self.settings = settings
+        self.users_done = 0
+        if self.runs_users:
+            self.script = _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
+            if settings.embedded_mock:
+                self._ensure_mock(settings.mock_time_scale)
+        if self.owns_records:
+            if self.sink is None or self.sink.run_dir != settings.report_dir:
+                self.sink = JsonlSessionSink(settings.report_dir)
+            log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
+
+    def stop(self) -> None:
+        """At test stop (owner only): close the file and write the report."""
+        if not self.owns_records or self.sink is None:
+            return
+        self.sink.close()
+        if not self.sink.path.exists():
+            log.warning("s2s: no session finished in this run; no report written")
+            return
+        report = write_report(self.sink.run_dir)
+        print(render_text(report), file=sys.stdout, flush=True)
+        print(f"s2s: report in {self.sink.run_dir / 'report.md'}", file=sys.stdout, flush=True)
+
+    def shutdown(self) -> None:
+        if self.mock is not None:
+            self.mock.stop()
+            self.mock = None
+
+    @staticmethod
+    def _vad_silence(settings: RunSettings) -> int:
+        return settings.vad_silence_ms if settings.turn_mode == "server_vad" else 0
+
+    def _ensure_mock(self, time_scale: float) -> None:
+        if self.mock is not None and self.mock.time_scale == time_scale:
+            return
+        self.shutdown()
+        self.mock = MockServerProcess(time_scale=time_scale, api_key=DEFAULT_MOCK_API_KEY)
+        self.mock.start()
+        log.info("s2s: embedded mock realtime server at %s", self.mock.url)
+
+    # --- what users ask ---------------------------------------------------------------------------------
+
+    def target_url(self) -> str:
+        assert self.settings is not None
+        if self.settings.url is not None:
+            return self.settings.url
+        assert self.mock is not None
+        return self.mock.url
+
+    def next_model(self) -> str:
+        """Spread users evenly over the models; workers start at their own offset."""
+        assert self.settings is not None
+        offset = getattr(self.environment.runner, "worker_index", 0)
+        model = self.settings.models[(self._users_assigned + offset) % len(self.settings.models)]
+        self._users_assigned += 1
+        return model
+
+    def log_rejection_once(self, message: str) -> None:
+        if message not in self._rejections_logged:
+            self._rejections_logged.add(message)
+            log.error("s2s: connect.rejected: %s", message)
+
+    def session_finished(self, record: SessionRecord) -> None:
+        if isinstance(self.environment.runner, WorkerRunner):
+            self.environment.runner.send_message(MSG_SESSION, record.to_dict())
+        else:
+            self._store(record)
+
+    def user_finished(self) -> None:
+        if isinstance(self.environment.runner, WorkerRunner):
+            self.environment.runner.send_message(MSG_USER_DONE, None)
+        else:
+            self._count_user_done()
+
+    # --- record owner -----------------------------------------------------------------------------------
+
+    def _store(self, record: SessionRecord) -> None:
+        if self.sink is None:  # a late record after a stop: still keep it
+            assert self.settings is not None
+            self.sink = JsonlSessionSink(self.settings.report_dir)
+        self.sink.write_session(record)
+        self.sessions_received += 1
+
+    def _count_user_done(self) -> None:
+        self.users_done += 1
+        runner = self.environment.runner
+        if self.users_done >= runner.target_user_count > 0:
+            # Every user played all its sessions: end the run (quit when headless, stop in the web UI).
+            headless = bool(getattr(self.environment.parsed_options, "headless", False))
+            gevent.spawn(runner.quit if headless else runner.stop)
+
+    def on_session_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._store(SessionRecord.from_dict(msg.data))
+
+    def on_user_done_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._count_user_done()
+
+
+RUNTIME: Runtime | None = None
+
+
+def current() -> Runtime:
+    assert RUNTIME is not None, "s2s_users hooks are not installed: call install_hooks(events) in the locustfile"
+    return RUNTIME
+
+
+def install_hooks(events: Any) -> None:
+    """Register the product's options and listeners on Locust's events (call once, from the locustfile)."""
+
+    @events.init_command_line_parser.add_listener
+    def _options(parser: Any, **_: Any) -> None:
+        add_options(parser)
+
+    @events.init.add_listener
+    def _init(environment: Any, **_: Any) -> None:
+        global RUNTIME
+        RUNTIME = Runtime(environment)
+        try:
+            RUNTIME.validate()
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            sys.exit(2)
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
+            runner.register_message(MSG_SESSION, RUNTIME.on_session_message)
+            runner.register_message(MSG_USER_DONE, RUNTIME.on_user_done_message)
+
+    @events.test_start.add_listener
+    def _test_start(environment: Any, **_: Any) -> None:
+        try:
+            current().start()
+        except ConfigError as exc:
+            log.error("s2s: %s", exc)
+            gevent.spawn(environment.runner.quit)
+
+    @events.test_stop.add_listener
+    def _test_stop(environment: Any, **_: Any) -> None:
+        current().stop()
+
+    @events.quitting.add_listener
+    def _quitting(environment: Any, **_: Any) -> None:
+        if RUNTIME is not None:
+            RUNTIME.shutdown()

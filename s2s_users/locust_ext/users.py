@@ -1,0 +1,89 @@
+"""Locust users: each holds one realtime session at a time and plays the scripted conversation."""
+
+from __future__ import annotations
+
+from locust import User, constant, task
+from locust.exception import StopUser
+from locust.runners import WorkerRunner
+
+import time
+from typing import Any
+
+import gevent
+
+from s2s_users.engine.conversation import Conversation
+from s2s_users.failures import FailureClass
+from s2s_users.locust_ext import runtime
+from s2s_users.locust_ext.stats import fire_session, fire_turn
+from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_request
+from s2s_users.session import run_session
+
+# Handshake answers that will not change by retrying: stop the user instead of hammering the endpoint.
+_PERMANENT_REJECTIONS = ("HTTP 401", "HTTP 403", "HTTP 404", "HTTP 400")
+_RETRY_BACKOFF_S = 5.0
+
+
+class OpenAIRealtimeUser(User):
+    """One OpenAI Realtime (or Azure OpenAI) session at a time, back to back, for the whole run."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.rt = runtime.current()
+        self.model = self.rt.next_model()
+        self.sessions_played = 0
+
+    @task
+    def play_session(self) -> None:
+        rt = self.rt
+        settings = rt.settings
+        assert settings is not None and rt.script is not None
+        adapter = OpenAIRealtimeProtocol(settings.realtime_settings())
+        labels = SessionLabels(
+            run_id=settings.run_id,
+            model=self.model,
+            provider=adapter.provider,
+            voice=settings.voice,
+            turn_mode=settings.turn_mode,
+            scenario=settings.scenario,
+            worker=_worker_name(self.environment),
+        )
+        conversation = Conversation(
+            adapter,
+            rt.script,
+            settings.engine_settings(),
+            labels,
+            now=time.monotonic(),
+            wall_offset=time.time() - time.monotonic(),
+        )
+        request = connect_request(rt.target_url(), self.model, settings.api_key)
+        events = self.environment.events
+
+        def on_turn(turn: TurnRecord) -> None:
+            fire_turn(events, self.model, turn)
+
+        def on_session(record: SessionRecord) -> None:
+            fire_session(events, record)
+            rt.session_finished(record)
+
+        record = run_session(request, conversation, on_turn, on_session)
+        self.sessions_played += 1
+        if record.end_class == FailureClass.CONNECT_REJECTED:
+            detail = record.failure_detail or "connection rejected"
+            rt.log_rejection_once(detail)
+            if detail.startswith(_PERMANENT_REJECTIONS):
+                self._done()
+            gevent.sleep(_RETRY_BACKOFF_S)
+        if settings.sessions_per_user and self.sessions_played >= settings.sessions_per_user:
+            self._done()
+
+    def _done(self) -> None:
+        self.rt.user_finished()
+        raise StopUser()
+
+
+def _worker_name(environment: Any) -> str:
+    """A low-cardinality label: ``local``, or ``worker-N`` by the index the master gave the worker."""
+    runner = environment.runner
+    return f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"

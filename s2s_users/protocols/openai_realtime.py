@@ -1,0 +1,280 @@
+"""OpenAI Realtime (GA) and Azure OpenAI realtime, sans-I/O.
+
+Messages in (``receive_message``) → neutral events out (``events_received``); intents in (``configure``,
+``append_audio``, ``commit``, ``create_response``) → JSON text messages out (``messages_to_send``). No socket,
+no clock, no gevent: ``session.py`` moves the bytes.
+
+Wire facts (shared/reference/protocols.md §1): GA needs ``session.type: "realtime"``; audio is PCM16 mono
+24 kHz, base64 in JSON; live servers still send some beta names, which we accept and count.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from s2s_users import events as ev
+from s2s_users.exceptions import ConfigError
+
+SAMPLE_RATE = 24_000
+
+# Beta names that live servers have been seen sending, mapped to their GA names.
+LEGACY_NAMES: dict[str, str] = {
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+    "conversation.item.created": "conversation.item.added",
+}
+
+# GA server events that carry nothing the turn engine needs; known, so not "unknown".
+_QUIET_EVENTS = frozenset(
+    {
+        "conversation.created",
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.retrieved",
+        "conversation.item.input_audio_transcription.delta",
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+        "conversation.item.input_audio_transcription.segment",
+        "input_audio_buffer.cleared",
+        "input_audio_buffer.timeout_triggered",
+        "input_audio_buffer.dtmf_event_received",
+        "output_audio_buffer.started",
+        "output_audio_buffer.stopped",
+        "output_audio_buffer.cleared",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_audio.done",
+        "response.output_audio_transcript.done",
+        "response.output_text.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+        "response.mcp_call.failed",
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "mcp_list_tools.failed",
+        "rate_limits.updated",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeSettings:
+    """What we ask of the session."""
+
+    voice: str = "marin"
+    instructions: str = "You are a friendly voice assistant. Answer conversationally in a few sentences."
+    turn_mode: str = "manual"  # manual | server_vad
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    """Where and how to open the WebSocket. ``headers`` hold the secret: never log them."""
+
+    url: str
+    headers: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"ConnectRequest(url={self.url!r}, headers=<{len(self.headers)} hidden>)"
+
+
+def connect_request(base_url: str, model: str, api_key: str) -> ConnectRequest:
+    """Build the handshake for OpenAI (Bearer) or Azure (``api-key``) from a base URL and a model.
+
+    ``base_url`` is e.g. ``wss://api.openai.com/v1/realtime`` or
+    ``wss://RES.openai.azure.com/openai/v1/realtime``; ``model`` is appended as ``?model=``.
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ConfigError(
+            f"--s2s-url {base_url!r} is not a WebSocket URL: use wss://api.openai.com/v1/realtime "
+            "(or ws://127.0.0.1:PORT/v1/realtime for a local server)"
+        )
+    if not model:
+        raise ConfigError("no model given: pass --s2s-model, e.g. --s2s-model gpt-realtime")
+    query = urllib.parse.parse_qsl(parts.query)
+    query = [(key, value) for key, value in query if key != "model"] + [("model", model)]
+    url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    azure = parts.netloc.endswith(".openai.azure.com") or parts.path.startswith("/openai/")
+    headers = {"api-key": api_key} if azure else {"Authorization": f"Bearer {api_key}"}
+    return ConnectRequest(url=url, headers=headers)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def parse_usage(usage: Any) -> ev.Usage | None:
+    """Read a ``response.done`` usage block; tolerant of missing parts."""
+    if not isinstance(usage, dict):
+        return None
+    inp = usage.get("input_token_details") or {}
+    out = usage.get("output_token_details") or {}
+    return ev.Usage(
+        input_tokens=_int(usage.get("input_tokens")),
+        output_tokens=_int(usage.get("output_tokens")),
+        input_audio_tokens=_int(inp.get("audio_tokens")),
+        input_text_tokens=_int(inp.get("text_tokens")),
+        cached_tokens=_int(inp.get("cached_tokens")),
+        output_audio_tokens=_int(out.get("audio_tokens")),
+        output_text_tokens=_int(out.get("text_tokens")),
+    )
+
+
+class OpenAIRealtimeProtocol:
+    """One OpenAI Realtime GA session as a sans-I/O state holder."""
+
+    provider = "openai"
+    input_rate = SAMPLE_RATE
+    output_rate = SAMPLE_RATE
+
+    def __init__(self, settings: RealtimeSettings) -> None:
+        self.settings = settings
+        self.legacy_events = 0
+        """How many beta-named events the server sent."""
+        self.unknown_events: dict[str, int] = {}
+        """Counts of event types we do not know, by type."""
+        self.config_event_id: str | None = None
+        """The ``event_id`` of our ``session.update``, to tell its errors apart."""
+        self._events: list[ev.Event] = []
+        self._outgoing: list[str] = []
+        self._next_id = 0
+
+    # --- intents → messages ---------------------------------------------------------------------------
+
+    def _event_id(self) -> str:
+        self._next_id += 1
+        return f"evt_s2s_{self._next_id}"
+
+    def _send(self, message: dict[str, Any]) -> str:
+        event_id = self._event_id()
+        message["event_id"] = event_id
+        self._outgoing.append(json.dumps(message, separators=(",", ":")))
+        return event_id
+
+    def configure(self) -> None:
+        """Queue the GA ``session.update``: audio in/out PCM 24 kHz, voice, instructions, turn mode."""
+        turn_detection: dict[str, Any] | None
+        if self.settings.turn_mode == "manual":
+            turn_detection = None  # we commit and create responses ourselves: deterministic turn ends
+        else:
+            turn_detection = {"type": "server_vad", "create_response": True, "interrupt_response": True}
+        audio_format = {"type": "audio/pcm", "rate": SAMPLE_RATE}
+        session = {
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "instructions": self.settings.instructions,
+            "audio": {
+                "input": {"format": audio_format, "turn_detection": turn_detection},
+                "output": {"format": audio_format, "voice": self.settings.voice},
+            },
+        }
+        self.config_event_id = self._send({"type": "session.update", "session": session})
+
+    def append_audio(self, audio_b64: str) -> None:
+        """Queue one ``input_audio_buffer.append``; ``audio_b64`` is pre-encoded once per process."""
+        # Built by concatenation: this is the hot path (50 messages/s per session at 20 ms chunks).
+        self._outgoing.append('{"type":"input_audio_buffer.append","audio":"' + audio_b64 + '"}')
+
+    def commit(self) -> None:
+        self._send({"type": "input_audio_buffer.commit"})
+
+    def create_response(self) -> None:
+        self._send({"type": "response.create"})
+
+    def cancel_response(self) -> None:
+        self._send({"type": "response.cancel"})
+
+    def messages_to_send(self) -> list[str]:
+        """Return and forget the messages queued since the last call."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    # --- messages → events ----------------------------------------------------------------------------
+
+    def events_received(self) -> list[ev.Event]:
+        """Return and forget the events parsed since the last call."""
+        out, self._events = self._events, []
+        return out
+
+    def receive_message(self, data: str | bytes) -> None:
+        """Parse one server message into zero or one neutral event."""
+        try:
+            message = json.loads(data)
+        except ValueError as exc:
+            self._events.append(ev.MalformedMessage(f"not JSON: {exc}"))
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            self._events.append(ev.MalformedMessage("message without a type"))
+            return
+        kind: str = message["type"]
+        if kind in LEGACY_NAMES:
+            self.legacy_events += 1
+            kind = LEGACY_NAMES[kind]
+        event = self._parse(kind, message)
+        if isinstance(event, ev.UnknownEvent):
+            self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
+        self._events.append(event)
+
+    def _parse(self, kind: str, message: dict[str, Any]) -> ev.Event:
+        match kind:
+            case "response.output_audio.delta":
+                return ev.AudioDelta(base64.b64decode(message.get("delta") or ""))
+            case "response.output_audio_transcript.delta":
+                return ev.TranscriptDelta(str(message.get("delta") or ""))
+            case "response.output_text.delta":
+                return ev.TextDelta(str(message.get("delta") or ""))
+            case "response.created":
+                return ev.ResponseCreated(str((message.get("response") or {}).get("id", "")))
+            case "response.done":
+                return self._response_done(message.get("response") or {})
+            case "session.created":
+                return ev.SessionCreated(str((message.get("session") or {}).get("id", "")))
+            case "session.updated":
+                return ev.SessionUpdated()
+            case "input_audio_buffer.speech_started":
+                return ev.SpeechStarted()
+            case "input_audio_buffer.speech_stopped":
+                return ev.SpeechStopped()
+            case "input_audio_buffer.committed":
+                return ev.InputCommitted()
+            case "conversation.item.deleted" | "conversation.item.truncated":
+                return ev.ContextTruncated(kind)
+            case "error":
+                error = message.get("error") or {}
+                return ev.ServerError(
+                    code=error.get("code"),
+                    type=error.get("type"),
+                    message=str(error.get("message", "")),
+                    caused_by=error.get("event_id"),
+                )
+        if kind in _QUIET_EVENTS:
+            return ev.Ignored(kind)
+        return ev.UnknownEvent(kind)
+
+    @staticmethod
+    def _response_done(response: dict[str, Any]) -> ev.ResponseDone:
+        details = response.get("status_details") or {}
+        error = details.get("error") or {}
+        return ev.ResponseDone(
+            response_id=str(response.get("id", "")),
+            status=str(response.get("status", "")),
+            reason=details.get("reason"),
+            error_type=error.get("type"),
+            error_code=error.get("code"),
+            error_message=error.get("message"),
+            usage=parse_usage(response.get("usage")),
+        )
