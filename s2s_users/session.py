@@ -95,28 +95,29 @@ def run_session(
     ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
     session is then recorded as ``harness.stopped`` before the kill goes on.
     """
-    box: list[ClientConnection] = []
+    ws: ClientConnection | None = None
     try:
         with _map_errors(conversation, clock, request.url):
-            box.append(
-                connect(
-                    request.url,
-                    additional_headers=request.headers,
-                    open_timeout=transport.open_timeout_s,
-                    ping_interval=transport.ping_interval_s,
-                    ping_timeout=transport.ping_timeout_s,
-                    close_timeout=transport.close_timeout_s,
-                    max_size=transport.max_size,
-                    compression=None,
-                )
-            )
-            _drive(box[0], conversation, on_turn, clock)
+            with connect(
+                request.url,
+                additional_headers=request.headers,
+                open_timeout=transport.open_timeout_s,
+                ping_interval=transport.ping_interval_s,
+                ping_timeout=transport.ping_timeout_s,
+                close_timeout=transport.close_timeout_s,
+                max_size=transport.max_size,
+                compression=None,
+            ) as ws:
+                _drive(ws, conversation, on_turn, clock)
+                _close(ws, conversation)
     except BaseException:
         # GreenletExit (Locust stopping the user), KeyboardInterrupt or a bug: the session is cut short here.
         conversation.on_stopped(clock())
-        _finish(box[0] if box else None, conversation, on_turn, on_session)
+        if ws is not None:
+            _close(ws, conversation)
+        _report(conversation, on_turn, on_session)
         raise
-    return _finish(box[0] if box else None, conversation, on_turn, on_session)
+    return _report(conversation, on_turn, on_session)
 
 
 def _drive(
@@ -142,21 +143,21 @@ def _drive(
         conversation.on_timer(now)
 
 
-def _finish(
-    ws: ClientConnection | None,
+def _close(ws: ClientConnection, conversation: Conversation) -> None:
+    """Close with 1000 (a no-op when the socket is already gone) and note what the server sent back."""
+    with contextlib.suppress(Exception):
+        ws.close(code=1000)
+    rcvd = ws.protocol.close_rcvd
+    conversation.on_closed_by_us(
+        rcvd.code if rcvd is not None else None, rcvd.reason if rcvd is not None else None, rcvd is not None
+    )
+
+
+def _report(
     conversation: Conversation,
     on_turn: Callable[[TurnRecord], None],
     on_session: Callable[[SessionRecord], None],
 ) -> SessionRecord:
-    if ws is not None:
-        with contextlib.suppress(Exception):
-            ws.close(code=1000)
-        rcvd = ws.protocol.close_rcvd
-        conversation.on_closed_by_us(
-            rcvd.code if rcvd is not None else None,
-            rcvd.reason if rcvd is not None else None,
-            rcvd is not None,
-        )
     for turn in conversation.take_new_turns():
         on_turn(turn)
     record = conversation.session_record()

@@ -1,0 +1,42 @@
+# One-liners for s2s_users. `make demo` and `make test` are the two set-up commands of the README:
+# each creates .venv (Python 3.11+) and installs what it needs first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The demo: 2 users per model, one 60-turn session each, against the embedded mock, sped up 10x.
+DEMO_ARGS ?= --headless -u 4 -r 4 --sessions-per-user 1 --turns 60 --s2s-pace 10 --mock-time-scale 10 \
+	--think-time 0.1 --chunk-ms 100 --run-time 10m --only-summary
+
+.PHONY: demo test lint types unit install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "error: Python 3.11 or newer is needed (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+		{ echo "error: cannot create a virtual environment: apt-get install python3-venv"; exit 2; }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/locust -f locustfiles/endurance.py $(DEMO_ARGS) --report-dir runs/demo-$$(date -u +%Y%m%dT%H%M%SZ)
+
+lint: $(STAMP)
+	$(BIN)/ruff check s2s_users tests locustfiles benchmarks audio_fixtures
+	$(BIN)/ruff format --check s2s_users tests locustfiles benchmarks audio_fixtures
+
+types: $(STAMP)
+	$(BIN)/mypy --strict s2s_users
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint types unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
