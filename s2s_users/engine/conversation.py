@@ -19,6 +19,7 @@ from s2s_users import failures as fl
 from s2s_users.engine.pacing import ChunkPacer, Pace
 from s2s_users.engine.script import Script, ScriptedPrompt
 from s2s_users.failures import FailureClass
+from s2s_users.metrics.cost import turn_cost_usd
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.protocols.base import RealtimeProtocol
 
@@ -500,5 +501,6 @@ class Conversation:
             context_truncations=self._truncations,
             legacy_events=self.adapter.legacy_events,
             unknown_events=dict(self.adapter.unknown_events),
+            estimated_cost_usd=round(sum(turn_cost_usd(self.labels.model, t) for t in self._turns), 6),
             turns=tuple(self._turns),
         )
