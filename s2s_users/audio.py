@@ -76,7 +76,8 @@ def _load(directory: Path, sample_rate: int) -> tuple[Prompt, ...]:
             path = directory / entry["file"]
             if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
                 raise AudioFixtureError(
-                    f"{path} is missing or does not match {manifest}: regenerate with python audio_fixtures/make_fixtures.py"
+                    f"{path} is missing or does not match {manifest}: "
+                    "regenerate with python audio_fixtures/make_fixtures.py"
                 )
             prompts.append(Prompt(entry["id"], entry.get("text"), _read(path, sample_rate), sample_rate))
         return tuple(prompts)

@@ -97,7 +97,7 @@ def run_session(
     """
     ws: ClientConnection | None = None
     try:
-        with _map_errors(conversation, clock, request.url):
+        with _map_errors(conversation, clock, request.url.split("?")[0]):
             with connect(
                 request.url,
                 additional_headers=request.headers,

@@ -132,7 +132,7 @@ def test_an_http_401_is_connect_rejected_with_a_hint() -> None:
     assert record.failure_class == "connect.rejected" and record.failure_turn == 0
     assert (
         record.failure_detail
-        == f"HTTP 401 from {url}?model=m: the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key"
+        == f"HTTP 401 from {url}: the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key"
     )
 
 

@@ -12,7 +12,8 @@ DEFAULT_MODELS = "gpt-realtime,gpt-realtime-2"
 
 def add_options(parser: Any) -> None:
     """Register the s2s options on Locust's argument parser."""
-    group = parser.add_argument_group("s2s_users", "Realtime speech-to-speech endurance options")
+    # Straight on the parser: Locust's web UI flags (include_in_web_ui, is_secret) are not known to groups.
+    group = parser
     group.add_argument(
         "--s2s-url",
         default="",
@@ -25,7 +26,7 @@ def add_options(parser: Any) -> None:
         env_var="S2S_MODEL",
         help="Comma-separated models; users are spread evenly across them",
     )
-    group.add_argument(
+    parser.add_argument(
         "--s2s-api-key",
         default="",
         env_var="S2S_API_KEY",

@@ -190,11 +190,9 @@ def current() -> Runtime:
 def install_hooks(events: Any) -> None:
     """Register the product's options and listeners on Locust's events (call once, from the locustfile)."""
 
-    @events.init_command_line_parser.add_listener
     def _options(parser: Any, **_: Any) -> None:
         add_options(parser)
 
-    @events.init.add_listener
     def _init(environment: Any, **_: Any) -> None:
         global RUNTIME
         RUNTIME = Runtime(environment)
@@ -208,7 +206,6 @@ def install_hooks(events: Any) -> None:
             runner.register_message(MSG_SESSION, RUNTIME.on_session_message)
             runner.register_message(MSG_USER_DONE, RUNTIME.on_user_done_message)
 
-    @events.test_start.add_listener
     def _test_start(environment: Any, **_: Any) -> None:
         try:
             current().start()
@@ -216,11 +213,15 @@ def install_hooks(events: Any) -> None:
             log.error("s2s: %s", exc)
             gevent.spawn(environment.runner.quit)
 
-    @events.test_stop.add_listener
     def _test_stop(environment: Any, **_: Any) -> None:
         current().stop()
 
-    @events.quitting.add_listener
     def _quitting(environment: Any, **_: Any) -> None:
         if RUNTIME is not None:
             RUNTIME.shutdown()
+
+    events.init_command_line_parser.add_listener(_options)
+    events.init.add_listener(_init)
+    events.test_start.add_listener(_test_start)
+    events.test_stop.add_listener(_test_stop)
+    events.quitting.add_listener(_quitting)

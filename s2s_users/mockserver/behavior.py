@@ -1,0 +1,347 @@
+"""The mock realtime server's behaviour, sans-I/O: client messages in, timed outputs out.
+
+``MockSession`` never sleeps and never touches a socket: ``receive(text, now)`` feeds a client message,
+``outputs_due(now)`` returns what to do now (send a message, close with a frame, or abort TCP), and
+``next_due()`` says when to ask again. ``time_scale`` divides every server-side delay; the amount of audio
+never changes with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import itertools
+import json
+import math
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from s2s_users.mockserver.profiles import ModelProfile
+
+RATE = 24_000
+FRAME = 480  # 20 ms VAD frames
+VAD_RMS = 300.0  # PCM16 units; espeak prompts sit far above, digital silence at 0
+VAD_SILENCE_MS = 500
+MIN_COMMIT_MS = 100
+WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseWithFrame:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """Drop TCP without a close frame (clients report 1006)."""
+
+
+Output = Send | CloseWithFrame | Abort
+
+
+@dataclass(frozen=True, slots=True)
+class _EndResponse:
+    """Internal marker: the response is over once its response.done has gone out."""
+
+    response_id: str
+
+
+@lru_cache(maxsize=1)
+def voice_buffer() -> bytes:
+    """20 s of a cheap voice-like signal: harmonics on a drifting pitch under a syllable-rate envelope."""
+    t = np.arange(20 * RATE) / RATE
+    pitch = 140 + 25 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / RATE
+    tone = sum(np.sin(k * phase) / k for k in range(1, 6))
+    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 4.0 * t) ** 2
+    signal = tone * envelope
+    signal = 0.5 * signal / np.abs(signal).max()  # peak about -6 dBFS
+    return bytes((signal * 32767).astype("<i2").tobytes())
+
+
+@lru_cache(maxsize=4096)
+def _delta_b64(offset: int, length: int) -> str:
+    buffer = voice_buffer()
+    start = offset % (len(buffer) - length)
+    return base64.b64encode(buffer[start : start + length]).decode("ascii")
+
+
+class MockSession:
+    """One realtime session as the OpenAI Realtime GA server would play it."""
+
+    def __init__(self, profile: ModelProfile, time_scale: float, seed: int, now: float) -> None:
+        self.profile = profile
+        self.time_scale = time_scale
+        self.rng = random.Random(seed)
+        self.session_id = f"sess_{self.rng.getrandbits(64):016x}"
+        self.assistant_audio_s = 0.0
+        self.turn_detection: dict[str, Any] | None = {
+            "type": "server_vad",
+            "threshold": 0.5,
+            "prefix_padding_ms": 300,
+            "silence_duration_ms": VAD_SILENCE_MS,
+            "create_response": True,
+            "interrupt_response": True,
+        }
+        self.voice = profile.voice
+        self.instructions = "You are a helpful assistant."
+        self.doomed = False
+        """After a ceiling hit: the next client message gets a TCP abort."""
+        self._ids = itertools.count(1)
+        self._queue: list[tuple[float, int, Output | _EndResponse]] = []
+        self._seq = itertools.count()
+        self._response_id: str | None = None
+        self._buffer_samples = 0
+        self._input_tokens_total = 0
+        self._vad_rest = b""
+        self._in_speech = False
+        self._silence_samples = 0
+        self._emit(now, "session.created", session=self._session_object())
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids):06d}"
+
+    def _emit(self, at: float, kind: str, **fields: Any) -> None:
+        message = {"type": kind, "event_id": self._id("event"), **fields}
+        heapq.heappush(self._queue, (at, next(self._seq), Send(json.dumps(message, separators=(",", ":")))))
+
+    def _delay(self, seconds: float) -> float:
+        return seconds / self.time_scale
+
+    def next_due(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+    def outputs_due(self, now: float) -> list[Output]:
+        out: list[Output] = []
+        while self._queue and self._queue[0][0] <= now:
+            item = heapq.heappop(self._queue)[2]
+            if isinstance(item, _EndResponse):
+                if self._response_id == item.response_id:
+                    self._response_id = None
+            else:
+                out.append(item)
+        return out
+
+    def _error(self, now: float, code: str, message: str, client_event_id: Any, param: str | None = None) -> None:
+        error = {"type": "invalid_request_error", "code": code, "message": message, "param": param}
+        self._emit(now, "error", error={**error, "event_id": client_event_id})
+
+    def _session_object(self) -> dict[str, Any]:
+        audio_format = {"type": "audio/pcm", "rate": RATE}
+        return {
+            "id": self.session_id,
+            "object": "realtime.session",
+            "type": "realtime",
+            "model": self.profile.name,
+            "output_modalities": ["audio"],
+            "instructions": self.instructions,
+            "audio": {
+                "input": {"format": audio_format, "turn_detection": self.turn_detection},
+                "output": {"format": audio_format, "voice": self.voice},
+            },
+        }
+
+    # --- client messages --------------------------------------------------------------------------------
+
+    def receive(self, text: str, now: float) -> None:
+        if self.doomed:
+            heapq.heappush(self._queue, (now, next(self._seq), Abort()))
+            return
+        try:
+            message = json.loads(text)
+            kind = message["type"]
+        except (ValueError, KeyError, TypeError):
+            self._error(now, "invalid_json", "The server could not parse the message.", None)
+            return
+        event_id = message.get("event_id")
+        match kind:
+            case "input_audio_buffer.append":
+                pcm = base64.b64decode(message.get("audio", ""))
+                self._buffer_samples += len(pcm) // 2
+                if self.turn_detection is not None:
+                    self._vad(pcm, now)
+            case "input_audio_buffer.commit":
+                self._commit(now, event_id)
+            case "input_audio_buffer.clear":
+                self._buffer_samples = 0
+                self._emit(now, "input_audio_buffer.cleared")
+            case "response.create":
+                if self._response_id is not None:
+                    self._error(
+                        now,
+                        "conversation_already_has_active_response",
+                        "Conversation already has an active response in progress.",
+                        event_id,
+                    )
+                else:
+                    self._respond(now)
+            case "response.cancel":
+                self._cancel(now, event_id)
+            case "session.update":
+                self._update(message.get("session") or {}, now, event_id)
+            case _:
+                self._error(now, "invalid_value", f"Unsupported event type '{kind}'.", event_id)
+
+    def _update(self, session: dict[str, Any], now: float, event_id: Any) -> None:
+        if "type" not in session:
+            self._error(
+                now,
+                "missing_required_parameter",
+                "Missing required parameter: 'session.type'.",
+                event_id,
+                "session.type",
+            )
+            return
+        audio = session.get("audio") or {}
+        if "turn_detection" in (audio.get("input") or {}):
+            self.turn_detection = audio["input"]["turn_detection"]
+        self.voice = (audio.get("output") or {}).get("voice", self.voice)
+        self.instructions = session.get("instructions", self.instructions)
+        self._emit(now, "session.updated", session=self._session_object())
+
+    def _commit(self, now: float, event_id: Any) -> None:
+        buffered_ms = self._buffer_samples * 1000 / RATE
+        if buffered_ms < MIN_COMMIT_MS:
+            self._error(
+                now,
+                "input_audio_buffer_commit_empty",
+                f"Error committing input audio buffer: buffer too small. Expected at least {MIN_COMMIT_MS}ms of "
+                f"audio, but buffer only has {buffered_ms:.2f}ms of audio.",
+                event_id,
+            )
+            return
+        self._committed(now)
+
+    def _committed(self, now: float) -> None:
+        item_id = self._id("item")
+        self._input_tokens_total += math.ceil(self._buffer_samples * 1000 / RATE / 100)
+        self._buffer_samples = 0
+        self._emit(now, "input_audio_buffer.committed", item_id=item_id, previous_item_id=None)
+        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed"}
+        self._emit(now, "conversation.item.added", item=item, previous_item_id=None)
+        self._emit(now, "conversation.item.done", item=item, previous_item_id=None)
+
+    def _vad(self, pcm: bytes, now: float) -> None:
+        data = self._vad_rest + pcm
+        usable = len(data) // (2 * FRAME) * 2 * FRAME
+        self._vad_rest = data[usable:]
+        frames = np.frombuffer(data[:usable], dtype="<i2").astype(np.float64).reshape(-1, FRAME)
+        for rms in np.sqrt((frames**2).mean(axis=1)):
+            if rms >= VAD_RMS:
+                if not self._in_speech:
+                    self._in_speech = True
+                    self._emit(now, "input_audio_buffer.speech_started", audio_start_ms=0, item_id=self._id("item"))
+                self._silence_samples = 0
+            elif self._in_speech:
+                self._silence_samples += FRAME
+                if self._silence_samples * 1000 >= VAD_SILENCE_MS * RATE:
+                    self._in_speech = False
+                    self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=0, item_id=self._id("item"))
+                    self._committed(now)
+                    if self.turn_detection and self.turn_detection.get("create_response", True):
+                        if self._response_id is None:
+                            self._respond(now)
+
+    # --- responses --------------------------------------------------------------------------------------
+
+    def _respond(self, now: float) -> None:
+        response_id = self._response_id = self._id("resp")
+        item_id = self._id("item")
+        self._emit(now, "response.created", response={"id": response_id, "object": "realtime.response",
+                                                     "status": "in_progress", "output": []})  # fmt: skip
+        t = now + self._delay(self.profile.ttfa_s)
+        ceiling = self.profile.ceiling_s
+        if ceiling is not None and self.assistant_audio_s >= ceiling:
+            # The seed's silent failure: a completed response with no audio; the next message kills TCP.
+            self.doomed = True
+            self._done(t, response_id, item_id, "completed", audio_ms=0)
+            return
+        audio_s = self.profile.draw_audio_s(self.rng)
+        samples = round(audio_s * RATE)
+        self.assistant_audio_s += samples / RATE
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "in_progress",
+        }
+        self._emit(t, "response.output_item.added", response_id=response_id, output_index=0, item=item)
+        self._emit(t, "conversation.item.added", item=item, previous_item_id=None)
+        ids = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+        self._emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
+        delta_samples = RATE * self.profile.delta_ms // 1000
+        step = self._delay(self.profile.delta_ms / 1000 / self.profile.stream_speed)
+        offset = self.rng.randrange(len(voice_buffer()) // 2)
+        for index, start in enumerate(range(0, samples, delta_samples)):
+            length = min(delta_samples, samples - start) * 2
+            at = t + index * step
+            if index % 5 == 0:
+                self._emit(
+                    at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
+                )
+            self._emit(at, "response.output_audio.delta", **ids, delta=_delta_b64(offset + start * 2, length))
+        end = t + math.ceil(samples / delta_samples) * step
+        self._emit(end, "response.output_audio.done", **ids)
+        self._emit(end, "response.output_audio_transcript.done", **ids, transcript="...")
+        self._emit(end, "response.content_part.done", **ids, part={"type": "audio", "transcript": "..."})
+        self._done(end, response_id, item_id, "completed", audio_ms=samples * 1000 / RATE)
+
+    def _done(
+        self, at: float, response_id: str, item_id: str, status: str, audio_ms: float, reason: str | None = None
+    ) -> None:
+        output_tokens = math.ceil(audio_ms / 50)
+        usage = {
+            "total_tokens": self._input_tokens_total + output_tokens,
+            "input_tokens": self._input_tokens_total,
+            "output_tokens": output_tokens,
+            "input_token_details": {
+                "text_tokens": 0,
+                "audio_tokens": self._input_tokens_total,
+                "cached_tokens": 0,
+                "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0},
+            },
+            "output_token_details": {"text_tokens": 0, "audio_tokens": output_tokens},
+        }
+        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
+                "content": [] if audio_ms == 0 else [{"type": "output_audio", "transcript": "..."}]}  # fmt: skip
+        self._emit(at, "response.output_item.done", response_id=response_id, output_index=0, item=item)
+        self._emit(at, "conversation.item.done", item=item, previous_item_id=None)
+        details = None if status == "completed" else {"type": status, "reason": reason}
+        response = {"id": response_id, "object": "realtime.response", "status": status, "status_details": details,
+                    "output": [item], "usage": usage}  # fmt: skip
+        self._emit(at, "response.done", response=response)
+        # Assistant output becomes input of later turns: the conversation grows, as billed by the real service.
+        self._input_tokens_total += output_tokens
+        heapq.heappush(self._queue, (at, next(self._seq), _EndResponse(response_id)))
+
+    def _cancel(self, now: float, event_id: Any) -> None:
+        response_id = self._response_id
+        if response_id is None:
+            self._error(now, "response_cancel_not_active", "There is no active response to cancel.", event_id)
+            return
+        # Drop everything still queued for this response, then end it as cancelled.
+        kept = [entry for entry in self._queue if not _belongs_to(entry[2], response_id)]
+        heapq.heapify(kept)
+        self._queue = kept
+        self._done(now, response_id, self._id("item"), "cancelled", audio_ms=0, reason="client_cancelled")
+
+
+def _belongs_to(output: object, response_id: str) -> bool:
+    if isinstance(output, _EndResponse):
+        return output.response_id == response_id
+    if isinstance(output, Send):
+        return f'"response_id":"{response_id}"' in output.text or f'"id":"{response_id}"' in output.text
+    return False

@@ -1,0 +1,138 @@
+"""The asyncio shell of the mock: a ``websockets`` server that drives one ``MockSession`` per connection."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Mapping
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from s2s_users.exceptions import S2SError
+from s2s_users.mockserver.behavior import Abort, CloseWithFrame, MockSession, Send
+from s2s_users.mockserver.profiles import ModelProfile
+
+log = logging.getLogger("s2s_users.mockserver")
+PATHS = ("/v1/realtime", "/openai/v1/realtime")
+
+
+def _json_response(status: int, reason: str, body: dict[str, object]) -> Response:
+    headers = Headers([("Content-Type", "application/json")])
+    return Response(status, reason, headers, json.dumps(body).encode())
+
+
+def _error(status: int, reason: str, message: str, code: str) -> Response:
+    return _json_response(
+        status, reason, {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+    )
+
+
+class MockRealtimeServer:
+    """Serves the OpenAI Realtime GA protocol for the given model profiles."""
+
+    def __init__(self, profiles: Mapping[str, ModelProfile], time_scale: float, api_key: str, seed: int) -> None:
+        self.profiles = dict(profiles)
+        self.time_scale = time_scale
+        self.api_key = api_key
+        self.seed = seed
+        self._sessions = itertools.count()
+
+    def check(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Handshake checks, as the real service: path, key (401), model (404)."""
+        url = urllib.parse.urlsplit(request.path)
+        if url.path not in PATHS:
+            return _error(404, "Not Found", f"Unknown path {url.path}: use /v1/realtime?model=...", "not_found")
+        auth = request.headers.get("Authorization", "")
+        key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else request.headers.get("api-key", "")
+        if key != self.api_key:
+            return _error(401, "Unauthorized", "Incorrect API key provided.", "invalid_api_key")
+        model = dict(urllib.parse.parse_qsl(url.query)).get("model", "")
+        if model not in self.profiles:
+            known = ", ".join(sorted(self.profiles))
+            return _error(404, "Not Found", f"The model '{model}' does not exist. Known: {known}.", "model_not_found")
+        return None
+
+    async def handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        model = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ws.request.path).query))["model"]
+        loop = asyncio.get_running_loop()
+        session = MockSession(
+            self.profiles[model], self.time_scale, self.seed * 1_000_003 + next(self._sessions), loop.time()
+        )
+        log.info("session %s model %s", session.session_id, model)
+        try:
+            while True:
+                for output in session.outputs_due(loop.time()):
+                    match output:
+                        case Send(text=text):
+                            await ws.send(text)
+                        case CloseWithFrame(code=code, reason=reason):
+                            await ws.close(code, reason)
+                            return
+                        case Abort():
+                            ws.transport.abort()  # no close frame: the client sees 1006
+                            return
+                due = session.next_due()
+                timeout = None if due is None else max(0.0, due - loop.time())
+                try:
+                    message = await asyncio.wait_for(ws.recv(), timeout)
+                except TimeoutError:
+                    continue
+                session.receive(message if isinstance(message, str) else message.decode(), loop.time())
+        except ConnectionClosed:
+            return
+
+    async def start(self, host: str, port: int) -> Server:
+        return await serve(
+            self.handle, host, port, process_request=self.check, compression=None, max_size=16 * 1024 * 1024
+        )
+
+
+class MockServerProcess:
+    """The mock in a child process (so it never competes with Locust's gevent hub), as a context manager."""
+
+    def __init__(
+        self, time_scale: float = 1.0, api_key: str = "mock-key", seed: int = 0, extra_args: tuple[str, ...] = ()
+    ) -> None:
+        self.time_scale = time_scale
+        self.api_key = api_key
+        self.seed = seed
+        self.extra_args = extra_args
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> MockServerProcess:
+        command = [sys.executable, "-m", "s2s_users.mockserver", "--port", "0", "--time-scale", str(self.time_scale),
+                   "--api-key", self.api_key, "--seed", str(self.seed), *self.extra_args]  # fmt: skip
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if "listening on" not in line:
+            self.stop()
+            raise S2SError(f"the embedded mock server did not start (it printed {line.strip()!r})")
+        self.url = line.rsplit(" ", 1)[-1].strip()
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def __enter__(self) -> MockServerProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,94 @@
+"""End to end: the real ``locust`` command, headless, against the embedded mock; assertions on sessions.jsonl."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+FAST = ["--s2s-pace", "20", "--mock-time-scale", "20", "--think-time", "0.05", "--chunk-ms", "100"]
+
+
+def by_model(sessions: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for session in sessions:
+        grouped.setdefault(session["model"], []).append(session)
+    return grouped
+
+
+def test_the_default_models_reproduce_the_seed_finding(locust_run: Any) -> None:
+    run = locust_run("-u", "2", "-r", "2", "--sessions-per-user", "1", "--turns", "40", "--run-time", "4m", *FAST)
+    assert run.returncode == 0, run.stderr[-3000:]
+    sessions = by_model(run.sessions())
+    assert sorted(sessions) == ["gpt-realtime", "gpt-realtime-2"]
+
+    (healthy,) = sessions["gpt-realtime"]
+    assert healthy["outcome"] == "completed"
+    assert healthy["turns_completed"] == healthy["turns_planned"] == 40
+    assert healthy["failure_class"] is None and healthy["censored"] is True
+    assert healthy["close_code"] == 1000 and healthy["close_frame_received"] is True
+    assert healthy["session_id"].startswith("sess_")
+
+    (failing,) = sessions["gpt-realtime-2"]
+    assert failing["outcome"] == "failed"
+    assert failing["failure_class"] == "response.zero_audio"
+    assert failing["end_class"] == "transport.closed_no_frame"
+    assert failing["close_frame_received"] is False
+    assert 285 <= failing["capacity_to_silent_failure_s"] <= 315
+    turn = failing["failure_turn"]
+    assert failing["silent_failure_turn"] == turn
+    assert failing["turns_completed"] == turn - 1
+    outcomes = [t["outcome"] for t in failing["turns"]]
+    assert outcomes[turn - 1 : turn + 1] == ["response.zero_audio", "transport.closed_no_frame"]
+    assert set(outcomes[: turn - 1]) == {"ok"}
+    ok_turns = [t for t in failing["turns"] if t["outcome"] == "ok"]
+    assert all(t["ttfa_ms"] > 0 and t["assistant_audio_s"] > 2 for t in ok_turns)
+
+    report = (run.report_dir / "report.md").read_text()
+    assert "gpt-realtime-2" in report and "response.zero_audio" in report
+    assert "Capacity to silent failure" in run.stdout
+
+
+def test_server_vad_turns_complete_against_the_mock(locust_run: Any) -> None:
+    run = locust_run(
+        "-u", "1", "-r", "1", "--sessions-per-user", "1", "--turns", "3", "--turn-mode", "server_vad",
+        "--s2s-model", "gpt-realtime", "--run-time", "2m", *FAST,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    (session,) = run.sessions()
+    assert session["turn_mode"] == "server_vad"
+    assert session["outcome"] == "completed" and session["turns_completed"] == 3
+
+
+def test_a_wrong_key_is_connect_rejected_with_one_line_and_no_traceback(locust_run: Any) -> None:
+    run = locust_run("-u", "2", "-r", "2", "--s2s-api-key", "wrong-key", "--run-time", "1m", *FAST)
+    sessions = run.sessions()
+    assert len(sessions) == 2  # one try per user: a 401 is not retried
+    assert {s["failure_class"] for s in sessions} == {"connect.rejected"}
+    assert all("HTTP 401" in s["failure_detail"] for s in sessions)
+    lines = [line for line in run.stderr.splitlines() if "s2s: connect.rejected" in line]
+    assert len(lines) == 1 and "set OPENAI_API_KEY" in lines[0]
+    assert "Traceback" not in run.stderr
+    assert "wrong-key" not in run.stderr + run.stdout + (run.report_dir / "sessions.jsonl").read_text()
+
+
+def test_sessions_cut_by_the_end_of_the_run_are_censored_as_harness_stopped(locust_run: Any) -> None:
+    run = locust_run("-u", "1", "-r", "1", "--s2s-model", "gpt-realtime", "--run-time", "4s")
+    sessions = run.sessions()
+    assert sessions and sessions[-1]["outcome"] == "stopped"
+    assert sessions[-1]["end_class"] == "harness.stopped" and sessions[-1]["failure_class"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--s2s-pace", "fast"], "error: --s2s-pace 'fast' is not valid"),
+        (["--prompts", "/nonexistent/prompts"], "/nonexistent/prompts"),
+        (["--turns", "0"], "error: --turns 0 is out of range"),
+    ],
+)
+def test_bad_options_stop_the_run_at_start_with_one_line(locust_run: Any, args: list[str], message: str) -> None:
+    run = locust_run("-u", "1", "-r", "1", "--run-time", "10s", *args, timeout=60)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
