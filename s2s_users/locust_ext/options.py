@@ -92,3 +92,20 @@ def add_options(parser: Any) -> None:
     )
     group.add_argument("--run-id", default="", env_var="S2S_RUN_ID", help="Run id (default: generated)")
     group.add_argument("--scenario", default="default", help="A label for this run's scenario (a tag)")
+    group.add_argument(
+        "--influx-url",
+        default="",
+        env_var="S2S_INFLUX_URL",
+        help="InfluxDB URL (v2 write API: InfluxDB 2.x/3.x, or 1.8+); empty: nothing is written",
+    )
+    group.add_argument(
+        "--influx-token",
+        default="",
+        env_var="S2S_INFLUX_TOKEN",
+        is_secret=True,
+        help="InfluxDB token (1.8: user:password). Never logged",
+    )
+    group.add_argument("--influx-org", default="", env_var="S2S_INFLUX_ORG", help="InfluxDB organisation")
+    group.add_argument(
+        "--influx-bucket", default="s2s", env_var="S2S_INFLUX_BUCKET", help="InfluxDB bucket (1.8: db/rp)"
+    )

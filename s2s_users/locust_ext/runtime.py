@@ -12,7 +12,9 @@ from __future__ import annotations
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 import logging
+import statistics
 import sys
+from collections import deque
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,17 +26,39 @@ from s2s_users.config import RunSettings, settings_from_options
 from s2s_users.engine.script import Script, build_script
 from s2s_users.exceptions import ConfigError
 from s2s_users.locust_ext.options import add_options
-from s2s_users.metrics.records import SessionRecord
+from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
 from s2s_users.protocols.openai_realtime import SAMPLE_RATE
 from s2s_users.reporting.files import write_report
 from s2s_users.reporting.render import render_text
 from s2s_users.sinks.files import JsonlSessionSink
+from s2s_users.sinks.influx import InfluxSettings, InfluxSink, check_connection
 
 log = logging.getLogger("s2s_users")
 
 MSG_SESSION = "s2s_session"
 MSG_USER_DONE = "s2s_user_done"
+WORKER_HEALTH_INTERVAL_S = 5.0
+
+
+def influx_settings(options: Any, spool_root: Path, worker: str) -> InfluxSettings | None:
+    """InfluxDB settings from the options, or None when ``--influx-url`` is not given."""
+    url = (getattr(options, "influx_url", "") or "").strip()
+    if not url:
+        return None
+    return InfluxSettings(
+        url=url,
+        token=options.influx_token,
+        org=options.influx_org,
+        bucket=options.influx_bucket,
+        spool_dir=spool_root / "influx-spool" / worker,
+    )
+
+
+def worker_name(environment: Any) -> str:
+    """A low-cardinality label: ``local``, or ``worker-N`` by the index the master gave the worker."""
+    runner = environment.runner
+    return f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
 
 
 @lru_cache(maxsize=8)
@@ -54,6 +78,10 @@ class Runtime:
         self.sink: JsonlSessionSink | None = None
         self.sessions_received = 0
         self.users_done = 0
+        self.active_sessions = 0
+        self.influx: InfluxSink | None = None
+        self._recent_lags_ms: deque[float] = deque(maxlen=1000)
+        self._health: Any = None
         self._users_assigned = 0
         self._rejections_logged: set[str] = set()
 
@@ -77,6 +105,9 @@ class Runtime:
             self.environment.parsed_options.run_id = settings.run_id
         if not isinstance(self.environment.runner, MasterRunner):
             _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
+            influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
+            if influx is not None:
+                check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
 
     def start(self) -> None:
         """At test start: settings as the start form or the master left them; mock and sink ready."""
@@ -87,13 +118,22 @@ class Runtime:
             self.script = _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
             if settings.embedded_mock:
                 self._ensure_mock(settings.mock_time_scale)
+            self._start_influx(settings)
         if self.owns_records:
             if self.sink is None or self.sink.run_dir != settings.report_dir:
                 self.sink = JsonlSessionSink(settings.report_dir)
             log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
 
     def stop(self) -> None:
-        """At test stop (owner only): close the file and write the report."""
+        """At test stop: flush InfluxDB (user processes); close the file and write the report (owner)."""
+        if self.influx is not None:
+            if self._health is not None:
+                self._health.kill(block=False)
+                self._health = None
+            self.influx.close()
+            if self.influx.summary is not None:
+                print(self.influx.summary.message(), file=sys.stdout, flush=True)
+            self.influx = None
         if not self.owns_records or self.sink is None:
             return
         self.sink.close()
@@ -108,6 +148,28 @@ class Runtime:
         if self.mock is not None:
             self.mock.stop()
             self.mock = None
+
+    def _start_influx(self, settings: RunSettings) -> None:
+        if self.influx is not None:
+            return
+        worker = worker_name(self.environment)
+        influx = influx_settings(self.environment.parsed_options, settings.report_dir, worker)
+        if influx is None:
+            return
+        self.influx = InfluxSink(influx, run_id=settings.run_id, worker=worker)
+        self._health = gevent.spawn(self._report_health)
+        log.info("s2s: writing to InfluxDB at %s, bucket %s", influx.url, influx.bucket)
+
+    def _report_health(self) -> None:
+        while self.influx is not None:
+            gevent.sleep(WORKER_HEALTH_INTERVAL_S)
+            if self.influx is None:
+                return
+            lags = sorted(self._recent_lags_ms)
+            p50 = statistics.median(lags) if lags else None
+            p95 = lags[int(0.95 * (len(lags) - 1))] if lags else None
+            cpu = getattr(self.environment.runner, "current_cpu_usage", None)
+            self.influx.write_worker(self.active_sessions, p50, p95, cpu)
 
     @staticmethod
     def _vad_silence(settings: RunSettings) -> int:
@@ -143,7 +205,14 @@ class Runtime:
             self._rejections_logged.add(message)
             log.error("s2s: connect.rejected: %s", message)
 
+    def turn_finished(self, labels: SessionLabels, session_id: str, turn: TurnRecord) -> None:
+        self._recent_lags_ms.append(turn.pacing_lag_ms)
+        if self.influx is not None:
+            self.influx.write_turn(labels, session_id, turn)
+
     def session_finished(self, record: SessionRecord) -> None:
+        if self.influx is not None:
+            self.influx.write_session(record)
         if isinstance(self.environment.runner, WorkerRunner):
             self.environment.runner.send_message(MSG_SESSION, record.to_dict())
         else:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from locust import User, constant, task
 from locust.exception import StopUser
-from locust.runners import WorkerRunner
 
 import time
-from typing import Any
 
 import gevent
 
@@ -47,7 +45,7 @@ class OpenAIRealtimeUser(User):
             voice=settings.voice,
             turn_mode=settings.turn_mode,
             scenario=settings.scenario,
-            worker=_worker_name(self.environment),
+            worker=runtime.worker_name(self.environment),
         )
         conversation = Conversation(
             adapter,
@@ -62,12 +60,17 @@ class OpenAIRealtimeUser(User):
 
         def on_turn(turn: TurnRecord) -> None:
             fire_turn(events, self.model, turn)
+            rt.turn_finished(labels, conversation.session_id, turn)
 
         def on_session(record: SessionRecord) -> None:
             fire_session(events, record)
             rt.session_finished(record)
 
-        record = run_session(request, conversation, on_turn, on_session)
+        rt.active_sessions += 1
+        try:
+            record = run_session(request, conversation, on_turn, on_session)
+        finally:
+            rt.active_sessions -= 1
         self.sessions_played += 1
         if record.end_class == FailureClass.CONNECT_REJECTED:
             detail = record.failure_detail or "connection rejected"
@@ -81,9 +84,3 @@ class OpenAIRealtimeUser(User):
     def _done(self) -> None:
         self.rt.user_finished()
         raise StopUser()
-
-
-def _worker_name(environment: Any) -> str:
-    """A low-cardinality label: ``local``, or ``worker-N`` by the index the master gave the worker."""
-    runner = environment.runner
-    return f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"

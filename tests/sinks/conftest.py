@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,30 +11,7 @@ from pathlib import Path
 import pytest
 
 from s2s_users.sinks.influx import InfluxSettings
-from tests.support.influx import InfluxDatabase, InfluxService, ServiceError
-
-_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def influx_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxService]:
-    service = InfluxService(tmp_path_factory.mktemp("influx"))
-    try:
-        service.start()
-    except ServiceError as error:
-        service.stop()
-        pytest.fail(str(error), pytrace=False)  # never skip: CI must install influxdb and nginx-light
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def influx(influx_service: InfluxService) -> InfluxDatabase:
-    """A fresh database on the shared server (restarted first if an earlier test left it stopped)."""
-    influx_service.start_influx()
-    name = f"s2s_test_{next(_numbers)}"
-    influx_service.create_database(name)
-    return InfluxDatabase(influx_service, name)
+from tests.support.influx import InfluxDatabase
 
 
 @pytest.fixture
