@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from s2s_users.failures import EXPLANATIONS, SILENT, FailureClass
+from s2s_users.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureClass
 from s2s_users.metrics.records import SessionRecord
 from s2s_users.reporting.survival import kaplan_meier
 
@@ -48,6 +48,7 @@ class ModelRow:
 class TaxonomyRow:
     code: str
     silent: bool
+    counts_as_failure: bool
     turns: int
     first_failures: int
     session_ends: int
@@ -99,6 +100,7 @@ def build_report(records: Sequence[SessionRecord]) -> Report:
         TaxonomyRow(
             code=code.value,
             silent=code in SILENT,
+            counts_as_failure=code not in NOT_FAILURES,
             turns=sum(t.outcome == code.value for r in records for t in r.turns),
             first_failures=sum(r.failure_class == code.value for r in records),
             session_ends=sum(r.end_class == code.value for r in records),
