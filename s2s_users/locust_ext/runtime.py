@@ -179,7 +179,9 @@ class Runtime:
         if self.mock is not None and self.mock.time_scale == time_scale:
             return
         self.shutdown()
-        self.mock = MockServerProcess(time_scale=time_scale, api_key=DEFAULT_MOCK_API_KEY)
+        # Each worker's mock gets its own seed: otherwise every worker would replay identical sessions.
+        seed = getattr(self.environment.runner, "worker_index", 0)
+        self.mock = MockServerProcess(time_scale=time_scale, api_key=DEFAULT_MOCK_API_KEY, seed=seed)
         self.mock.start()
         log.info("s2s: embedded mock realtime server at %s", self.mock.url)
 
