@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from s2s_users.metrics.cost import PRICES, prices_for, turn_cost_usd
-from tests.metrics.test_records import make_turn
+from tests.support.records import turn as make_turn
 
 
 def test_mini_models_get_mini_prices_and_unknown_models_the_default() -> None:

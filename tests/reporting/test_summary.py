@@ -15,7 +15,8 @@ from s2s_users.metrics.records import SessionRecord, TurnRecord
 from s2s_users.reporting.files import load_sessions, write_report
 from s2s_users.reporting.render import render_markdown, render_text
 from s2s_users.reporting.summary import build_report, report_to_dict
-from tests.metrics.test_records import make_session, make_turn
+from tests.support.records import session as make_session
+from tests.support.records import turn as make_turn
 
 
 def session(model: str, audio: list[float], fail_at: int | None = None, planned: int = 60) -> SessionRecord:

@@ -24,8 +24,8 @@ from s2s_users.sinks.influx import (
     check_connection,
 )
 from tests.sinks.conftest import StubServer
-from tests.sinks.factories import LABELS, T0, session, turn
 from tests.support.influx import InfluxDatabase, free_port
+from tests.support.records import LABELS, T0, session, turn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -314,7 +314,7 @@ def test_the_sink_works_in_a_gevent_monkey_patched_process(
         import gevent
         from pathlib import Path
         from s2s_users.sinks.influx import InfluxSettings, InfluxSink
-        from tests.sinks.factories import LABELS, session
+        from tests.support.records import LABELS, session
         spool = Path({str(settings.spool_dir)!r})
         url, token, bucket = {influx.url!r}, {influx.token!r}, {influx.name!r}
         settings = InfluxSettings(url, token, "-", bucket, spool, flush_interval_s=0.1)

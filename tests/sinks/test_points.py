@@ -18,7 +18,7 @@ from s2s_users.sinks.influx import (
     turn_point,
     worker_point,
 )
-from tests.sinks.factories import LABELS, T0, session, turn
+from tests.support.records import LABELS, T0, session, turn
 
 LABEL_TAGS = {"run_id", "model", "provider", "voice", "turn_mode", "scenario", "worker"}
 

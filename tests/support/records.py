@@ -1,4 +1,4 @@
-"""Small record builders for the sink tests."""
+"""Record builders shared by the tests: one turn or session with sensible values, changed by keyword."""
 
 from __future__ import annotations
 
