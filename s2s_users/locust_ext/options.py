@@ -109,3 +109,18 @@ def add_options(parser: Any) -> None:
     group.add_argument(
         "--influx-bucket", default="s2s", env_var="S2S_INFLUX_BUCKET", help="InfluxDB bucket (1.8: db/rp)"
     )
+    group.add_argument(
+        "--check-silent-failure-rate",
+        type=float,
+        default=None,
+        help="CI gate: exit 3 if a model's share of sessions with a silent failure is above this (0 = none allowed)",
+    )
+    group.add_argument(
+        "--check-min-capacity-minutes",
+        type=float,
+        default=None,
+        help="CI gate: exit 3 if a model's median capacity to silent failure is below this many minutes",
+    )
+    group.add_argument(
+        "--check-ttfa-p95-ms", type=float, default=None, help="CI gate: exit 3 if a model's TTFA p95 is above this"
+    )

@@ -30,6 +30,7 @@ from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
 from s2s_users.protocols.openai_realtime import SAMPLE_RATE
 from s2s_users.reporting.files import write_report
+from s2s_users.reporting.gates import Gates, check_gates
 from s2s_users.reporting.render import render_text
 from s2s_users.sinks.files import JsonlSessionSink
 from s2s_users.sinks.influx import InfluxSettings, InfluxSink, check_connection
@@ -143,6 +144,17 @@ class Runtime:
         report = write_report(self.sink.run_dir)
         print(render_text(report), file=sys.stdout, flush=True)
         print(f"s2s: report in {self.sink.run_dir / 'report.md'}", file=sys.stdout, flush=True)
+        options = self.environment.parsed_options
+        gates = Gates(
+            silent_failure_rate=getattr(options, "check_silent_failure_rate", None),
+            min_capacity_minutes=getattr(options, "check_min_capacity_minutes", None),
+            ttfa_p95_ms=getattr(options, "check_ttfa_p95_ms", None),
+        )
+        reasons = check_gates(report, gates)
+        for reason in reasons:
+            log.error("s2s: gate failed: %s", reason)
+        if reasons:
+            self.environment.process_exit_code = 3
 
     def shutdown(self) -> None:
         if self.mock is not None:
