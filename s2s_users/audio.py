@@ -92,8 +92,17 @@ def load_prompts(directory: Path | None, sample_rate: int) -> tuple[Prompt, ...]
     return _load((directory or DEFAULT_PROMPTS_DIR).resolve(), sample_rate)
 
 
+def peak_amplitude(pcm: bytes) -> int:
+    """Largest absolute sample of PCM16 audio (0 for nothing); a trailing odd byte is ignored."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    return max(int(samples.max()), -int(samples.min())) if samples.size else 0
+
+
+def amplitude_dbfs(peak: int) -> float:
+    """A PCM16 amplitude in dBFS; -inf for 0."""
+    return 20 * math.log10(peak / 32768) if peak > 0 else -math.inf
+
+
 def peak_dbfs(pcm: bytes) -> float:
     """Peak level of PCM16 audio in dBFS; -inf for silence or nothing."""
-    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.int32)
-    peak = int(np.abs(samples).max()) if samples.size else 0
-    return 20 * math.log10(peak / 32768) if peak else -math.inf
+    return amplitude_dbfs(peak_amplitude(pcm))

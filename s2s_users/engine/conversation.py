@@ -12,10 +12,9 @@ import enum
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from s2s_users import events as ev
 from s2s_users import failures as fl
+from s2s_users.audio import amplitude_dbfs, peak_amplitude
 from s2s_users.engine.pacing import ChunkPacer, Pace
 from s2s_users.engine.script import Script, ScriptedPrompt
 from s2s_users.failures import FailureClass
@@ -108,15 +107,6 @@ class _Turn:
     detail: str | None = None
 
 
-def _peak(pcm: bytes) -> int:
-    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
-    return int(max(int(samples.max()), -int(samples.min()))) if samples.size else 0
-
-
-def _dbfs(peak: int) -> float:
-    return 20 * math.log10(peak / 32768) if peak > 0 else -math.inf
-
-
 class Conversation:
     """One session's conversation logic. Feed it events and timer ticks; read records from it."""
 
@@ -191,7 +181,7 @@ class Conversation:
                 if turn.first_audio_at is None and pcm:
                     turn.first_audio_at = now
                 turn.audio_bytes += len(pcm)
-                turn.peak = max(turn.peak, _peak(pcm))
+                turn.peak = max(turn.peak, peak_amplitude(pcm))
                 if self.state is State.AWAITING:  # some clones never send response.created
                     self._fire(Trigger.RESPONSE_STARTED)
             case ev.TranscriptDelta(text=text) if self._turn is not None:
@@ -325,7 +315,7 @@ class Conversation:
     def _response_done(self, done: ev.ResponseDone, now: float) -> None:
         turn = self._turn
         assert turn is not None
-        peak_dbfs = _dbfs(turn.peak)
+        peak_dbfs = amplitude_dbfs(turn.peak)
         code = fl.classify(
             fl.ResponseEnded(
                 status=done.status,
@@ -400,7 +390,7 @@ class Conversation:
             return round((t - turn.audio_end_at) * 1000, 3)
 
         usage = done.usage if done is not None and done.usage is not None else ev.Usage()
-        peak = _dbfs(turn.peak)
+        peak = amplitude_dbfs(turn.peak)
         return TurnRecord(
             turn=turn.index,
             prompt_id=turn.prompt.prompt_id,

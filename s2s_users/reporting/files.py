@@ -9,8 +9,7 @@ from s2s_users.exceptions import ConfigError
 from s2s_users.metrics.records import SessionRecord
 from s2s_users.reporting.render import render_markdown
 from s2s_users.reporting.summary import Report, build_report, report_to_dict
-
-SESSIONS_FILE = "sessions.jsonl"
+from s2s_users.sinks.files import SESSIONS_FILE
 
 
 def load_sessions(run_dir: Path) -> list[SessionRecord]:
