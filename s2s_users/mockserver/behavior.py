@@ -229,7 +229,9 @@ class MockSession:
         self._input_tokens_total += math.ceil(self._buffer_samples * 1000 / RATE / 100)
         self._buffer_samples = 0
         self._emit(now, "input_audio_buffer.committed", item_id=item_id, previous_item_id=None)
-        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed"}
+        # An audio user message: content is required (the transcript is null without input transcription).
+        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+                "content": [{"type": "input_audio", "transcript": None}]}  # fmt: skip
         self._emit(now, "conversation.item.added", item=item, previous_item_id=None)
         self._emit(now, "conversation.item.done", item=item, previous_item_id=None)
 
@@ -277,6 +279,7 @@ class MockSession:
             "type": "message",
             "role": "assistant",
             "status": "in_progress",
+            "content": [],  # required, empty until the content part is added
         }
         self._emit(t, "response.output_item.added", response_id=response_id, output_index=0, item=item)
         self._emit(t, "conversation.item.added", item=item, previous_item_id=None)
