@@ -31,6 +31,7 @@ class FailureClass(enum.StrEnum):
     CONNECT_REJECTED = "connect.rejected"
     PROTOCOL_UNEXPECTED = "protocol.unexpected"
     HARNESS_STOPPED = "harness.stopped"
+    WORKER_LOST = "harness.worker_lost"
 
 
 EXPLANATIONS: dict[FailureClass, str] = {
@@ -49,6 +50,7 @@ EXPLANATIONS: dict[FailureClass, str] = {
     FailureClass.CONNECT_REJECTED: "the WebSocket handshake failed (HTTP status recorded) or could not connect",
     FailureClass.PROTOCOL_UNEXPECTED: "the server sent malformed or out-of-order messages",
     FailureClass.HARNESS_STOPPED: "Locust stopped the user before the session ended: censored, never a failure",
+    FailureClass.WORKER_LOST: "the Locust worker running the session died: censored at its last report, not a failure",
 }
 
 #: Failures that give the application no error signal: the dangerous ones.
@@ -64,7 +66,12 @@ SILENT: frozenset[FailureClass] = frozenset(
 
 #: Ends that are not failures of the service: the session is censored there.
 NOT_FAILURES: frozenset[FailureClass] = frozenset(
-    {FailureClass.SESSION_EXPIRED, FailureClass.HARNESS_STOPPED, FailureClass.CONTEXT_TRUNCATED}
+    {
+        FailureClass.SESSION_EXPIRED,
+        FailureClass.HARNESS_STOPPED,
+        FailureClass.WORKER_LOST,
+        FailureClass.CONTEXT_TRUNCATED,
+    }
 )
 
 #: Failures after which the session cannot go on (the socket is gone or we gave up on it).
@@ -78,6 +85,7 @@ TERMINAL: frozenset[FailureClass] = frozenset(
         FailureClass.CONNECT_REJECTED,
         FailureClass.PROTOCOL_UNEXPECTED,
         FailureClass.HARNESS_STOPPED,
+        FailureClass.WORKER_LOST,
     }
 )
 

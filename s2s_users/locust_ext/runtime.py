@@ -3,17 +3,21 @@
 Who does what:
 - processes that run users (local runner, workers) load the prompts, start the embedded mock when no
   ``--s2s-url`` is given, and hand every finished session to the record owner;
-- the record owner (local runner, or the master) writes ``sessions.jsonl`` and, at the end, the report.
-Workers send session records to the master with Locust custom messages.
+- the record owner (local runner, or the master) writes ``sessions.jsonl``, keeps the live view and the
+  ledger of open sessions per worker, and at the end writes the report.
+User processes batch what happened (``relay.Outbox``) about once a second; workers send the batch to the master
+as a Locust custom message, the local runner hands it to itself. At the end of a run the master asks workers to
+stop their users and waits for their last records; sessions of a worker that died are counted as lost.
 """
 
 from __future__ import annotations
 
-from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, LocalRunner, MasterRunner, WorkerRunner
 
 import logging
 import statistics
 import sys
+import time
 from collections import deque
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +30,8 @@ from s2s_users.config import RunSettings, settings_from_options
 from s2s_users.engine.script import Script, build_script
 from s2s_users.exceptions import ConfigError
 from s2s_users.locust_ext.options import add_options
+from s2s_users.locust_ext.relay import HasSessionRecord, Ledger, Outbox
+from s2s_users.metrics.live import LiveView
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
 from s2s_users.protocols.openai_realtime import SAMPLE_RATE
@@ -37,9 +43,14 @@ from s2s_users.sinks.influx import InfluxSettings, InfluxSink, check_connection
 
 log = logging.getLogger("s2s_users")
 
-MSG_SESSION = "s2s_session"
-MSG_USER_DONE = "s2s_user_done"
+MSG_BATCH = "s2s_batch"
+MSG_STOP_USERS = "s2s_stop_users"
+LOCAL_NODE = "local"
 WORKER_HEALTH_INTERVAL_S = 5.0
+BATCH_INTERVAL_S = 1.0
+LOST_CHECK_INTERVAL_S = 1.0
+#: How long the master waits at the end of a run for the last records of the workers' open sessions.
+DRAIN_TIMEOUT_S = 30.0
 
 
 def influx_settings(options: Any, spool_root: Path, worker: str) -> InfluxSettings | None:
@@ -78,8 +89,13 @@ class Runtime:
         self.mock: MockServerProcess | None = None
         self.sink: JsonlSessionSink | None = None
         self.sessions_received = 0
-        self.users_done = 0
         self.active_sessions = 0
+        self.outbox = Outbox()
+        self.ledger = Ledger()
+        self.live = LiveView()
+        self._ending = False
+        self._batcher: Any = None
+        self._watcher: Any = None
         self.influx: InfluxSink | None = None
         self._recent_lags_ms: deque[float] = deque(maxlen=1000)
         self._health: Any = None
@@ -114,19 +130,29 @@ class Runtime:
         """At test start: settings as the start form or the master left them; mock and sink ready."""
         settings = settings_from_options(self.environment.parsed_options, DEFAULT_MOCK_API_KEY)
         self.settings = settings
-        self.users_done = 0
+        self._ending = False
         if self.runs_users:
             self.script = _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
             if settings.embedded_mock:
                 self._ensure_mock(settings.mock_time_scale)
             self._start_influx(settings)
+            if self._batcher is None:
+                self._batcher = gevent.spawn(self._send_batches)
         if self.owns_records:
             if self.sink is None or self.sink.run_dir != settings.report_dir:
                 self.sink = JsonlSessionSink(settings.report_dir)
+                self.ledger = Ledger()
+                self.live = LiveView()
+            if isinstance(self.environment.runner, MasterRunner) and self._watcher is None:
+                self._watcher = gevent.spawn(self._watch_workers)
             log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
 
     def stop(self) -> None:
-        """At test stop: flush InfluxDB (user processes); close the file and write the report (owner)."""
+        """At test stop: last batch and InfluxDB flush (user processes); drain, close, report (owner)."""
+        if self.runs_users:
+            self.flush()
+        if isinstance(self.environment.runner, MasterRunner):
+            self._drain_workers()
         if self.influx is not None:
             if self._health is not None:
                 self._health.kill(block=False)
@@ -157,6 +183,10 @@ class Runtime:
             self.environment.process_exit_code = 3
 
     def shutdown(self) -> None:
+        for greenlet in (self._batcher, self._watcher):
+            if greenlet is not None:
+                greenlet.kill(block=False)
+        self._batcher = self._watcher = None
         if self.mock is not None:
             self.mock.stop()
             self.mock = None
@@ -219,47 +249,129 @@ class Runtime:
             self._rejections_logged.add(message)
             log.error("s2s: connect.rejected: %s", message)
 
-    def turn_finished(self, labels: SessionLabels, session_id: str, turn: TurnRecord) -> None:
+    def user_started(self) -> None:
+        self.outbox.user_started()
+
+    def session_started(self, session: HasSessionRecord) -> str:
+        self.active_sessions += 1
+        return self.outbox.session_started(session)
+
+    def turn_finished(self, labels: SessionLabels, key: str, session_id: str, turn: TurnRecord) -> None:
         self._recent_lags_ms.append(turn.pacing_lag_ms)
+        self.outbox.turn_finished(key, labels.model, turn)
         if self.influx is not None:
             self.influx.write_turn(labels, session_id, turn)
 
-    def session_finished(self, record: SessionRecord) -> None:
+    def session_finished(self, key: str, record: SessionRecord) -> None:
+        self.active_sessions -= 1
         if self.influx is not None:
             self.influx.write_session(record)
-        if isinstance(self.environment.runner, WorkerRunner):
-            self.environment.runner.send_message(MSG_SESSION, record.to_dict())
-        else:
-            self._store(record)
+        self.outbox.session_finished(key, record)
 
     def user_finished(self) -> None:
+        self.outbox.user_done()
+        self.flush()  # at once: the run may be waiting for this user
+
+    # --- user processes: batches to the record owner ----------------------------------------------------
+
+    def flush(self) -> None:
+        """Send what happened since the last batch (a custom message on workers, a direct call locally)."""
+        batch = self.outbox.take()
+        if batch is None:
+            return
         if isinstance(self.environment.runner, WorkerRunner):
-            self.environment.runner.send_message(MSG_USER_DONE, None)
+            self.environment.runner.send_message(MSG_BATCH, batch)
         else:
-            self._count_user_done()
+            self._receive(LOCAL_NODE, batch)
+
+    def _send_batches(self) -> None:
+        while True:
+            gevent.sleep(BATCH_INTERVAL_S)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the relay must outlive a bad record; the next batch retries
+                log.exception("s2s: could not send a batch of records to the master")
+
+    def on_stop_users_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        """The master ends the run: stop our users now so that their sessions' records reach it."""
+        runner = self.environment.runner
+        runner.stop_users(dict(runner.user_classes_count))
+        self.flush()
 
     # --- record owner -----------------------------------------------------------------------------------
+
+    def on_batch_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        self._receive(str(msg.node_id), msg.data)
+
+    def _receive(self, node: str, batch: dict[str, Any]) -> None:
+        turns, records, warnings = self.ledger.receive(node, batch)
+        for warning in warnings:
+            log.warning("s2s: %s", warning)
+        for event in turns:
+            self.live.add_turn(event)
+        for record in records:
+            self._store(record)
+        self.live.set_active(self.ledger.active_by_model())
+        self._maybe_end_run()
 
     def _store(self, record: SessionRecord) -> None:
         if self.sink is None:  # a late record after a stop: still keep it
             assert self.settings is not None
             self.sink = JsonlSessionSink(self.settings.report_dir)
         self.sink.write_session(record)
+        self.live.add_session(record)
         self.sessions_received += 1
 
-    def _count_user_done(self) -> None:
-        self.users_done += 1
+    def _maybe_end_run(self) -> None:
         runner = self.environment.runner
-        if self.users_done >= runner.target_user_count > 0:
-            # Every user played all its sessions: end the run (quit when headless, stop in the web UI).
-            headless = bool(getattr(self.environment.parsed_options, "headless", False))
-            gevent.spawn(runner.quit if headless else runner.stop)
+        done = sum(self.ledger.users_done.values())
+        if self._ending or not done or done < runner.target_user_count:
+            return
+        # Every user played all its sessions: end the run (quit when headless, stop in the web UI).
+        self._ending = True
+        headless = bool(getattr(self.environment.parsed_options, "headless", False))
+        gevent.spawn(runner.quit if headless else runner.stop)
 
-    def on_session_message(self, environment: Any, msg: Any, **_: Any) -> None:
-        self._store(SessionRecord.from_dict(msg.data))
+    def _watch_workers(self) -> None:
+        """Master: a worker that stopped answering (Locust marks it missing) loses its open sessions."""
+        while True:
+            gevent.sleep(LOST_CHECK_INTERVAL_S)
+            runner = self.environment.runner
+            if runner.state not in (STATE_SPAWNING, STATE_RUNNING):
+                continue  # at the end of a run, _drain_workers settles the accounts
+            for node, sessions in list(self.ledger.open.items()):
+                client = runner.clients.get(node)
+                if client is None or client.state == STATE_MISSING:
+                    if sessions or self.ledger.unfinished_users(node):
+                        self._lose(node, "the worker stopped sending heartbeats")
 
-    def on_user_done_message(self, environment: Any, msg: Any, **_: Any) -> None:
-        self._count_user_done()
+    def _lose(self, node: str, reason: str) -> None:
+        records, unfinished_users = self.ledger.lose(node, reason)
+        if records or unfinished_users:
+            log.error(
+                "s2s: worker %s lost (%s): %d open sessions recorded as lost, %d users will not finish",
+                node,
+                reason,
+                len(records),
+                unfinished_users,
+            )
+        for record in records:
+            self._store(record)
+        self.live.set_active(self.ledger.active_by_model())
+        self._maybe_end_run()
+
+    def _drain_workers(self) -> None:
+        """Master, at test stop: have the workers stop their users, then wait for those sessions' records."""
+        if not self.ledger.open_count():
+            return
+        log.info("s2s: waiting for the last records of %d open sessions", self.ledger.open_count())
+        self.environment.runner.send_message(MSG_STOP_USERS, None)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while self.ledger.open_count() and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+        for node, sessions in list(self.ledger.open.items()):
+            if sessions:
+                self._lose(node, f"no record arrived within {DRAIN_TIMEOUT_S:.0f} s of the end of the run")
 
 
 RUNTIME: Runtime | None = None
@@ -286,8 +398,9 @@ def install_hooks(events: Any) -> None:
             sys.exit(2)
         runner = environment.runner
         if isinstance(runner, MasterRunner):
-            runner.register_message(MSG_SESSION, RUNTIME.on_session_message)
-            runner.register_message(MSG_USER_DONE, RUNTIME.on_user_done_message)
+            runner.register_message(MSG_BATCH, RUNTIME.on_batch_message)
+        if isinstance(runner, WorkerRunner):
+            runner.register_message(MSG_STOP_USERS, RUNTIME.on_stop_users_message, concurrent=True)
 
     def _test_start(environment: Any, **_: Any) -> None:
         try:

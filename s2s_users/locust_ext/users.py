@@ -31,6 +31,7 @@ class OpenAIRealtimeUser(User):
         self.rt = runtime.current()
         self.model = self.rt.next_model()
         self.sessions_played = 0
+        self.rt.user_started()
 
     @task
     def play_session(self) -> None:
@@ -58,19 +59,17 @@ class OpenAIRealtimeUser(User):
         request = connect_request(rt.target_url(), self.model, settings.api_key)
         events = self.environment.events
 
+        key = rt.session_started(conversation)
+
         def on_turn(turn: TurnRecord) -> None:
             fire_turn(events, self.model, turn)
-            rt.turn_finished(labels, conversation.session_id, turn)
+            rt.turn_finished(labels, key, conversation.session_id, turn)
 
         def on_session(record: SessionRecord) -> None:
             fire_session(events, record)
-            rt.session_finished(record)
+            rt.session_finished(key, record)
 
-        rt.active_sessions += 1
-        try:
-            record = run_session(request, conversation, on_turn, on_session)
-        finally:
-            rt.active_sessions -= 1
+        record = run_session(request, conversation, on_turn, on_session)
         self.sessions_played += 1
         if record.end_class == FailureClass.CONNECT_REJECTED:
             detail = record.failure_detail or "connection rejected"

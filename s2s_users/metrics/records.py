@@ -10,8 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Session outcomes. ``expired`` is the provider's session cap: censored, like ``stopped``.
-OUTCOMES = ("completed", "failed", "stopped", "expired")
+#: Session outcomes. ``expired`` is the provider's session cap: censored, like ``stopped``; ``lost`` is a session
+#: whose worker died, censored at the worker's last report.
+OUTCOMES = ("completed", "failed", "stopped", "expired", "lost")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -25,6 +26,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[],
         metavar="MODEL=SECONDS",
         help="set a model's audio ceiling (SECONDS=none removes it); repeatable",
+    )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=0,
+        help="exit when this process is gone (the embedded mock must not outlive a killed Locust worker)",
     )
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
@@ -47,9 +54,18 @@ async def run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if args.parent_pid:
+        loop.create_task(_stop_when_orphaned(args.parent_pid, stop))
     await stop.wait()
     server.close()
     await server.wait_closed()
+
+
+async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
+    # A SIGKILLed parent runs no clean-up: its child is re-parented, which is how we notice.
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(1.0)
+    stop.set()
 
 
 def main(argv: list[str] | None = None) -> None:

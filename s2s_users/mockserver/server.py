@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -111,7 +112,8 @@ class MockServerProcess:
 
     def start(self) -> MockServerProcess:
         command = [sys.executable, "-m", "s2s_users.mockserver", "--port", "0", "--time-scale", str(self.time_scale),
-                   "--api-key", self.api_key, "--seed", str(self.seed), *self.extra_args]  # fmt: skip
+                   "--api-key", self.api_key, "--seed", str(self.seed), "--parent-pid", str(os.getpid()),
+                   *self.extra_args]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self._process.stdout is not None
         line = self._process.stdout.readline()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -44,22 +44,25 @@ def kaplan_meier(durations: Sequence[float], observed: Sequence[bool]) -> Surviv
     """
     if len(durations) != len(observed):
         raise ValueError("durations and observed differ in length")
-    pairs = sorted(zip(durations, observed, strict=True), key=lambda p: (p[0], not p[1]))
-    at_risk = len(pairs)
+    return kaplan_meier_counts((t, int(event), int(not event)) for t, event in zip(durations, observed, strict=True))
+
+
+def kaplan_meier_counts(rows: Iterable[tuple[float, int, int]]) -> SurvivalCurve:
+    """The same estimate from ``(time, events, censored)`` counts: what a bounded live view keeps."""
+    merged: dict[float, list[int]] = {}
+    for t, d, c in rows:
+        counts = merged.setdefault(t, [0, 0])
+        counts[0] += d
+        counts[1] += c
+    ordered = sorted((t, d, c) for t, (d, c) in merged.items())
+    at_risk = sum(d + c for _, d, c in ordered)
     s, greenwood = 1.0, 0.0
     times: list[float] = []
     survival: list[float] = []
     risk: list[int] = []
     events: list[int] = []
     variance: list[float] = []
-    i = 0
-    while i < len(pairs):
-        t = pairs[i][0]
-        d = c = 0
-        while i < len(pairs) and pairs[i][0] == t:
-            d += pairs[i][1]
-            c += not pairs[i][1]
-            i += 1
+    for t, d, c in ordered:
         if d:
             s *= 1 - d / at_risk
             if at_risk > d:

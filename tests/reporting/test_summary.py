@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from s2s_users.exceptions import ConfigError
+from s2s_users.failures import FailureClass
 from s2s_users.metrics.records import SessionRecord, TurnRecord
 from s2s_users.reporting.files import load_sessions, write_report
 from s2s_users.reporting.render import render_markdown, render_text
@@ -62,7 +63,7 @@ def test_the_seed_table_numbers() -> None:
 
 def test_the_taxonomy_lists_every_code_with_counts() -> None:
     rows = {t.code: t for t in build_report(seed_records()).taxonomy}
-    assert len(rows) == 15
+    assert len(rows) == len(FailureClass)
     assert (rows["response.zero_audio"].turns, rows["response.zero_audio"].first_failures) == (2, 2)
     assert rows["transport.closed_no_frame"].session_ends == 2 and rows["transport.closed_no_frame"].silent
 

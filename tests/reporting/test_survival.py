@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s2s_users.reporting.survival import kaplan_meier
+from s2s_users.reporting.survival import kaplan_meier, kaplan_meier_counts
 
 
 def test_kaplan_meier_matches_the_hand_computation() -> None:
@@ -32,3 +32,9 @@ def test_the_median_interval_contains_the_median() -> None:
     curve = kaplan_meier(durations, [True] * 40)
     low, high = curve.median_ci()
     assert low is not None and high is not None and low <= curve.median() <= high  # type: ignore[operator]
+
+
+def test_counts_give_the_same_curve_as_the_durations_they_summarise() -> None:
+    # The hand example above as (time, events, censored) rows, split and out of order as a live view sends them.
+    rows = [(5, 1, 0), (2, 0, 1), (1, 1, 0), (2, 1, 0), (4, 0, 1), (3, 1, 0)]
+    assert kaplan_meier_counts(rows) == kaplan_meier([1, 2, 2, 3, 4, 5], [True, True, False, True, False, True])

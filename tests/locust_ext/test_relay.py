@@ -1,0 +1,101 @@
+"""The batches between user processes and the record owner: nothing is lost, a dead worker's sessions are counted."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+
+from s2s_users.locust_ext.relay import Ledger, Outbox
+from s2s_users.metrics.records import SessionRecord
+from tests.support.records import T0
+from tests.support.records import session as make_session
+from tests.support.records import turn as make_turn
+
+
+@dataclasses.dataclass
+class FakeSession:
+    """A session in progress, as the outbox sees a Conversation."""
+
+    record: SessionRecord
+
+    def session_record(self) -> SessionRecord:
+        return self.record
+
+
+def _wire(batch: dict[str, object] | None) -> dict[str, object]:
+    assert batch is not None
+    return json.loads(json.dumps(batch))  # what a custom message can carry: plain JSON data
+
+
+def test_an_empty_outbox_sends_nothing() -> None:
+    assert Outbox().take() is None
+
+
+def test_finished_sessions_reach_the_ledger_exactly_once_and_close_their_open_entry() -> None:
+    outbox, ledger = Outbox(clock=lambda: T0), Ledger()
+    finished = make_session("s-1", turns=2)
+    key = outbox.session_started(FakeSession(dataclasses.replace(finished, turns=())))
+    outbox.user_started()
+    _, records, _ = ledger.receive("w1", _wire(outbox.take()))
+    assert records == [] and ledger.open_count() == 1 and ledger.active_by_model() == Counter({"gpt-realtime": 1})
+
+    for turn in finished.turns:
+        outbox.turn_finished(key, finished.model, turn)
+    outbox.session_finished(key, finished)
+    outbox.user_done()
+    turns, records, warnings = ledger.receive("w1", _wire(outbox.take()))
+    assert [t.started_at for t in turns] == [t.started_at for t in finished.turns]
+    assert records == [finished] and warnings == []
+    assert ledger.open_count() == 0 and ledger.unfinished_users("w1") == 0
+    assert outbox.take() is None
+
+
+def test_a_lost_worker_turns_its_open_sessions_into_censored_lost_records() -> None:
+    outbox, ledger = Outbox(clock=lambda: T0 + 30), Ledger()
+    so_far = make_session("s-open", turns=2, ended_at=T0, outcome="completed", end_class=None)
+    outbox.session_started(FakeSession(so_far))
+    outbox.user_started()
+    outbox.user_started()
+    ledger.receive("w1", _wire(outbox.take()))
+
+    records, unfinished = ledger.lose("w1", "the worker stopped sending heartbeats")
+    (lost,) = records
+    assert lost.outcome == "lost" and lost.end_class == "harness.worker_lost"
+    assert lost.silent_censored and lost.censored and lost.turns_completed == 2
+    assert lost.capacity_to_silent_failure_s == so_far.capacity_to_silent_failure_s
+    assert lost.ended_at == T0 + 30 and lost.turns == ()
+    assert unfinished == 2 and ledger.unfinished_users("w1") == 0 and ledger.open_count() == 0
+
+
+def test_a_failure_seen_before_the_worker_died_still_counts() -> None:
+    outbox, ledger = Outbox(), Ledger()
+    failing = make_session(
+        "s-f", outcome="failed", failure_class="response.zero_audio", failure_turn=2, silent_failure_turn=2,
+        capacity_to_silent_failure_s=7.0, silent_censored=False,
+    )  # fmt: skip
+    outbox.session_started(FakeSession(failing))
+    ledger.receive("w1", _wire(outbox.take()))
+    (lost,) = ledger.lose("w1", "gone")[0]
+    assert lost.outcome == "failed" and lost.failure_class == "response.zero_audio" and not lost.silent_censored
+
+
+def test_a_record_arriving_after_its_worker_was_counted_lost_is_not_stored_twice() -> None:
+    outbox, ledger = Outbox(), Ledger()
+    finished = make_session("s-late")
+    key = outbox.session_started(FakeSession(finished))
+    ledger.receive("w1", _wire(outbox.take()))
+    ledger.lose("w1", "gone")
+    outbox.session_finished(key, finished)
+    _, records, warnings = ledger.receive("w1", _wire(outbox.take()))
+    assert records == [] and len(warnings) == 1 and "kept as lost" in warnings[0]
+
+
+def test_open_snapshots_are_resent_only_after_a_turn() -> None:
+    outbox = Outbox()
+    key = outbox.session_started(FakeSession(make_session("s-1")))
+    assert len(_wire(outbox.take())["open"]) == 1  # type: ignore[arg-type]
+    outbox.turn_finished(key, "gpt-realtime", make_turn(0))
+    batch = _wire(outbox.take())
+    assert len(batch["open"]) == 1 and len(batch["turns"]) == 1  # type: ignore[arg-type]
+    assert outbox.take() is None
