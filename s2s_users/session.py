@@ -1,6 +1,6 @@
-"""The one I/O loop: a ``websockets.sync`` client driving an adapter and the turn engine.
+"""The one I/O loop: a WebSocket client (``transport``) driving an adapter and the turn engine.
 
-This is the only module that touches the socket and the only place that waits (inside ``recv(timeout)``,
+This is the only module that drives the socket and the only place that waits (inside ``recv(timeout)``,
 which under Locust's gevent monkey-patching yields to other users). It is also the one boundary where
 library exceptions become taxonomy observations (``_map_errors``), as httpx does with httpcore's.
 """
@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.sync.client import ClientConnection, connect
 
 from s2s_users.engine.conversation import Conversation, State
 from s2s_users.metrics.records import SessionRecord, TurnRecord
 from s2s_users.protocols.openai_realtime import ConnectRequest
+from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocket
 
 Clock = Callable[[], float]
 
@@ -27,18 +26,6 @@ _HTTP_HINTS = {
     404: "no realtime endpoint or model there: check --s2s-url and --s2s-model",
     429: "rate limited: lower the number of users or ask the provider for more concurrent sessions",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class TransportOptions:
-    """WebSocket client settings; chosen on purpose (see DESIGN §8), not library defaults."""
-
-    open_timeout_s: float = 15.0
-    ping_interval_s: float | None = 20.0
-    # Generous: a starved load generator must not pass for a dead provider (1011 keepalive timeout).
-    ping_timeout_s: float | None = 60.0
-    close_timeout_s: float = 5.0
-    max_size: int = 32 * 1024 * 1024
 
 
 def explain_rejection(http_status: int | None, url: str, detail: str) -> str:
@@ -87,7 +74,7 @@ def run_session(
     conversation: Conversation,
     on_turn: Callable[[TurnRecord], None],
     on_session: Callable[[SessionRecord], None],
-    transport: TransportOptions = TransportOptions(),
+    transport: TransportOptions = DEFAULT_TRANSPORT,
     clock: Clock = time.monotonic,
 ) -> SessionRecord:
     """Play one conversation over one WebSocket; report turns as they end and the session at its end.
@@ -95,21 +82,16 @@ def run_session(
     ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
     session is then recorded as ``harness.stopped`` before the kill goes on.
     """
-    ws: ClientConnection | None = None
+    ws: WebSocket | None = None
     try:
         with _map_errors(conversation, clock, request.url.split("?")[0]):
-            with connect(
-                request.url,
-                additional_headers=request.headers,
-                open_timeout=transport.open_timeout_s,
-                ping_interval=transport.ping_interval_s,
-                ping_timeout=transport.ping_timeout_s,
-                close_timeout=transport.close_timeout_s,
-                max_size=transport.max_size,
-                compression=None,
-            ) as ws:
+            ws = WebSocket.connect(request.url, request.headers, transport)
+            try:
                 _drive(ws, conversation, on_turn, clock)
-                _close(ws, conversation)
+            except Exception:
+                ws.abort()  # the connection failed: nothing to say to the server
+                raise
+            _close(ws, conversation)
     except BaseException:
         # GreenletExit (Locust stopping the user), KeyboardInterrupt or a bug: the session is cut short here.
         conversation.on_stopped(clock())
@@ -120,9 +102,7 @@ def run_session(
     return _report(conversation, on_turn, on_session)
 
 
-def _drive(
-    ws: ClientConnection, conversation: Conversation, on_turn: Callable[[TurnRecord], None], clock: Clock
-) -> None:
+def _drive(ws: WebSocket, conversation: Conversation, on_turn: Callable[[TurnRecord], None], clock: Clock) -> None:
     adapter = conversation.adapter
     while not conversation.finished:
         for message in adapter.messages_to_send():
@@ -143,11 +123,11 @@ def _drive(
         conversation.on_timer(now)
 
 
-def _close(ws: ClientConnection, conversation: Conversation) -> None:
+def _close(ws: WebSocket, conversation: Conversation) -> None:
     """Close with 1000 (a no-op when the socket is already gone) and note what the server sent back."""
     with contextlib.suppress(Exception):
         ws.close(code=1000)
-    rcvd = ws.protocol.close_rcvd
+    rcvd = ws.close_rcvd
     conversation.on_closed_by_us(
         rcvd.code if rcvd is not None else None, rcvd.reason if rcvd is not None else None, rcvd is not None
     )

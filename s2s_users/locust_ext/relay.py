@@ -158,8 +158,8 @@ class Ledger:
     def open_count(self) -> int:
         return sum(len(sessions) for sessions in self.open.values())
 
-    def active_by_model(self) -> Counter[str]:
-        return Counter(snapshot["model"] for sessions in self.open.values() for snapshot in sessions.values())
+    def open_snapshots(self) -> list[dict[str, Any]]:
+        return [snapshot for sessions in self.open.values() for snapshot in sessions.values()]
 
     def _remember_lost(self, item: tuple[str, str]) -> None:
         self._lost.add(item)

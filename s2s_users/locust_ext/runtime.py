@@ -29,6 +29,7 @@ from s2s_users.audio import load_prompts
 from s2s_users.config import RunSettings, settings_from_options
 from s2s_users.engine.script import Script, build_script
 from s2s_users.exceptions import ConfigError
+from s2s_users.locust_ext import webui
 from s2s_users.locust_ext.options import add_options
 from s2s_users.locust_ext.relay import HasSessionRecord, Ledger, Outbox
 from s2s_users.metrics.live import LiveView
@@ -311,7 +312,7 @@ class Runtime:
             self.live.add_turn(event)
         for record in records:
             self._store(record)
-        self.live.set_active(self.ledger.active_by_model())
+        self.live.set_open(self.ledger.open_snapshots())
         self._maybe_end_run()
 
     def _store(self, record: SessionRecord) -> None:
@@ -357,7 +358,7 @@ class Runtime:
             )
         for record in records:
             self._store(record)
-        self.live.set_active(self.ledger.active_by_model())
+        self.live.set_open(self.ledger.open_snapshots())
         self._maybe_end_run()
 
     def _drain_workers(self) -> None:
@@ -388,7 +389,7 @@ def install_hooks(events: Any) -> None:
     def _options(parser: Any, **_: Any) -> None:
         add_options(parser)
 
-    def _init(environment: Any, **_: Any) -> None:
+    def _init(environment: Any, web_ui: Any = None, **_: Any) -> None:
         global RUNTIME
         RUNTIME = Runtime(environment)
         try:
@@ -396,6 +397,8 @@ def install_hooks(events: Any) -> None:
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
+        if web_ui is not None:
+            webui.install(web_ui, lambda: current().live, lambda: time.strftime("%H:%M:%S"))
         runner = environment.runner
         if isinstance(runner, MasterRunner):
             runner.register_message(MSG_BATCH, RUNTIME.on_batch_message)
@@ -413,6 +416,12 @@ def install_hooks(events: Any) -> None:
         current().stop()
 
     def _quitting(environment: Any, **_: Any) -> None:
+        # On Ctrl-C or SIGTERM Locust fires `quitting` before it stops the users: stop them first, so that their
+        # sessions end as harness.stopped (not as failures caused by our mock going away), the report is written
+        # and the gates still decide the exit code.
+        runner = environment.runner
+        if runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING):
+            runner.stop()
         if RUNTIME is not None:
             RUNTIME.shutdown()
 

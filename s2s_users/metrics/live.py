@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,10 +84,15 @@ class Timeline:
         self.origin: float | None = None
         self.buckets: dict[int, Counter[str]] = {}
 
-    def add(self, at: float, code: str) -> None:
+    def start(self, at: float) -> float:
+        """Anchor the buckets at the run's first event (the first turn), not at the first failure."""
         if self.origin is None:
             self.origin = at
-        index = math.floor(max(at - self.origin, 0.0) / self.width_s)
+        return self.origin
+
+    def add(self, at: float, code: str) -> None:
+        origin = self.start(at)
+        index = math.floor(max(at - origin, 0.0) / self.width_s)
         while index >= self.max_buckets:
             self._widen()
             index //= 2
@@ -100,7 +106,7 @@ class Timeline:
         self.width_s *= 2
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per bucket from the start of the run: its start (s from the first event) and counts."""
+        """One row per bucket from the start of the run: its start (s from the first turn) and counts."""
         if not self.buckets:
             return []
         return [
@@ -124,11 +130,21 @@ class ModelLive:
     best_session_turns: int = 0
     turn_audio: Histogram = field(default_factory=lambda: Histogram(TURN_AUDIO_BIN_S))
     ttfa: Histogram = field(default_factory=lambda: Histogram(TTFA_BIN_MS))
-    # capacity to silent failure, rounded: time -> [events, censored]
+    # capacity to silent failure, rounded: time -> [events, censored]; of ended and of open sessions
     capacity: dict[float, list[int]] = field(default_factory=dict)
+    open_capacity: dict[float, list[int]] = field(default_factory=dict)
+
+    def capacity_rows(self) -> list[tuple[float, int, int]]:
+        """Ended sessions, plus open ones censored where they are now (or failed, if they already did)."""
+        return [(t, d, c) for counts in (self.capacity, self.open_capacity) for t, (d, c) in counts.items()]
 
     def survival(self) -> SurvivalCurve:
-        return kaplan_meier_counts((t, d, c) for t, (d, c) in self.capacity.items())
+        return kaplan_meier_counts(self.capacity_rows())
+
+
+def _count_capacity(counts: dict[float, list[int]], capacity_s: float, censored: bool) -> None:
+    t = round(capacity_s / CAPACITY_RESOLUTION_S) * CAPACITY_RESOLUTION_S
+    counts.setdefault(t, [0, 0])[1 if censored else 0] += 1
 
 
 class LiveView:
@@ -146,6 +162,7 @@ class LiveView:
         return self.models[model]
 
     def add_turn(self, event: TurnEvent) -> None:
+        self.timeline.start(event.started_at)
         row = self._model(event.model)
         if event.outcome == "ok":
             row.turns_ok += 1
@@ -176,13 +193,19 @@ class LiveView:
         if record.end_class is not None and record.end_class != last:
             self.taxonomy[record.end_class] += 1
             self.timeline.add(record.ended_at, record.end_class)
-        t = round(record.capacity_to_silent_failure_s / CAPACITY_RESOLUTION_S) * CAPACITY_RESOLUTION_S
-        counts = row.capacity.setdefault(t, [0, 0])
-        counts[1 if record.silent_censored else 0] += 1
+        _count_capacity(row.capacity, record.capacity_to_silent_failure_s, record.silent_censored)
 
-    def set_active(self, active_by_model: Counter[str]) -> None:
-        for model in set(self.models) | set(active_by_model):
-            self._model(model).active = active_by_model.get(model, 0)
+    def set_open(self, snapshots: Iterable[Mapping[str, Any]]) -> None:
+        """The sessions in progress now (``SessionRecord`` dicts so far): active counts and their capacity so far."""
+        for row in self.models.values():
+            row.active = 0
+            row.open_capacity = {}
+        for snapshot in snapshots:
+            row = self._model(str(snapshot["model"]))
+            row.active += 1
+            _count_capacity(
+                row.open_capacity, float(snapshot["capacity_to_silent_failure_s"]), bool(snapshot["silent_censored"])
+            )
 
     # --- what the web UI shows ------------------------------------------------------------------------
 
@@ -222,7 +245,7 @@ class LiveView:
         for model, row in sorted(self.models.items()):
             times: list[float] = []
             observed: list[bool] = []
-            for t, (d, c) in sorted(row.capacity.items()):
+            for t, d, c in sorted(row.capacity_rows()):
                 times += [t / 60] * (d + c)
                 observed += [True] * d + [False] * c
             curves[model] = (times, observed)

@@ -1,4 +1,4 @@
-"""python -m s2s_users.reporting RUN_DIR: (re)write report.md and report.json from sessions.jsonl."""
+"""python -m s2s_users.reporting RUN_DIR: (re)write report.md, report.html and report.json from sessions.jsonl."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(render_text(report))
-    print(f"\nwrote {run_dir / 'report.md'} and {run_dir / 'report.json'}")
+    print(f"\nwrote {run_dir / 'report.html'}, {run_dir / 'report.md'} and {run_dir / 'report.json'}")
     return 0
 
 

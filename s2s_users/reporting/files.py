@@ -1,4 +1,4 @@
-"""Reading a run folder's sessions.jsonl and writing report.md / report.json beside it."""
+"""Reading a run folder's sessions.jsonl and writing report.md, report.html and report.json beside it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from s2s_users.exceptions import ConfigError
 from s2s_users.metrics.records import SessionRecord
+from s2s_users.reporting.html import render_html
 from s2s_users.reporting.render import render_markdown
 from s2s_users.reporting.summary import Report, build_report, report_to_dict
 from s2s_users.sinks.files import SESSIONS_FILE
@@ -28,8 +29,10 @@ def load_sessions(run_dir: Path) -> list[SessionRecord]:
 
 
 def write_report(run_dir: Path) -> Report:
-    report = build_report(load_sessions(run_dir))
+    records = load_sessions(run_dir)
+    report = build_report(records)
     (run_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    (run_dir / "report.html").write_text(render_html(report, records), encoding="utf-8")
     (run_dir / "report.json").write_text(
         json.dumps(report_to_dict(report), indent=2, allow_nan=False), encoding="utf-8"
     )

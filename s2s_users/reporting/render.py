@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from s2s_users.reporting.summary import ModelRow, Report
 
 SEED_COLUMNS = (
@@ -45,7 +47,58 @@ def _seed_cells(row: ModelRow, with_ci: bool) -> tuple[str, ...]:
     )
 
 
-def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+Table = tuple[tuple[str, ...], list[tuple[str, ...]]]
+
+
+def seed_table(report: Report) -> Table:
+    return SEED_COLUMNS, [_seed_cells(row, with_ci=True) for row in report.models]
+
+
+def detail_table(report: Report) -> Table:
+    rows: list[tuple[str, ...]] = []
+    for row in report.models:
+        ttfa50 = "—" if row.ttfa_p50_ms is None else f"{row.ttfa_p50_ms:.0f} ms"
+        ttfa95 = "—" if row.ttfa_p95_ms is None else f"{row.ttfa_p95_ms:.0f} ms"
+        any_cap = (
+            "not reached" if row.failure_capacity_median_s is None else f"{row.failure_capacity_median_s / 60:.2f} min"
+        )
+        rows.append((row.model, ttfa50, ttfa95, any_cap, f"${row.cost_usd:.2f}"))
+    return ("Model", "TTFA p50", "TTFA p95", "Capacity to any failure (median)", "Estimated cost"), rows
+
+
+def taxonomy_table(report: Report, code: Callable[[str], str] = str) -> Table:
+    header = ("Code", "Silent", "Turns", "Sessions (first failure)", "Sessions (ended by)", "Meaning")
+    rows: list[tuple[str, ...]] = [
+        (
+            code(t.code),
+            "yes" if t.silent else "no",
+            str(t.turns),
+            str(t.first_failures),
+            str(t.session_ends),
+            t.explanation,
+        )
+        for t in report.taxonomy
+    ]
+    return header, rows
+
+
+def budget_table(budget: tuple[tuple[int, int], ...]) -> Table:
+    return ("Assistant audio per turn", "Turns before the ceiling"), [(f"{n} s", f"about {t}") for n, t in budget]
+
+
+HOW_TO_READ = (
+    "**Turns completed**: turns that ended ok, over turns planned, summed over the model's sessions.",
+    "**Median / P95 per-turn**: seconds of assistant audio per ok turn (decoded bytes, not wall time).",
+    "**Total assistant audio**: minutes of assistant audio received over all sessions.",
+    "**Capacity to silent failure**: Kaplan–Meier median of the assistant audio accumulated before a session's "
+    "first silent failure; sessions without one are censored. 'not reached': fewer than half failed silently.",
+    "**Silent failures**: sessions with a failure that gave no error signal, over sessions.",
+    "**Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling.",
+)
+
+
+def _md_table(table: Table) -> list[str]:
+    header, rows = table
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -53,56 +106,17 @@ def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]
 def render_markdown(report: Report) -> str:
     lines = [f"# s2s_users report: run {', '.join(report.run_ids)}", "", f"{report.sessions} sessions.", ""]
     lines += ["## Sessions per model", ""]
-    lines += _md_table(SEED_COLUMNS, [_seed_cells(row, with_ci=True) for row in report.models])
-    lines += [
-        "",
-        "| Model | TTFA p50 | TTFA p95 | Capacity to any failure (median) | Estimated cost |",
-        "|---|---|---|---|---|",
-    ]
-    for row in report.models:
-        ttfa50 = "—" if row.ttfa_p50_ms is None else f"{row.ttfa_p50_ms:.0f} ms"
-        ttfa95 = "—" if row.ttfa_p95_ms is None else f"{row.ttfa_p95_ms:.0f} ms"
-        any_cap = (
-            "not reached" if row.failure_capacity_median_s is None else f"{row.failure_capacity_median_s / 60:.2f} min"
-        )
-        lines.append(f"| {row.model} | {ttfa50} | {ttfa95} | {any_cap} | ${row.cost_usd:.2f} |")
+    lines += _md_table(seed_table(report))
+    lines += [""]
+    lines += _md_table(detail_table(report))
     lines += ["", "## Failure taxonomy", ""]
-    lines += _md_table(
-        ("Code", "Silent", "Turns", "Sessions (first failure)", "Sessions (ended by)", "Meaning"),
-        [
-            (
-                f"`{t.code}`",
-                "yes" if t.silent else "no",
-                str(t.turns),
-                str(t.first_failures),
-                str(t.session_ends),
-                t.explanation,
-            )
-            for t in report.taxonomy
-        ],
-    )
+    lines += _md_table(taxonomy_table(report, code=lambda c: f"`{c}`"))
     for model, budget in report.budgets.items():
-        lines += [
-            "",
-            f"## Turn budget: {model}",
-            "",
-            "| Assistant audio per turn | Turns before the ceiling |",
-            "|---|---|",
-        ]
-        lines += [f"| {n} s | about {turns} |" for n, turns in budget]
-    lines += [
-        "",
-        "## How to read this",
-        "",
-        "- **Turns completed**: turns that ended ok, over turns planned, summed over the model's sessions.",
-        "- **Median / P95 per-turn**: seconds of assistant audio per ok turn (decoded bytes, not wall time).",
-        "- **Total assistant audio**: minutes of assistant audio received over all sessions.",
-        "- **Capacity to silent failure**: Kaplan–Meier median of the assistant audio accumulated before a session's "
-        "first silent failure; sessions without one are censored. 'not reached': fewer than half failed silently.",
-        "- **Silent failures**: sessions with a failure that gave no error signal, over sessions.",
-        "- **Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling.",
-        "",
-    ]
+        lines += ["", f"## Turn budget: {model}", ""]
+        lines += _md_table(budget_table(budget))
+    lines += ["", "## How to read this", ""]
+    lines += [f"- {line}" for line in HOW_TO_READ]
+    lines += [""]
     return "\n".join(lines)
 
 

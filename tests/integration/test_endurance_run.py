@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.integration.conftest import LOCUST, LOCUSTFILE, ROOT, LocustRun
 
 FAST = ["--s2s-pace", "20", "--mock-time-scale", "20", "--think-time", "0.05", "--chunk-ms", "100"]
 
@@ -74,6 +80,8 @@ def test_a_wrong_key_is_connect_rejected_with_one_line_and_no_traceback(locust_r
 
 def test_sessions_cut_by_the_end_of_the_run_are_censored_as_harness_stopped(locust_run: Any) -> None:
     run = locust_run("-u", "1", "-r", "1", "--s2s-model", "gpt-realtime", "--run-time", "4s")
+    assert run.returncode == 0, run.stderr[-2000:]  # a stop mid-session once crashed gevent's event loop
+    assert (run.report_dir / "report.html").is_file()
     sessions = run.sessions()
     assert sessions and sessions[-1]["outcome"] == "stopped"
     assert sessions[-1]["end_class"] == "harness.stopped" and sessions[-1]["failure_class"] is None
@@ -107,3 +115,28 @@ def test_the_capacity_gate_fails_below_the_seed_ceiling_and_passes_above(
     assert len(gate_lines) == (1 if exit_code else 0)
     if gate_lines:
         assert "below --check-min-capacity-minutes 6" in gate_lines[0]
+
+
+def test_a_run_ended_by_sigterm_records_its_sessions_as_stopped_and_writes_the_report(tmp_path: Path) -> None:
+    report_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [str(LOCUST), "-f", str(LOCUSTFILE), "--headless", "--only-summary", "--exit-code-on-error", "0",
+         "--report-dir", str(report_dir), "-u", "2", "-r", "2", "--s2s-model", "gpt-realtime", "--run-time", "5m",
+         *FAST],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (report_dir / "sessions.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)  # the first sessions (of 60 turns at 20x) take a few seconds
+        time.sleep(2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    sessions = LocustRun(process.returncode, "", stderr, report_dir).sessions()
+    # Users stop before the embedded mock goes away: no failures made up by our own shutdown.
+    assert {s["outcome"] for s in sessions} <= {"completed", "stopped"}, [s["end_class"] for s in sessions]
+    assert "stopped" in [s["outcome"] for s in sessions]
+    assert (report_dir / "report.html").is_file() and (report_dir / "report.md").is_file()

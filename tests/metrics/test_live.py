@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 import pytest
@@ -76,9 +75,12 @@ def test_a_drop_between_turns_counts_once_as_the_session_end() -> None:
 def test_the_table_shows_active_sessions_and_the_seed_columns() -> None:
     view = LiveView()
     _feed(view, [make_session("s-1", turns=4)])
-    view.set_active(Counter({"gpt-realtime": 3}))
+    open_now = make_session("s-open", turns=2, capacity_to_silent_failure_s=7.0).to_dict()
+    view.set_open([open_now] * 3)
     (row,) = view.table_rows()
     assert row["active"] == 3 and row["sessions"] == 1
+    # open sessions are in the live survival curve, censored where they are now
+    assert sorted(view.models["gpt-realtime"].capacity_rows()) == [(7.0, 0, 3), (14.0, 0, 1)]
     assert row["audio_minutes"] == f"{3.5 * 4 / 60:.2f} min"
     assert row["capacity"] == "not reached (censored)" and row["silent_failures"] == "0 / 1"
     snapshot = view.snapshot()
