@@ -8,6 +8,7 @@ Output is deterministic (fixed hash salt, no dates) so a report written twice is
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, 
 WIDTH_IN, HEIGHT_IN = 8.0, 3.6
 SILENT_COLOUR, VISIBLE_COLOUR, FAIL_COLOUR = "#b00020", "#f29900", "#d93025"
 _SILENT_CODES = frozenset(code.value for code in SILENT)
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 
 
 def _figure() -> tuple[Figure, Any]:
@@ -35,7 +37,8 @@ def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
+    text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
+    return _METADATA.sub("", text)  # and the RDF block, which only names its vocabularies' URLs
 
 
 def _note(axes: Any, text: str) -> None:
