@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?= --headless -u 4 -r 4 --sessions-per-user 1 --turns 60 --s2s-pace 10 --mock-time-scale 10 \
 	--think-time 0.1 --chunk-ms 100 --run-time 10m --only-summary --exit-code-on-error 0
 
-.PHONY: demo test lint types unit install clean
+.PHONY: demo test lint types unit bench install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -27,8 +27,8 @@ demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/endurance.py $(DEMO_ARGS) --report-dir runs/demo-$$(date -u +%Y%m%dT%H%M%SZ)
 
 lint: $(STAMP)
-	$(BIN)/ruff check s2s_users tests locustfiles audio_fixtures
-	$(BIN)/ruff format --check s2s_users tests locustfiles audio_fixtures
+	$(BIN)/ruff check s2s_users tests locustfiles audio_fixtures benchmarks
+	$(BIN)/ruff format --check s2s_users tests locustfiles audio_fixtures benchmarks
 
 types: $(STAMP)
 	$(BIN)/mypy --strict s2s_users
@@ -38,5 +38,9 @@ unit: $(STAMP)
 
 test: lint types unit
 
+# Benchmarks print a table and leave results in benchmarks/results/ (see benchmarks/README.md).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.influx_sink
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-sdk .mypy_cache .ruff_cache .pytest_cache
