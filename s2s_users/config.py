@@ -44,6 +44,7 @@ class RunSettings:
     prompts_dir: Path | None
     report_dir: Path
     mock_time_scale: float
+    mock_scenario: Path | None
     silence_floor_dbfs: float
     vad_silence_ms: int
     run_id: str
@@ -119,6 +120,7 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         prompts_dir=prompts_dir,
         report_dir=report_dir,
         mock_time_scale=_positive("--mock-time-scale", options.mock_time_scale),
+        mock_scenario=Path(options.mock_scenario) if getattr(options, "mock_scenario", "") else None,
         silence_floor_dbfs=options.silence_floor_dbfs,
         vad_silence_ms=int(_positive("--vad-silence-ms", options.vad_silence_ms, allow_zero=True)),
         run_id=run_id,

@@ -79,6 +79,12 @@ def add_options(parser: Any) -> None:
         help="Embedded mock only: divide its timing (first audio, streaming) by this; audio amounts stay",
     )
     group.add_argument(
+        "--mock-scenario",
+        default="",
+        help="Embedded mock only: a TOML/JSON scenario file (profiles, faults, seed), or the name of a bundled one "
+        "(s2s_users/mockserver/scenarios/). Its truth log goes to the report folder",
+    )
+    group.add_argument(
         "--silence-floor-dbfs",
         type=float,
         default=-50.0,

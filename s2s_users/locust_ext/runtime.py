@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, LocalRunner, MasterRunner, WorkerRunner
 
+import dataclasses
 import logging
 import statistics
 import sys
@@ -30,11 +31,12 @@ from s2s_users.config import RunSettings, settings_from_options
 from s2s_users.engine.script import Script, build_script
 from s2s_users.exceptions import ConfigError
 from s2s_users.locust_ext import webui
-from s2s_users.locust_ext.options import add_options
+from s2s_users.locust_ext.options import DEFAULT_MODELS, add_options
 from s2s_users.locust_ext.relay import HasSessionRecord, Ledger, Outbox
 from s2s_users.metrics.live import LiveView
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
+from s2s_users.mockserver.scenario import load_scenario
 from s2s_users.protocols.openai_realtime import SAMPLE_RATE
 from s2s_users.reporting.files import write_report
 from s2s_users.reporting.gates import Gates, check_gates
@@ -44,6 +46,7 @@ from s2s_users.sinks.influx import InfluxSettings, InfluxSink, check_connection
 
 log = logging.getLogger("s2s_users")
 
+TRUTH_PREFIX = "mock-truth-"
 MSG_BATCH = "s2s_batch"
 MSG_STOP_USERS = "s2s_stop_users"
 LOCAL_NODE = "local"
@@ -96,6 +99,7 @@ class Runtime:
         self.live = LiveView()
         self._ending = False
         self._batcher: Any = None
+        self._mock_key: tuple[object, ...] = ()
         self._watcher: Any = None
         self.influx: InfluxSink | None = None
         self._recent_lags_ms: deque[float] = deque(maxlen=1000)
@@ -115,9 +119,26 @@ class Runtime:
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
+    def _settings(self) -> RunSettings:
+        """The run's settings; with ``--mock-scenario``, its models and name fill in the defaults."""
+        options = self.environment.parsed_options
+        settings = settings_from_options(options, DEFAULT_MOCK_API_KEY)
+        if settings.mock_scenario is None or not settings.embedded_mock:
+            return settings
+        scenario = load_scenario(settings.mock_scenario)
+        models = scenario.models if options.s2s_model == DEFAULT_MODELS else settings.models
+        unknown = [m for m in models if m not in scenario.profiles]
+        if unknown:
+            raise ConfigError(
+                f"--s2s-model {unknown[0]!r} is not in scenario {settings.mock_scenario}: "
+                f"use one of {', '.join(sorted(scenario.profiles))}"
+            )
+        label = scenario.name if settings.scenario == "default" else settings.scenario
+        return dataclasses.replace(settings, models=models, scenario=label)
+
     def validate(self) -> None:
         """At start-up: fail fast, with one line, on options or prompts that cannot work."""
-        settings = settings_from_options(self.environment.parsed_options, DEFAULT_MOCK_API_KEY)
+        settings = self._settings()
         if isinstance(self.environment.runner, LocalRunner | MasterRunner):
             # Pin the run id so that workers (which get the master's options) label records the same way.
             self.environment.parsed_options.run_id = settings.run_id
@@ -129,13 +150,13 @@ class Runtime:
 
     def start(self) -> None:
         """At test start: settings as the start form or the master left them; mock and sink ready."""
-        settings = settings_from_options(self.environment.parsed_options, DEFAULT_MOCK_API_KEY)
+        settings = self._settings()
         self.settings = settings
         self._ending = False
         if self.runs_users:
             self.script = _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
             if settings.embedded_mock:
-                self._ensure_mock(settings.mock_time_scale)
+                self._ensure_mock(settings)
             self._start_influx(settings)
             if self._batcher is None:
                 self._batcher = gevent.spawn(self._send_batches)
@@ -188,9 +209,7 @@ class Runtime:
             if greenlet is not None:
                 greenlet.kill(block=False)
         self._batcher = self._watcher = None
-        if self.mock is not None:
-            self.mock.stop()
-            self.mock = None
+        self._stop_mock()
 
     def _start_influx(self, settings: RunSettings) -> None:
         if self.influx is not None:
@@ -218,15 +237,31 @@ class Runtime:
     def _vad_silence(settings: RunSettings) -> int:
         return settings.vad_silence_ms if settings.turn_mode == "server_vad" else 0
 
-    def _ensure_mock(self, time_scale: float) -> None:
-        if self.mock is not None and self.mock.time_scale == time_scale:
+    def _ensure_mock(self, settings: RunSettings) -> None:
+        key = (settings.mock_time_scale, settings.mock_scenario, settings.report_dir)
+        if self.mock is not None and self._mock_key == key:
             return
-        self.shutdown()
+        self._stop_mock()
         # Each worker's mock gets its own seed: otherwise every worker would replay identical sessions.
-        seed = getattr(self.environment.runner, "worker_index", 0)
-        self.mock = MockServerProcess(time_scale=time_scale, api_key=DEFAULT_MOCK_API_KEY, seed=seed)
+        index = getattr(self.environment.runner, "worker_index", 0)
+        settings.report_dir.mkdir(parents=True, exist_ok=True)
+        truth = settings.report_dir / f"{TRUTH_PREFIX}{worker_name(self.environment)}.jsonl"
+        self.mock = MockServerProcess(
+            time_scale=settings.mock_time_scale,
+            api_key=DEFAULT_MOCK_API_KEY,
+            seed=index,
+            scenario=settings.mock_scenario,
+            truth=truth,
+        )
         self.mock.start()
-        log.info("s2s: embedded mock realtime server at %s", self.mock.url)
+        self._mock_key = key
+        scenario = f", scenario {settings.mock_scenario}" if settings.mock_scenario else ""
+        log.info("s2s: embedded mock realtime server at %s%s; truth log %s", self.mock.url, scenario, truth)
+
+    def _stop_mock(self) -> None:
+        if self.mock is not None:
+            self.mock.stop()
+            self.mock = None
 
     # --- what users ask ---------------------------------------------------------------------------------
 

@@ -8,8 +8,11 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
+from s2s_users.exceptions import ConfigError
 from s2s_users.mockserver.profiles import DEFAULT_PROFILES
+from s2s_users.mockserver.scenario import load_scenario
 from s2s_users.mockserver.server import MockRealtimeServer
 
 
@@ -27,6 +30,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="MODEL=SECONDS",
         help="set a model's audio ceiling (SECONDS=none removes it); repeatable",
     )
+    parser.add_argument("--scenario", type=Path, help="TOML or JSON scenario file (see scenarios/ for examples)")
+    parser.add_argument("--truth", type=Path, help="append one JSON line per session: what the mock really did")
     parser.add_argument(
         "--parent-pid",
         type=int,
@@ -41,12 +46,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> None:
     profiles = dict(DEFAULT_PROFILES)
+    seed = args.seed
+    if args.scenario is not None:
+        try:
+            scenario = load_scenario(args.scenario)
+        except ConfigError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        profiles = scenario.profiles
+        seed = seed or scenario.seed
     for item in args.ceiling_s:
         model, _, seconds = item.partition("=")
         if model not in profiles:
             raise SystemExit(f"error: --ceiling-s names an unknown model {model!r}: use one of {sorted(profiles)}")
         profiles[model] = profiles[model].with_ceiling(None if seconds == "none" else float(seconds))
-    mock = MockRealtimeServer(profiles, args.time_scale, args.api_key, args.seed)
+    mock = MockRealtimeServer(profiles, args.time_scale, args.api_key, seed, truth=args.truth)
     server = await mock.start(args.host, args.port)
     port = server.sockets[0].getsockname()[1] if server.sockets else args.port
     print(f"s2s mock listening on ws://{args.host}:{port}/v1/realtime", flush=True)
@@ -59,6 +72,7 @@ async def run(args: argparse.Namespace) -> None:
     await stop.wait()
     server.close()
     await server.wait_closed()
+    mock.close()
 
 
 async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:

@@ -4,6 +4,10 @@
 ``outputs_due(now)`` returns what to do now (send a message, close with a frame, or abort TCP), and
 ``next_due()`` says when to ask again. ``time_scale`` divides every server-side delay; the amount of audio
 never changes with it.
+
+Faults (``profiles.Fault``) are injected per turn by the profile: at a scheduled turn, past the audio ceiling, or
+by probability. What really happened is kept for the truth log (``truth()``): the faults with their turns, the
+exact assistant audio sent per turn, and how the session ended.
 """
 
 from __future__ import annotations
@@ -20,13 +24,24 @@ from typing import Any
 
 import numpy as np
 
-from s2s_users.mockserver.profiles import ModelProfile
+from s2s_users.mockserver.profiles import SESSION_CAP_REASON, Fault, ModelProfile
 
 RATE = 24_000
 FRAME = 480  # 20 ms VAD frames
 VAD_RMS = 300.0  # PCM16 units; espeak prompts sit far above, digital silence at 0
 VAD_SILENCE_MS = 500
 MIN_COMMIT_MS = 100
+NEAR_SILENT_GAIN = 10 ** (-64 / 20)  # the voice peaks near -6 dBFS: this puts it near -70 dBFS
+PARTIAL = 0.5  # faults that cut a response short do it halfway through its audio
+#: GA event names and their beta (preview) names, for profiles with flavour "beta".
+BETA_NAMES = {
+    "response.output_audio.delta": "response.audio.delta",
+    "response.output_audio.done": "response.audio.done",
+    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
+    "response.output_audio_transcript.done": "response.audio_transcript.done",
+    "response.output_text.delta": "response.text.delta",
+    "conversation.item.added": "conversation.item.created",
+}
 WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
 
@@ -69,9 +84,16 @@ def voice_buffer() -> bytes:
     return bytes((signal * 32767).astype("<i2").tobytes())
 
 
+@lru_cache(maxsize=1)
+def quiet_buffer() -> bytes:
+    """The same voice, 64 dB down: audio that a client must flag as near-silent."""
+    loud = np.frombuffer(voice_buffer(), dtype="<i2").astype(np.float64)
+    return bytes(np.round(loud * NEAR_SILENT_GAIN).astype("<i2").tobytes())
+
+
 @lru_cache(maxsize=4096)
-def _delta_b64(offset: int, length: int) -> str:
-    buffer = voice_buffer()
+def _delta_b64(offset: int, length: int, quiet: bool = False) -> str:
+    buffer = quiet_buffer() if quiet else voice_buffer()
     start = offset % (len(buffer) - length)
     return base64.b64encode(buffer[start : start + length]).decode("ascii")
 
@@ -97,6 +119,12 @@ class MockSession:
         self.instructions = "You are a helpful assistant."
         self.doomed = False
         """After a ceiling hit: the next client message gets a TCP abort."""
+        self.turn = 0
+        """Responses started so far: the turn number (1-based) of the current one."""
+        self.faults: list[tuple[int, str]] = []
+        self.turn_audio_s: list[float] = []
+        self.end_reason = "open"
+        self._items: list[str] = []
         self._ids = itertools.count(1)
         self._queue: list[tuple[float, int, Output | _EndResponse]] = []
         self._seq = itertools.count()
@@ -107,6 +135,9 @@ class MockSession:
         self._in_speech = False
         self._silence_samples = 0
         self._emit(now, "session.created", session=self._session_object())
+        if profile.session_cap_s is not None:
+            at = now + self._delay(profile.session_cap_s)
+            heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(1001, SESSION_CAP_REASON)))
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -114,6 +145,8 @@ class MockSession:
         return f"{prefix}_{next(self._ids):06d}"
 
     def _emit(self, at: float, kind: str, **fields: Any) -> None:
+        if self.profile.flavour == "beta":
+            kind = BETA_NAMES.get(kind, kind)
         message = {"type": kind, "event_id": self._id("event"), **fields}
         heapq.heappush(self._queue, (at, next(self._seq), Send(json.dumps(message, separators=(",", ":")))))
 
@@ -130,9 +163,27 @@ class MockSession:
             if isinstance(item, _EndResponse):
                 if self._response_id == item.response_id:
                     self._response_id = None
-            else:
-                out.append(item)
+                continue
+            out.append(item)
+            if isinstance(item, CloseWithFrame):
+                self.end_reason = "session_cap" if item.reason == SESSION_CAP_REASON else f"closed {item.code}"
+                break
+            if isinstance(item, Abort):
+                self.end_reason = "aborted"
+                break
         return out
+
+    def truth(self) -> dict[str, Any]:
+        """What really happened in this session, for the truth log."""
+        return {
+            "session_id": self.session_id,
+            "model": self.profile.name,
+            "turns": self.turn,
+            "faults": [{"turn": turn, "fault": fault} for turn, fault in self.faults],
+            "turn_audio_s": [round(seconds, 6) for seconds in self.turn_audio_s],
+            "assistant_audio_s": round(sum(self.turn_audio_s), 6),
+            "end": self.end_reason,
+        }
 
     def _error(self, now: float, code: str, message: str, client_event_id: Any, param: str | None = None) -> None:
         error = {"type": "invalid_request_error", "code": code, "message": message, "param": param}
@@ -226,6 +277,7 @@ class MockSession:
 
     def _committed(self, now: float) -> None:
         item_id = self._id("item")
+        self._items.append(item_id)
         self._input_tokens_total += math.ceil(self._buffer_samples * 1000 / RATE / 100)
         self._buffer_samples = 0
         self._emit(now, "input_audio_buffer.committed", item_id=item_id, previous_item_id=None)
@@ -259,20 +311,45 @@ class MockSession:
     # --- responses --------------------------------------------------------------------------------------
 
     def _respond(self, now: float) -> None:
+        self.turn += 1
+        fault = self.profile.fault_for(self.turn, self.assistant_audio_s, self.rng)
+        if fault is not None:
+            self.faults.append((self.turn, fault.value))
+        if fault is Fault.ERROR_CLOSE:
+            # The server fails the response before it starts: an error event, then a close frame.
+            self.turn_audio_s.append(0.0)
+            self._error(now, "server_error", "The server had an error while processing your request.", None)
+            self._emit_close(now, self.profile.close_code, "server error")
+            return
         response_id = self._response_id = self._id("resp")
         item_id = self._id("item")
         self._emit(now, "response.created", response={"id": response_id, "object": "realtime.response",
                                                      "status": "in_progress", "output": []})  # fmt: skip
         t = now + self._delay(self.profile.ttfa_s)
-        ceiling = self.profile.ceiling_s
-        if ceiling is not None and self.assistant_audio_s >= ceiling:
-            # The seed's silent failure: a completed response with no audio; the next message kills TCP.
-            self.doomed = True
-            self._done(t, response_id, item_id, "completed", audio_ms=0)
-            return
+        match fault:
+            case Fault.ZERO_AUDIO_ABORT | Fault.ZERO_AUDIO:
+                # The seed's silent failure: a completed response with no audio (then, for the seed, a drop).
+                self.doomed = fault is Fault.ZERO_AUDIO_ABORT
+                self._done(t, response_id, item_id, "completed", audio_ms=0)
+            case Fault.FAILED:
+                error = {"type": "server_error", "code": "server_error",
+                         "message": "The server had an error while processing your request."}  # fmt: skip
+                self._done(t, response_id, item_id, "failed", audio_ms=0, error=error)
+            case _:
+                if fault is Fault.TRUNCATION:
+                    self._truncate(t)
+                self._answer(t, response_id, item_id, fault)
+        if len(self.turn_audio_s) < self.turn:
+            self.turn_audio_s.append(0.0)
+
+    def _answer(self, t: float, response_id: str, item_id: str, fault: Fault | None) -> None:
+        """Stream an answer; faults that cut it short do so halfway, then end the response their way."""
         audio_s = self.profile.draw_audio_s(self.rng)
         samples = round(audio_s * RATE)
-        self.assistant_audio_s += samples / RATE
+        cut = fault in (Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID)
+        sent = round(samples * PARTIAL) if cut else samples
+        self.assistant_audio_s += sent / RATE
+        self.turn_audio_s.append(sent / RATE)
         item = {
             "id": item_id,
             "object": "realtime.item",
@@ -287,23 +364,58 @@ class MockSession:
         self._emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
         delta_samples = RATE * self.profile.delta_ms // 1000
         step = self._delay(self.profile.delta_ms / 1000 / self.profile.stream_speed)
-        offset = self.rng.randrange(len(voice_buffer()) // 2)
-        for index, start in enumerate(range(0, samples, delta_samples)):
-            length = min(delta_samples, samples - start) * 2
+        offset = 2 * self.rng.randrange(len(voice_buffer()) // 4)  # in bytes, on a sample boundary
+        quiet = fault is Fault.NEAR_SILENT
+        for index, start in enumerate(range(0, sent, delta_samples)):
+            length = min(delta_samples, sent - start) * 2
             at = t + index * step
             if index % 5 == 0:
                 self._emit(
                     at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
                 )
-            self._emit(at, "response.output_audio.delta", **ids, delta=_delta_b64(offset + start * 2, length))
-        end = t + math.ceil(samples / delta_samples) * step
+            self._emit(at, "response.output_audio.delta", **ids, delta=_delta_b64(offset + start * 2, length, quiet))
+        end = t + math.ceil(sent / delta_samples) * step
+        match fault:
+            case Fault.CLOSE_1011_MID:
+                self._emit_close(end, 1011, "internal error")
+                return
+            case Fault.ABORT_MID:
+                heapq.heappush(self._queue, (end, next(self._seq), Abort()))
+                return
+            case Fault.STALL:
+                return  # nothing more, ever: the response stays active and the socket open
         self._emit(end, "response.output_audio.done", **ids)
         self._emit(end, "response.output_audio_transcript.done", **ids, transcript="...")
         self._emit(end, "response.content_part.done", **ids, part={"type": "audio", "transcript": "..."})
-        self._done(end, response_id, item_id, "completed", audio_ms=samples * 1000 / RATE)
+        status, reason = (
+            {
+                Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
+                Fault.CANCELLED: ("cancelled", "turn_detected"),
+            }.get(fault, ("completed", None))
+            if fault is not None
+            else ("completed", None)
+        )
+        self._done(end, response_id, item_id, status, audio_ms=sent * 1000 / RATE, reason=reason)
+
+    def _truncate(self, at: float) -> None:
+        """Drop the oldest conversation item and truncate the next, as a server keeping its context small."""
+        if self._items:
+            self._emit(at, "conversation.item.deleted", item_id=self._items.pop(0))
+        if self._items:
+            self._emit(at, "conversation.item.truncated", item_id=self._items[0], content_index=0, audio_end_ms=0)
+
+    def _emit_close(self, at: float, code: int, reason: str) -> None:
+        heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(code, reason)))
 
     def _done(
-        self, at: float, response_id: str, item_id: str, status: str, audio_ms: float, reason: str | None = None
+        self,
+        at: float,
+        response_id: str,
+        item_id: str,
+        status: str,
+        audio_ms: float,
+        reason: str | None = None,
+        error: dict[str, str] | None = None,
     ) -> None:
         output_tokens = math.ceil(audio_ms / 50)
         usage = {
@@ -322,7 +434,11 @@ class MockSession:
                 "content": [] if audio_ms == 0 else [{"type": "output_audio", "transcript": "..."}]}  # fmt: skip
         self._emit(at, "response.output_item.done", response_id=response_id, output_index=0, item=item)
         self._emit(at, "conversation.item.done", item=item, previous_item_id=None)
-        details = None if status == "completed" else {"type": status, "reason": reason}
+        details: dict[str, Any] | None = None
+        if status == "failed":
+            details = {"type": "failed", "error": error}
+        elif status != "completed":
+            details = {"type": status, "reason": reason}
         response = {"id": response_id, "object": "realtime.response", "status": status, "status_details": details,
                     "output": [item], "usage": usage}  # fmt: skip
         self._emit(at, "response.done", response=response)

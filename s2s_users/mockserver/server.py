@@ -7,10 +7,13 @@ import itertools
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
 import urllib.parse
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -36,15 +39,45 @@ def _error(status: int, reason: str, message: str, code: str) -> Response:
     )
 
 
-class MockRealtimeServer:
-    """Serves the OpenAI Realtime GA protocol for the given model profiles."""
+_REJECTIONS = {
+    401: ("Unauthorized", "Incorrect API key provided.", "invalid_api_key"),
+    404: ("Not Found", "The model does not exist or you do not have access to it.", "model_not_found"),
+    429: ("Too Many Requests", "Rate limit reached for concurrent sessions.", "rate_limit_exceeded"),
+    503: ("Service Unavailable", "The server is overloaded. Please try again later.", "service_unavailable"),
+}
 
-    def __init__(self, profiles: Mapping[str, ModelProfile], time_scale: float, api_key: str, seed: int) -> None:
+
+class MockRealtimeServer:
+    """Serves the OpenAI Realtime GA protocol for the given model profiles.
+
+    With ``truth`` set, one JSON line per connection goes there when it ends: what the mock really did.
+    """
+
+    def __init__(
+        self,
+        profiles: Mapping[str, ModelProfile],
+        time_scale: float,
+        api_key: str,
+        seed: int,
+        truth: Path | None = None,
+    ) -> None:
         self.profiles = dict(profiles)
         self.time_scale = time_scale
         self.api_key = api_key
         self.seed = seed
         self._sessions = itertools.count()
+        self._rejections = random.Random(seed)
+        self._truth: TextIO | None = truth.open("a", encoding="utf-8") if truth is not None else None
+
+    def record_truth(self, line: dict[str, Any]) -> None:
+        if self._truth is not None:
+            self._truth.write(json.dumps(line, separators=(",", ":")) + "\n")
+            self._truth.flush()
+
+    def close(self) -> None:
+        if self._truth is not None:
+            self._truth.close()
+            self._truth = None
 
     def check(self, connection: ServerConnection, request: Request) -> Response | None:
         """Handshake checks, as the real service: path, key (401), model (404)."""
@@ -59,6 +92,11 @@ class MockRealtimeServer:
         if model not in self.profiles:
             known = ", ".join(sorted(self.profiles))
             return _error(404, "Not Found", f"The model '{model}' does not exist. Known: {known}.", "model_not_found")
+        for status, probability in self.profiles[model].reject.items():
+            if self._rejections.random() < probability:
+                reason, message, code = _REJECTIONS[status]
+                self.record_truth({"session_id": None, "model": model, "rejected": status, "end": f"rejected {status}"})
+                return _error(status, reason, message, code)
         return None
 
     async def handle(self, ws: ServerConnection) -> None:
@@ -90,6 +128,11 @@ class MockRealtimeServer:
                 session.receive(message if isinstance(message, str) else message.decode(), loop.time())
         except ConnectionClosed:
             return
+        finally:
+            if session.end_reason == "open":
+                client_code = ws.close_code
+                session.end_reason = "client closed" if client_code is None else f"client closed {client_code}"
+            self.record_truth(session.truth())
 
     async def start(self, host: str, port: int) -> Server:
         return await serve(
@@ -101,12 +144,22 @@ class MockServerProcess:
     """The mock in a child process (so it never competes with Locust's gevent hub), as a context manager."""
 
     def __init__(
-        self, time_scale: float = 1.0, api_key: str = "mock-key", seed: int = 0, extra_args: tuple[str, ...] = ()
+        self,
+        time_scale: float = 1.0,
+        api_key: str = "mock-key",
+        seed: int = 0,
+        extra_args: tuple[str, ...] = (),
+        scenario: Path | None = None,
+        truth: Path | None = None,
     ) -> None:
         self.time_scale = time_scale
         self.api_key = api_key
         self.seed = seed
         self.extra_args = extra_args
+        if scenario is not None:
+            self.extra_args += ("--scenario", str(scenario))
+        if truth is not None:
+            self.extra_args += ("--truth", str(truth))
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
 
