@@ -48,6 +48,9 @@ WORDS = "well that is a great question let me think about it for a moment and th
 @dataclass(frozen=True, slots=True)
 class Send:
     text: str
+    turn: int = 0
+    audio_samples: int = 0
+    """Assistant audio in this message (output audio deltas), counted in the truth log when it goes out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,7 @@ class MockSession:
         self.turn = 0
         """Responses started so far: the turn number (1-based) of the current one."""
         self.faults: list[tuple[int, str]] = []
-        self.turn_audio_s: list[float] = []
+        self._sent_samples: dict[int, int] = {}
         self.end_reason = "open"
         self._items: list[str] = []
         self._ids = itertools.count(1)
@@ -144,11 +147,12 @@ class MockSession:
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
 
-    def _emit(self, at: float, kind: str, **fields: Any) -> None:
+    def _emit(self, at: float, kind: str, audio_samples: int = 0, **fields: Any) -> None:
         if self.profile.flavour == "beta":
             kind = BETA_NAMES.get(kind, kind)
         message = {"type": kind, "event_id": self._id("event"), **fields}
-        heapq.heappush(self._queue, (at, next(self._seq), Send(json.dumps(message, separators=(",", ":")))))
+        send = Send(json.dumps(message, separators=(",", ":")), self.turn, audio_samples)
+        heapq.heappush(self._queue, (at, next(self._seq), send))
 
     def _delay(self, seconds: float) -> float:
         return seconds / self.time_scale
@@ -165,6 +169,8 @@ class MockSession:
                     self._response_id = None
                 continue
             out.append(item)
+            if isinstance(item, Send) and item.audio_samples:
+                self._sent_samples[item.turn] = self._sent_samples.get(item.turn, 0) + item.audio_samples
             if isinstance(item, CloseWithFrame):
                 self.end_reason = "session_cap" if item.reason == SESSION_CAP_REASON else f"closed {item.code}"
                 break
@@ -180,8 +186,8 @@ class MockSession:
             "model": self.profile.name,
             "turns": self.turn,
             "faults": [{"turn": turn, "fault": fault} for turn, fault in self.faults],
-            "turn_audio_s": [round(seconds, 6) for seconds in self.turn_audio_s],
-            "assistant_audio_s": round(sum(self.turn_audio_s), 6),
+            "turn_audio_s": [round(self._sent_samples.get(turn, 0) / RATE, 6) for turn in range(1, self.turn + 1)],
+            "assistant_audio_s": round(sum(self._sent_samples.values()) / RATE, 6),
             "end": self.end_reason,
         }
 
@@ -317,7 +323,6 @@ class MockSession:
             self.faults.append((self.turn, fault.value))
         if fault is Fault.ERROR_CLOSE:
             # The server fails the response before it starts: an error event, then a close frame.
-            self.turn_audio_s.append(0.0)
             self._error(now, "server_error", "The server had an error while processing your request.", None)
             self._emit_close(now, self.profile.close_code, "server error")
             return
@@ -339,8 +344,6 @@ class MockSession:
                 if fault is Fault.TRUNCATION:
                     self._truncate(t)
                 self._answer(t, response_id, item_id, fault)
-        if len(self.turn_audio_s) < self.turn:
-            self.turn_audio_s.append(0.0)
 
     def _answer(self, t: float, response_id: str, item_id: str, fault: Fault | None) -> None:
         """Stream an answer; faults that cut it short do so halfway, then end the response their way."""
@@ -349,7 +352,6 @@ class MockSession:
         cut = fault in (Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID)
         sent = round(samples * PARTIAL) if cut else samples
         self.assistant_audio_s += sent / RATE
-        self.turn_audio_s.append(sent / RATE)
         item = {
             "id": item_id,
             "object": "realtime.item",
@@ -360,7 +362,7 @@ class MockSession:
         }
         self._emit(t, "response.output_item.added", response_id=response_id, output_index=0, item=item)
         self._emit(t, "conversation.item.added", item=item, previous_item_id=None)
-        ids = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+        ids: dict[str, Any] = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
         self._emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
         delta_samples = RATE * self.profile.delta_ms // 1000
         step = self._delay(self.profile.delta_ms / 1000 / self.profile.stream_speed)
@@ -373,7 +375,8 @@ class MockSession:
                 self._emit(
                     at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
                 )
-            self._emit(at, "response.output_audio.delta", **ids, delta=_delta_b64(offset + start * 2, length, quiet))
+            delta = _delta_b64(offset + start * 2, length, quiet)
+            self._emit(at, "response.output_audio.delta", audio_samples=length // 2, **ids, delta=delta)
         end = t + math.ceil(sent / delta_samples) * step
         match fault:
             case Fault.CLOSE_1011_MID:
