@@ -41,6 +41,7 @@ test: lint types unit
 # Benchmarks print a table and leave results in benchmarks/results/ (see benchmarks/README.md).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.influx_sink
+	$(BIN)/python -m benchmarks.mock_capacity
 
 clean:
 	rm -rf $(VENV) .venv-sdk .mypy_cache .ruff_cache .pytest_cache

@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -72,6 +73,15 @@ class _EndResponse:
     """Internal marker: the response is over once its response.done has gone out."""
 
     response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    """Internal marker: a response's audio, produced step by step when due (never all at once at the start,
+    which would make one response's set-up delay every other session's audio)."""
+
+    response_id: str
+    steps: Iterator[float]
 
 
 @lru_cache(maxsize=1)
@@ -129,7 +139,7 @@ class MockSession:
         self.end_reason = "open"
         self._items: list[str] = []
         self._ids = itertools.count(1)
-        self._queue: list[tuple[float, int, Output | _EndResponse]] = []
+        self._queue: list[tuple[float, int, Output | _EndResponse | _Stream]] = []
         self._seq = itertools.count()
         self._response_id: str | None = None
         self._buffer_samples = 0
@@ -147,11 +157,11 @@ class MockSession:
     def _id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
 
-    def _emit(self, at: float, kind: str, audio_samples: int = 0, **fields: Any) -> None:
+    def _emit(self, at: float, kind: str, audio_samples: int = 0, turn: int | None = None, **fields: Any) -> None:
         if self.profile.flavour == "beta":
             kind = BETA_NAMES.get(kind, kind)
         message = {"type": kind, "event_id": self._id("event"), **fields}
-        send = Send(json.dumps(message, separators=(",", ":")), self.turn, audio_samples)
+        send = Send(json.dumps(message, separators=(",", ":")), self.turn if turn is None else turn, audio_samples)
         heapq.heappush(self._queue, (at, next(self._seq), send))
 
     def _delay(self, seconds: float) -> float:
@@ -167,6 +177,9 @@ class MockSession:
             if isinstance(item, _EndResponse):
                 if self._response_id == item.response_id:
                     self._response_id = None
+                continue
+            if isinstance(item, _Stream):
+                self._advance(item)
                 continue
             out.append(item)
             if isinstance(item, Send) and item.audio_samples:
@@ -364,19 +377,35 @@ class MockSession:
         self._emit(t, "conversation.item.added", item=item, previous_item_id=None)
         ids: dict[str, Any] = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
         self._emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
+        offset = 2 * self.rng.randrange(len(voice_buffer()) // 4)  # in bytes, on a sample boundary
+        self._advance(_Stream(response_id, self._stream(t, ids, sent, offset, fault, item_id)))
+
+    def _advance(self, stream: _Stream) -> None:
+        """Run a stream's next step (its messages are then due now) and queue it again for the following one."""
+        try:
+            due = next(stream.steps)
+        except StopIteration:
+            return
+        heapq.heappush(self._queue, (due, next(self._seq), stream))
+
+    def _stream(
+        self, t: float, ids: dict[str, Any], sent: int, offset: int, fault: Fault | None, item_id: str
+    ) -> Iterator[float]:
+        """The audio deltas of one response, one step per delta (yield = wait until then), then its end."""
+        response_id = ids["response_id"]
         delta_samples = RATE * self.profile.delta_ms // 1000
         step = self._delay(self.profile.delta_ms / 1000 / self.profile.stream_speed)
-        offset = 2 * self.rng.randrange(len(voice_buffer()) // 4)  # in bytes, on a sample boundary
         quiet = fault is Fault.NEAR_SILENT
+        turn = self.turn  # the deltas belong to this turn whenever they go out
         for index, start in enumerate(range(0, sent, delta_samples)):
-            length = min(delta_samples, sent - start) * 2
             at = t + index * step
+            yield at
+            length = min(delta_samples, sent - start) * 2
             if index % 5 == 0:
                 self._emit(
                     at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
                 )
-            delta = _delta_b64(offset + start * 2, length, quiet)
-            self._emit(at, "response.output_audio.delta", audio_samples=length // 2, **ids, delta=delta)
+            self._emit_audio(at, turn, ids, _delta_b64(offset + start * 2, length, quiet), length // 2)
         end = t + math.ceil(sent / delta_samples) * step
         match fault:
             case Fault.CLOSE_1011_MID:
@@ -399,6 +428,18 @@ class MockSession:
             else ("completed", None)
         )
         self._done(end, response_id, item_id, status, audio_ms=sent * 1000 / RATE, reason=reason)
+
+    def _emit_audio(self, at: float, turn: int, ids: dict[str, Any], delta: str, samples: int) -> None:
+        """An audio delta, serialised by hand: base64 needs no JSON escaping, and at 1,000 sessions streaming
+        ten deltas a second each, json.dumps scanning every 6 KB payload is the mock's largest cost."""
+        kind = "response.output_audio.delta"
+        if self.profile.flavour == "beta":
+            kind = BETA_NAMES[kind]
+        text = (
+            f'{{"type":"{kind}","event_id":"{self._id("event")}","response_id":"{ids["response_id"]}",'
+            f'"item_id":"{ids["item_id"]}","output_index":0,"content_index":0,"delta":"{delta}"}}'
+        )
+        heapq.heappush(self._queue, (at, next(self._seq), Send(text, turn, samples)))
 
     def _truncate(self, at: float) -> None:
         """Drop the oldest conversation item and truncate the next, as a server keeping its context small."""
@@ -462,7 +503,7 @@ class MockSession:
 
 
 def _belongs_to(output: object, response_id: str) -> bool:
-    if isinstance(output, _EndResponse):
+    if isinstance(output, _EndResponse | _Stream):
         return output.response_id == response_id
     if isinstance(output, Send):
         return f'"response_id":"{response_id}"' in output.text or f'"id":"{response_id}"' in output.text

@@ -47,6 +47,28 @@ _REJECTIONS = {
 }
 
 
+class _Waker:
+    """A sleep that a client message can cut short: one timer handle, no task, per wait."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._future: asyncio.Future[None] | None = None
+
+    async def sleep(self, delay: float | None) -> None:
+        self._future = self._loop.create_future()
+        timer = None if delay is None else self._loop.call_later(delay, self.poke)
+        try:
+            await self._future
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._future = None
+
+    def poke(self) -> None:
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+
 class MockRealtimeServer:
     """Serves the OpenAI Realtime GA protocol for the given model profiles.
 
@@ -107,6 +129,10 @@ class MockRealtimeServer:
             self.profiles[model], self.time_scale, self.seed * 1_000_003 + next(self._sessions), loop.time()
         )
         log.info("session %s model %s", session.session_id, model)
+        # One task reads client messages; this one writes what is due and sleeps until the next due time (or
+        # until a client message may have scheduled something sooner). No per-message timers: cheap at load.
+        waker = _Waker(loop)
+        reader = asyncio.create_task(self._read(ws, session, waker))
         try:
             while True:
                 for output in session.outputs_due(loop.time()):
@@ -119,20 +145,30 @@ class MockRealtimeServer:
                         case Abort():
                             ws.transport.abort()  # no close frame: the client sees 1006
                             return
+                if reader.done():
+                    reader.result()  # raises ConnectionClosed when the client went away
+                    return
                 due = session.next_due()
-                timeout = None if due is None else max(0.0, due - loop.time())
-                try:
-                    message = await asyncio.wait_for(ws.recv(), timeout)
-                except TimeoutError:
-                    continue
-                session.receive(message if isinstance(message, str) else message.decode(), loop.time())
+                if due is None or due > loop.time():
+                    await waker.sleep(None if due is None else due - loop.time())
         except ConnectionClosed:
             return
         finally:
+            reader.cancel()
             if session.end_reason == "open":
                 client_code = ws.close_code
                 session.end_reason = "client closed" if client_code is None else f"client closed {client_code}"
             self.record_truth(session.truth())
+
+    @staticmethod
+    async def _read(ws: ServerConnection, session: MockSession, waker: _Waker) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async for message in ws:
+                session.receive(message if isinstance(message, str) else message.decode(), loop.time())
+                waker.poke()
+        finally:
+            waker.poke()  # the writer must notice the end of the connection
 
     async def start(self, host: str, port: int) -> Server:
         return await serve(
