@@ -31,6 +31,7 @@ RATE = 24_000
 FRAME = 480  # 20 ms VAD frames
 VAD_RMS = 300.0  # PCM16 units; espeak prompts sit far above, digital silence at 0
 VAD_SILENCE_MS = 500
+PREFIX_PADDING_MS = 300
 MIN_COMMIT_MS = 100
 NEAR_SILENT_GAIN = 10 ** (-64 / 20)  # the voice peaks near -6 dBFS: this puts it near -70 dBFS
 PARTIAL = 0.5  # faults that cut a response short do it halfway through its audio
@@ -123,7 +124,7 @@ class MockSession:
         self.turn_detection: dict[str, Any] | None = {
             "type": "server_vad",
             "threshold": 0.5,
-            "prefix_padding_ms": 300,
+            "prefix_padding_ms": PREFIX_PADDING_MS,
             "silence_duration_ms": VAD_SILENCE_MS,
             "create_response": True,
             "interrupt_response": True,
@@ -147,6 +148,9 @@ class MockSession:
         self._vad_rest = b""
         self._in_speech = False
         self._silence_samples = 0
+        self._vad_samples = 0
+        self._speech_item = ""
+        self._response_items: dict[str, str] = {}
         self._emit(now, "session.created", session=self._session_object())
         if profile.session_cap_s is not None:
             at = now + self._delay(profile.session_cap_s)
@@ -294,8 +298,8 @@ class MockSession:
             return
         self._committed(now)
 
-    def _committed(self, now: float) -> None:
-        item_id = self._id("item")
+    def _committed(self, now: float, item_id: str | None = None) -> None:
+        item_id = item_id or self._id("item")
         self._items.append(item_id)
         self._input_tokens_total += math.ceil(self._buffer_samples * 1000 / RATE / 100)
         self._buffer_samples = 0
@@ -312,17 +316,24 @@ class MockSession:
         self._vad_rest = data[usable:]
         frames = np.frombuffer(data[:usable], dtype="<i2").astype(np.float64).reshape(-1, FRAME)
         for rms in np.sqrt((frames**2).mean(axis=1)):
+            self._vad_samples += FRAME
+            position_ms = self._vad_samples * 1000 // RATE  # from the start of the session's input audio
             if rms >= VAD_RMS:
                 if not self._in_speech:
+                    # One item id for the whole user turn: speech_started, speech_stopped, committed, the item.
                     self._in_speech = True
-                    self._emit(now, "input_audio_buffer.speech_started", audio_start_ms=0, item_id=self._id("item"))
+                    self._speech_item = self._id("item")
+                    start_ms = max(position_ms - PREFIX_PADDING_MS, 0)
+                    self._emit(now, "input_audio_buffer.speech_started", audio_start_ms=start_ms,
+                               item_id=self._speech_item)  # fmt: skip
                 self._silence_samples = 0
             elif self._in_speech:
                 self._silence_samples += FRAME
                 if self._silence_samples * 1000 >= VAD_SILENCE_MS * RATE:
                     self._in_speech = False
-                    self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=0, item_id=self._id("item"))
-                    self._committed(now)
+                    self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=position_ms,
+                               item_id=self._speech_item)  # fmt: skip
+                    self._committed(now, self._speech_item)
                     if self.turn_detection and self.turn_detection.get("create_response", True):
                         if self._response_id is None:
                             self._respond(now)
@@ -341,6 +352,7 @@ class MockSession:
             return
         response_id = self._response_id = self._id("resp")
         item_id = self._id("item")
+        self._response_items = {response_id: item_id}
         self._emit(now, "response.created", response={"id": response_id, "object": "realtime.response",
                                                      "status": "in_progress", "output": []})  # fmt: skip
         t = now + self._delay(self.profile.ttfa_s)
@@ -499,7 +511,8 @@ class MockSession:
         kept = [entry for entry in self._queue if not _belongs_to(entry[2], response_id)]
         heapq.heapify(kept)
         self._queue = kept
-        self._done(now, response_id, self._id("item"), "cancelled", audio_ms=0, reason="client_cancelled")
+        item_id = self._response_items.get(response_id) or self._id("item")
+        self._done(now, response_id, item_id, "cancelled", audio_ms=0, reason="client_cancelled")
 
 
 def _belongs_to(output: object, response_id: str) -> bool:

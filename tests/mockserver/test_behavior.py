@@ -87,9 +87,18 @@ def test_server_vad_detects_the_end_of_speech_and_answers() -> None:
     session = MockSession(DEFAULT_PROFILES["gpt-realtime"], 1.0, seed=1, now=0.0)
     append(session, SPEECH)
     append(session, SILENCE)
-    kinds = [e["type"] for e in drain(session)]
+    events = drain(session)
+    kinds = [e["type"] for e in events]
     assert kinds.index("input_audio_buffer.speech_started") < kinds.index("input_audio_buffer.speech_stopped")
     assert "response.done" in kinds
+    # one item id for the whole user turn, as the real service does
+    started, stopped, committed = (
+        next(e for e in events if e["type"] == kind)
+        for kind in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                     "input_audio_buffer.committed")
+    )  # fmt: skip
+    assert started["item_id"] == stopped["item_id"] == committed["item_id"]
+    assert 0 <= started["audio_start_ms"] < stopped["audio_end_ms"] <= 1600
 
 
 def test_time_scale_speeds_up_streaming_but_not_the_audio_amount() -> None:
@@ -98,9 +107,18 @@ def test_time_scale_speeds_up_streaming_but_not_the_audio_amount() -> None:
         append(session, SPEECH)
         client(session, type="input_audio_buffer.commit")
         client(session, type="response.create")
-    slow_end, fast_end = max(e[0] for e in slow._queue), max(e[0] for e in fast._queue)
-    assert fast_end * 10 == slow_end or abs(fast_end * 10 - slow_end) < 1e-9
+    slow_end, fast_end = done_at(slow), done_at(fast)
+    assert abs(fast_end * 10 - slow_end) < 1e-9 and slow_end > 1.0
     assert slow.assistant_audio_s == fast.assistant_audio_s
+
+
+def done_at(session: MockSession) -> float:
+    """Step the session's clock from one due time to the next until response.done goes out."""
+    while (due := session.next_due()) is not None:
+        for item in session.outputs_due(due):
+            if isinstance(item, Send) and json.loads(item.text)["type"] == "response.done":
+                return due
+    raise AssertionError("no response.done")
 
 
 def test_past_the_ceiling_a_completed_zero_audio_response_then_an_abort() -> None:
