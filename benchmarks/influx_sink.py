@@ -20,23 +20,19 @@ monkey.patch_all()
 
 import argparse  # noqa: E402 - after monkey-patching, as in Locust
 import dataclasses  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
 
+from benchmarks.results import markdown_table, publish  # noqa: E402
 from s2s_users.reporting.summary import percentile  # noqa: E402
 from s2s_users.sinks.influx import InfluxSettings, InfluxSink  # noqa: E402
 from tests.support.influx import InfluxService  # noqa: E402
 from tests.support.records import LABELS  # noqa: E402
 from tests.support.records import turn as make_turn  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CHUNK_S = 0.020
 TICK_S = 0.010
 LAG_MARGIN_MS = 5.0
@@ -109,17 +105,13 @@ def measure(service: InfluxService, rate: int, users: int, seconds: float, spool
 
 
 def table(rows: list[Row]) -> str:
-    lines = [
-        "| offered points/s | written/s (during run) | landed / offered | lag p50 ms | lag p99 ms | lag max ms "
-        "| CPU % | sustained |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.offered_per_s} | {r.written_per_s} | {r.landed} / {r.offered} | {r.lag_p50_ms} | {r.lag_p99_ms} "
-            f"| {r.lag_max_ms} | {r.cpu_percent} | {'yes' if r.sustained else 'no'} |"
-        )
-    return "\n".join(lines)
+    header = ("offered points/s", "written/s (during run)", "landed / offered", "lag p50 ms", "lag p99 ms",
+              "lag max ms", "CPU %", "sustained")  # fmt: skip
+    return markdown_table(header, [
+        (r.offered_per_s, r.written_per_s, f"{r.landed} / {r.offered}", r.lag_p50_ms, r.lag_p99_ms, r.lag_max_ms,
+         r.cpu_percent, "yes" if r.sustained else "no")
+        for r in rows
+    ])  # fmt: skip
 
 
 def main() -> int:
@@ -149,24 +141,13 @@ def main() -> int:
         f"Highest rate sustained: {best} points/s per worker (all points landed, lag p99 within the "
         f"baseline's {baseline} ms + {LAG_MARGIN_MS:g} ms, {args.users} pacing users)."
     )
-    text = table(rows)
-    print(text)
-    print()
-    print(conclusion)
-    RESULTS.mkdir(exist_ok=True)
-    meta = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-        "users": args.users,
-        "seconds": args.seconds,
-        "chunk_ms": CHUNK_S * 1000,
-    }
-    payload = {"meta": meta, "rows": [dataclasses.asdict(r) for r in rows], "conclusion": conclusion}
-    (RESULTS / "influx_sink.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / "influx_sink.md").write_text(
-        f"# InfluxDB sink benchmark ({meta['date']}, {meta['cpus']} CPUs)\n\n{text}\n\n{conclusion}\n"
+    publish(
+        "influx_sink",
+        "InfluxDB sink benchmark",
+        table(rows),
+        conclusion,
+        rows,
+        {"users": args.users, "seconds": args.seconds, "chunk_ms": CHUNK_S * 1000},
     )
     return 0
 

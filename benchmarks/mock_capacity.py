@@ -18,10 +18,8 @@ import argparse
 import asyncio
 import base64
 import dataclasses
-import datetime
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -32,9 +30,9 @@ from pathlib import Path
 import psutil
 from websockets.asyncio.client import connect
 
+from benchmarks.results import markdown_table, publish
 from s2s_users.reporting.summary import percentile
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TTFA_S = 0.5
 SCENARIO = """
 name = "capacity"
@@ -134,16 +132,13 @@ def measure(sessions: int, audio_s: float, scenario: Path) -> Row:
 
 
 def table(rows: list[Row]) -> str:
-    lines = [
-        "| sessions | finished | mock CPU % | client CPU % | TTFA p50 ms | TTFA p95 ms | stream rate p5 | p50 | held |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.sessions} | {r.finished} | {r.mock_cpu_percent} | {r.client_cpu_percent} | {r.ttfa_p50_ms} "
-            f"| {r.ttfa_p95_ms} | {r.stream_rate_p5}x | {r.stream_rate_p50}x | {'yes' if r.held else 'no'} |"
-        )
-    return "\n".join(lines)
+    header = ("sessions", "finished", "mock CPU %", "client CPU %", "TTFA p50 ms", "TTFA p95 ms", "stream rate p5",
+              "p50", "held")  # fmt: skip
+    return markdown_table(header, [
+        (r.sessions, r.finished, r.mock_cpu_percent, r.client_cpu_percent, r.ttfa_p50_ms, r.ttfa_p95_ms,
+         f"{r.stream_rate_p5}x", f"{r.stream_rate_p50}x", "yes" if r.held else "no")
+        for r in rows
+    ])  # fmt: skip
 
 
 def main() -> int:
@@ -167,23 +162,13 @@ def main() -> int:
         f"Highest level held: {best} concurrent sessions streaming in real time from one mock process on one core "
         f"(slowest 5% >= 0.97x real time, TTFA p95 <= {TTFA_S * 1000 + 250:.0f} ms)."
     )
-    text = table(rows)
-    print(text)
-    print()
-    print(conclusion)
-    RESULTS.mkdir(exist_ok=True)
-    meta = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-        "audio_s": args.audio_s,
-        "delta_ms": 100,
-    }
-    payload = {"meta": meta, "rows": [dataclasses.asdict(r) for r in rows], "conclusion": conclusion}
-    (RESULTS / "mock_capacity.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / "mock_capacity.md").write_text(
-        f"# Mock capacity benchmark ({meta['date']}, {meta['cpus']} CPUs)\n\n{text}\n\n{conclusion}\n"
+    publish(
+        "mock_capacity",
+        "Mock capacity benchmark",
+        table(rows),
+        conclusion,
+        rows,
+        {"audio_s": args.audio_s, "delta_ms": 100},
     )
     return 0
 

@@ -1,0 +1,37 @@
+"""Where every benchmark leaves its numbers: a printed table, and results/<name>.json and .md beside this file."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
+
+
+def publish(name: str, title: str, table: str, conclusion: str, rows: Sequence[Any], params: dict[str, Any]) -> None:
+    """Print the table and the conclusion; write the results with the machine and the parameters."""
+    print(table)
+    print()
+    print(conclusion)
+    meta = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        **params,
+    }
+    payload = {"meta": meta, "rows": [dataclasses.asdict(row) for row in rows], "conclusion": conclusion}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(f"# {title} ({meta['date']}, {meta['cpus']} CPUs)\n\n{table}\n\n{conclusion}\n")
