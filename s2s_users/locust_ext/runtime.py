@@ -163,8 +163,8 @@ class Runtime:
         if self.owns_records:
             if self.sink is None or self.sink.run_dir != settings.report_dir:
                 self.sink = JsonlSessionSink(settings.report_dir)
-                self.ledger = Ledger()
                 self.live = LiveView()
+            self.ledger = Ledger()  # a new test from the web UI counts its own users
             if isinstance(self.environment.runner, MasterRunner) and self._watcher is None:
                 self._watcher = gevent.spawn(self._watch_workers)
             log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
