@@ -191,7 +191,11 @@ class Runtime:
             return
         report = write_report(self.sink.run_dir)
         print(render_text(report), file=sys.stdout, flush=True)
-        print(f"s2s: report in {self.sink.run_dir / 'report.md'}", file=sys.stdout, flush=True)
+        print(
+            f"s2s: report in {self.sink.run_dir / 'report.html'} (also report.md, report.json)",
+            file=sys.stdout,
+            flush=True,
+        )
         options = self.environment.parsed_options
         gates = Gates(
             silent_failure_rate=getattr(options, "check_silent_failure_rate", None),
