@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus, InvalidURI
 
 from s2s_users.engine.conversation import Conversation, State
 from s2s_users.metrics.records import SessionRecord, TurnRecord
@@ -56,7 +56,7 @@ def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[
     except InvalidStatus as exc:
         status = exc.response.status_code
         conversation.on_connect_failed(status, explain_rejection(status, url, ""), clock())
-    except (InvalidURI, InvalidHandshake) as exc:
+    except (InvalidURI, InvalidProxy, InvalidHandshake) as exc:  # proxy errors (407 ...) are handshake errors
         conversation.on_connect_failed(None, explain_rejection(None, url, str(exc)), clock())
     except ConnectionClosed as exc:
         code, reason, frame = _closed(exc)

@@ -5,6 +5,9 @@ monkey-patching that thread is a greenlet blocked in a gevent selector, and when
 closes the socket under that selector's watcher; libev then aborts the whole process ("I/O watcher with invalid
 fd"). Here the caller's greenlet is the only reader, so closing is always safe, and a session costs one greenlet.
 
+Proxies: like ``websockets``' own clients, ``HTTPS_PROXY`` / ``HTTP_PROXY`` (and ``NO_PROXY``) from the environment
+are honoured, through the library's HTTP CONNECT helper.
+
 Errors are ``websockets``' own (``InvalidStatus``, ``InvalidHandshake``, ``ConnectionClosed``) or ``OSError`` /
 ``TimeoutError``, so the session's exception boundary maps them as before.
 """
@@ -19,11 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHandshake
+from websockets.exceptions import InvalidHandshake, InvalidProxy
 from websockets.frames import Close, Frame, Opcode
-from websockets.http11 import Response
+from websockets.http11 import USER_AGENT, Response
 from websockets.protocol import State
-from websockets.uri import parse_uri
+from websockets.proxy import get_proxy, parse_proxy
+from websockets.sync.client import connect_http_proxy
+from websockets.sync.utils import Deadline
+from websockets.uri import WebSocketURI, parse_uri
 
 RECV_BUFSIZE = 65536
 
@@ -38,9 +44,23 @@ class TransportOptions:
     ping_timeout_s: float | None = 60.0
     close_timeout_s: float = 5.0
     max_size: int = 32 * 1024 * 1024
+    ssl_context: ssl.SSLContext | None = None
+    """TLS settings for wss:// (default: the system's trust store; SSL_CERT_FILE works too)."""
+    use_proxy: bool = True
 
 
 DEFAULT_TRANSPORT = TransportOptions()
+
+
+def _open_socket(uri: WebSocketURI, options: TransportOptions) -> socket.socket:
+    """TCP to the server, or through the HTTP(S) proxy the environment names for it."""
+    proxy = get_proxy(uri) if options.use_proxy else None
+    if proxy is None:
+        return socket.create_connection((uri.host, uri.port), timeout=options.open_timeout_s)
+    parsed = parse_proxy(proxy)
+    if not parsed.scheme.startswith("http"):
+        raise InvalidProxy(proxy, "only HTTP(S) proxies are supported: unset ALL_PROXY or use an http:// proxy")
+    return connect_http_proxy(parsed, uri, Deadline(options.open_timeout_s), user_agent_header=USER_AGENT)
 
 
 class WebSocket:
@@ -60,11 +80,13 @@ class WebSocket:
         """Open the TCP (and TLS) connection and run the opening handshake within ``open_timeout_s``."""
         uri = parse_uri(url)
         deadline = time.monotonic() + options.open_timeout_s
-        sock = socket.create_connection((uri.host, uri.port), timeout=options.open_timeout_s)
+        sock = _open_socket(uri, options)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if uri.secure:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=uri.host)
+                context = options.ssl_context or ssl.create_default_context()
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                sock = context.wrap_socket(sock, server_hostname=uri.host)
             protocol = ClientProtocol(uri, max_size=options.max_size)
             request = protocol.connect()
             for name, value in headers.items():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,3 +120,84 @@ def test_a_refused_handshake_raises_the_status() -> None:
             WebSocket.connect(url, {}, FAST)
         assert caught.value.response.status_code == 401
         srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tls_context(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1: (server context, client context trusting it)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client
+
+
+def test_wss_works_over_tls_and_refuses_an_untrusted_certificate(tls_context: tuple[ssl.SSLContext, ...]) -> None:
+    server_context, client_context = tls_context
+
+    def handler(ws: ServerConnection) -> None:
+        ws.send(ws.recv())
+
+    with serve(handler, "127.0.0.1", 0, ssl=server_context) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = f"wss://127.0.0.1:{srv.socket.getsockname()[1]}/"
+        ws = WebSocket.connect(url, {}, dataclasses.replace(FAST, ssl_context=client_context))
+        ws.send("over tls")
+        assert ws.recv(timeout=5) == "over tls"
+        ws.close()
+        with pytest.raises(ssl.SSLCertVerificationError):
+            WebSocket.connect(url, {}, FAST)  # the system trust store does not know this certificate
+        srv.shutdown()
+
+
+@contextmanager
+def connect_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A minimal HTTP CONNECT proxy; yields its URL and the targets it was asked for."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    targets: list[str] = []
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            dst.close()
+
+    def serve_one() -> None:
+        conn, _ = listener.accept()
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096)
+        target = request.split(b" ")[1].decode()
+        targets.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=pipe, args=(conn, upstream), daemon=True).start()
+        pipe(upstream, conn)
+
+    threading.Thread(target=serve_one, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", targets
+    listener.close()
+
+
+def test_https_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    def handler(ws: ServerConnection) -> None:
+        ws.send("via proxy")
+        ws.recv()
+
+    with ws_server(handler) as url, connect_proxy() as (proxy, targets):
+        monkeypatch.setenv("http_proxy", proxy)
+        monkeypatch.setenv("no_proxy", "")
+        ws = WebSocket.connect(url, {}, FAST)
+        assert ws.recv(timeout=5) == "via proxy"
+        ws.close()
+        assert targets == [url.removeprefix("ws://").rstrip("/")]

@@ -43,6 +43,7 @@ from s2s_users.reporting.gates import Gates, check_gates
 from s2s_users.reporting.render import render_text
 from s2s_users.sinks.files import JsonlSessionSink
 from s2s_users.sinks.influx import InfluxSettings, InfluxSink, check_connection
+from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions
 
 log = logging.getLogger("s2s_users")
 
@@ -51,6 +52,7 @@ MSG_BATCH = "s2s_batch"
 MSG_STOP_USERS = "s2s_stop_users"
 LOCAL_NODE = "local"
 WORKER_HEALTH_INTERVAL_S = 5.0
+DIRECT = TransportOptions(use_proxy=False)
 BATCH_INTERVAL_S = 1.0
 LOST_CHECK_INTERVAL_S = 1.0
 #: How long the master waits at the end of a run for the last records of the workers' open sessions.
@@ -268,6 +270,12 @@ class Runtime:
             self.mock = None
 
     # --- what users ask ---------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> TransportOptions:
+        """The embedded mock is on loopback: never through a proxy the environment may name."""
+        assert self.settings is not None
+        return DIRECT if self.settings.embedded_mock else DEFAULT_TRANSPORT
 
     def target_url(self) -> str:
         assert self.settings is not None

@@ -69,7 +69,7 @@ class OpenAIRealtimeUser(User):
             fire_session(events, record)
             rt.session_finished(key, record)
 
-        record = run_session(request, conversation, on_turn, on_session)
+        record = run_session(request, conversation, on_turn, on_session, transport=rt.transport)
         self.sessions_played += 1
         if record.end_class == FailureClass.CONNECT_REJECTED:
             detail = record.failure_detail or "connection rejected"
