@@ -23,6 +23,7 @@ from s2s_users.reporting.survival import kaplan_meier
 matplotlib.rcParams["svg.hashsalt"] = "s2s_users"
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, searchable
 WIDTH_IN, HEIGHT_IN = 8.0, 3.6
+DENSE_POINTS = 3000
 SILENT_COLOUR, VISIBLE_COLOUR, FAIL_COLOUR = "#b00020", "#f29900", "#d93025"
 _SILENT_CODES = frozenset(code.value for code in SILENT)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
@@ -118,8 +119,10 @@ def audio_per_turn_svg(records: Sequence[SessionRecord]) -> str:
     if not by_model and not failed:
         _note(axes, "no turns")
         return _svg(figure)
+    # Past a few thousand points, vector markers make report.html heavy: draw the dots as one embedded image.
+    dense = sum(len(points) for points in by_model.values()) > DENSE_POINTS
     for model, points in sorted(by_model.items()):
-        axes.scatter([p[0] for p in points], [p[1] for p in points], s=9, alpha=0.6, label=model)
+        axes.scatter([p[0] for p in points], [p[1] for p in points], s=9, alpha=0.6, label=model, rasterized=dense)
     if failed:
         axes.scatter([p[0] for p in failed], [p[1] for p in failed], marker="x", color=FAIL_COLOUR, s=30,
                      label="failed turn")  # fmt: skip
