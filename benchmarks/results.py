@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from s2s_users.reporting import render
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
+    return "\n".join(render.markdown_table(header, rows))
 
 
 def publish(name: str, title: str, table: str, conclusion: str, rows: Sequence[Any], params: dict[str, Any]) -> None:

@@ -71,10 +71,6 @@ class Outbox:
     def user_done(self) -> None:
         self._users_done += 1
 
-    @property
-    def open_sessions(self) -> int:
-        return len(self._open)
-
     def take(self) -> dict[str, Any] | None:
         """The batch to send now, or None when there is nothing new."""
         if not (self._turns or self._sessions or self._dirty or self._users_started or self._users_done):

@@ -16,7 +16,6 @@ from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, LocalRu
 
 import dataclasses
 import logging
-import statistics
 import sys
 import time
 from collections import deque
@@ -41,6 +40,7 @@ from s2s_users.protocols.openai_realtime import SAMPLE_RATE
 from s2s_users.reporting.files import write_report
 from s2s_users.reporting.gates import Gates, check_gates
 from s2s_users.reporting.render import render_text
+from s2s_users.reporting.summary import percentile
 from s2s_users.sinks.files import JsonlSessionSink
 from s2s_users.sinks.influx import InfluxSettings, InfluxSink, check_connection
 from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions
@@ -94,7 +94,6 @@ class Runtime:
         self.script: Script | None = None
         self.mock: MockServerProcess | None = None
         self.sink: JsonlSessionSink | None = None
-        self.sessions_received = 0
         self.active_sessions = 0
         self.outbox = Outbox()
         self.ledger = Ledger()
@@ -233,11 +232,9 @@ class Runtime:
             gevent.sleep(WORKER_HEALTH_INTERVAL_S)
             if self.influx is None:
                 return
-            lags = sorted(self._recent_lags_ms)
-            p50 = statistics.median(lags) if lags else None
-            p95 = lags[int(0.95 * (len(lags) - 1))] if lags else None
+            lags = list(self._recent_lags_ms)
             cpu = getattr(self.environment.runner, "current_cpu_usage", None)
-            self.influx.write_worker(self.active_sessions, p50, p95, cpu)
+            self.influx.write_worker(self.active_sessions, percentile(lags, 50), percentile(lags, 95), cpu)
 
     @staticmethod
     def _vad_silence(settings: RunSettings) -> int:
@@ -368,7 +365,6 @@ class Runtime:
             self.sink = JsonlSessionSink(self.settings.report_dir)
         self.sink.write_session(record)
         self.live.add_session(record)
-        self.sessions_received += 1
 
     def _maybe_end_run(self) -> None:
         runner = self.environment.runner

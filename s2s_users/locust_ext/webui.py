@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from s2s_users.metrics.live import LiveView
+from s2s_users.reporting.html import html_table
 from s2s_users.reporting.plots import survival_svg_from, timeline_svg
 
 TAB_KEY = "s2s-sessions"
@@ -62,7 +63,7 @@ body{font-family:system-ui,sans-serif;margin:12px;color:#222;background:#fff}
 h2{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;font-size:13px}
 td,th{border-bottom:1px solid #ddd;padding:3px 10px;text-align:left}
-.silent{color:#b00020;font-weight:600}
+tr.silent td:first-child{color:#b00020;font-weight:600}
 #updated{color:#777;font-size:12px}
 svg{max-width:100%;height:auto}
 </style></head>
@@ -82,13 +83,9 @@ window.setInterval(function () {
 def render_panel(view: LiveView, updated: str) -> str:
     """The live charts and taxonomy counts as an HTML fragment (inline SVG)."""
     taxonomy = view.taxonomy_rows()
-    rows = "".join(
-        f'<tr><td class="{row["silent"]}">{html.escape(row["code"])}</td><td>{row["silent"]}</td>'
-        f"<td>{row['count']}</td></tr>"
-        for row in taxonomy
-    )
+    rows: list[tuple[str, ...]] = [(row["code"], row["silent"], str(row["count"])) for row in taxonomy]
     table = (
-        f"<table><tr><th>Failure class</th><th>Kind</th><th>Count</th></tr>{rows}</table>"
+        html_table((("Failure class", "Kind", "Count"), rows), [row["silent"] for row in taxonomy])
         if taxonomy
         else "<p>No failures so far.</p>"
     )
@@ -97,7 +94,7 @@ def render_panel(view: LiveView, updated: str) -> str:
     return (
         f'<p id="updated">updated {html.escape(updated)}</p>'
         "<h2>Capacity to silent failure (Kaplan–Meier, censored sessions marked +)</h2>"
-        f'<div id="s2s-survival">{survival_svg_from(view.survival_points())}</div>'
+        f'<div id="s2s-survival">{survival_svg_from(view.survival_rows())}</div>'
         "<h2>Failures over time</h2>"
         f'<div id="s2s-timeline">{timeline_svg(timeline.rows(), timeline.width_s)}</div>'
         f'<h2>Failure taxonomy</h2><div id="s2s-taxonomy">{table}</div>{lost}'

@@ -122,12 +122,10 @@ class ModelLive:
     model: str
     active: int = 0
     sessions: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
     turns_ok: int = 0
     turns_failed: int = 0
     audio_s: float = 0.0
     silent_failure_sessions: int = 0
-    best_session_turns: int = 0
     turn_audio: Histogram = field(default_factory=lambda: Histogram(TURN_AUDIO_BIN_S))
     ttfa: Histogram = field(default_factory=lambda: Histogram(TTFA_BIN_MS))
     # capacity to silent failure, rounded: time -> [events, censored]; of ended and of open sessions
@@ -182,8 +180,6 @@ class LiveView:
         """Session-level aggregates only: its turns arrive as turn events (lost sessions have none)."""
         row = self._model(record.model)
         row.sessions += 1
-        row.outcomes[record.outcome] += 1
-        row.best_session_turns = max(row.best_session_turns, record.turns_completed)
         if record.end_class == FailureClass.WORKER_LOST:
             self.lost_sessions += 1
         if record.silent_failure_turn is not None:
@@ -239,17 +235,11 @@ class LiveView:
             for code, count in self.taxonomy.most_common()
         ]
 
-    def survival_points(self) -> dict[str, tuple[list[float], list[bool]]]:
-        """Per model, (capacity minutes, observed) expanded from the counts: the input of the survival plot."""
-        curves: dict[str, tuple[list[float], list[bool]]] = {}
-        for model, row in sorted(self.models.items()):
-            times: list[float] = []
-            observed: list[bool] = []
-            for t, d, c in sorted(row.capacity_rows()):
-                times += [t / 60] * (d + c)
-                observed += [True] * d + [False] * c
-            curves[model] = (times, observed)
-        return curves
+    def survival_rows(self) -> dict[str, list[tuple[float, int, int]]]:
+        """Per model, ``(capacity minutes, events, censored)`` counts: the input of the survival plot."""
+        return {
+            model: [(t / 60, d, c) for t, d, c in row.capacity_rows()] for model, row in sorted(self.models.items())
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """Everything above as JSON-safe data (the ``/s2s/live.json`` route)."""

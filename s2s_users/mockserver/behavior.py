@@ -35,6 +35,12 @@ PREFIX_PADDING_MS = 300
 MIN_COMMIT_MS = 100
 NEAR_SILENT_GAIN = 10 ** (-64 / 20)  # the voice peaks near -6 dBFS: this puts it near -70 dBFS
 PARTIAL = 0.5  # faults that cut a response short do it halfway through its audio
+CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
+#: How response.done ends the responses that a fault leaves unfinished.
+UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
+    Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
+    Fault.CANCELLED: ("cancelled", "turn_detected"),
+}
 #: GA event names and their beta (preview) names, for profiles with flavour "beta".
 BETA_NAMES = {
     "response.output_audio.delta": "response.audio.delta",
@@ -374,8 +380,7 @@ class MockSession:
         """Stream an answer; faults that cut it short do so halfway, then end the response their way."""
         audio_s = self.profile.draw_audio_s(self.rng)
         samples = round(audio_s * RATE)
-        cut = fault in (Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID)
-        sent = round(samples * PARTIAL) if cut else samples
+        sent = round(samples * PARTIAL) if fault in CUT_SHORT else samples
         self.assistant_audio_s += sent / RATE
         item = {
             "id": item_id,
@@ -431,14 +436,7 @@ class MockSession:
         self._emit(end, "response.output_audio.done", **ids)
         self._emit(end, "response.output_audio_transcript.done", **ids, transcript="...")
         self._emit(end, "response.content_part.done", **ids, part={"type": "audio", "transcript": "..."})
-        status, reason = (
-            {
-                Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
-                Fault.CANCELLED: ("cancelled", "turn_detected"),
-            }.get(fault, ("completed", None))
-            if fault is not None
-            else ("completed", None)
-        )
+        status, reason = UNFINISHED_STATUS.get(fault, ("completed", None)) if fault else ("completed", None)
         self._done(end, response_id, item_id, status, audio_ms=sent * 1000 / RATE, reason=reason)
 
     def _emit_audio(self, at: float, turn: int, ids: dict[str, Any], delta: str, samples: int) -> None:

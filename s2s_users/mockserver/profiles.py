@@ -36,8 +36,6 @@ class Fault(enum.StrEnum):
     """Part of the audio, then a TCP abort (no close frame)."""
 
 
-#: Faults after which the mock says nothing more on this connection.
-ENDS_SESSION = frozenset({Fault.ERROR_CLOSE, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 #: Handshake statuses the mock can answer instead of 101.
 REJECT_STATUSES = (401, 404, 429, 503)
 SESSION_CAP_REASON = "Your session hit the maximum duration of 60 minutes."

@@ -47,6 +47,11 @@ _REJECTIONS = {
 }
 
 
+def _rejection(status: int) -> Response:
+    reason, message, code = _REJECTIONS[status]
+    return _error(status, reason, message, code)
+
+
 class _Waker:
     """A sleep that a client message can cut short: one timer handle, no task, per wait."""
 
@@ -109,16 +114,15 @@ class MockRealtimeServer:
         auth = request.headers.get("Authorization", "")
         key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else request.headers.get("api-key", "")
         if key != self.api_key:
-            return _error(401, "Unauthorized", "Incorrect API key provided.", "invalid_api_key")
+            return _rejection(401)
         model = dict(urllib.parse.parse_qsl(url.query)).get("model", "")
         if model not in self.profiles:
             known = ", ".join(sorted(self.profiles))
             return _error(404, "Not Found", f"The model '{model}' does not exist. Known: {known}.", "model_not_found")
         for status, probability in self.profiles[model].reject.items():
             if self._rejections.random() < probability:
-                reason, message, code = _REJECTIONS[status]
                 self.record_truth({"session_id": None, "model": model, "rejected": status, "end": f"rejected {status}"})
-                return _error(status, reason, message, code)
+                return _rejection(status)
         return None
 
     async def handle(self, ws: ServerConnection) -> None:

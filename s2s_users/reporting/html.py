@@ -24,7 +24,8 @@ svg{max-width:100%;height:auto}
 """
 
 
-def _table(table: Table, row_classes: Sequence[str] = ()) -> str:
+def html_table(table: Table, row_classes: Sequence[str] = ()) -> str:
+    """An HTML table with escaped cells; ``row_classes`` gives each row a CSS class ("" for none)."""
     header, rows = table
     head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
     body = []
@@ -58,8 +59,8 @@ def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
         f"<h1>s2s_users report: run {html.escape(runs)}</h1>",
         f"<p>{report.sessions} sessions.</p>",
         "<h2>Sessions per model</h2>",
-        _table(seed_table(report)),
-        _table(detail_table(report)),
+        html_table(seed_table(report)),
+        html_table(detail_table(report)),
         _figure(
             survival_svg(records),
             "Capacity to silent failure: share of sessions still without a silent failure after so many minutes "
@@ -69,10 +70,10 @@ def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
         _figure(ttfa_over_time_svg(records), "Time to first audio over the run: p50 (solid) and p95 (dashed)."),
         "<h2>Failure taxonomy</h2>",
         _figure(failures_svg(report), "Failures by class; silent classes in red."),
-        _table(taxonomy_table(report), taxonomy_classes),
+        html_table(taxonomy_table(report), taxonomy_classes),
     ]
     for model, budget in report.budgets.items():
-        parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", _table(budget_table(budget))]
+        parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", html_table(budget_table(budget))]
     parts += ["<h2>How to read this</h2>", "<ul>"]
     parts += [f"<li>{_markdown_bold(line)}</li>" for line in HOW_TO_READ]
     parts += ["</ul>", "</body></html>", ""]

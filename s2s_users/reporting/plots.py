@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from s2s_users.failures import SILENT
 from s2s_users.metrics.records import SessionRecord
 from s2s_users.reporting.summary import Report, percentile
-from s2s_users.reporting.survival import kaplan_meier
+from s2s_users.reporting.survival import kaplan_meier_counts
 
 matplotlib.rcParams["svg.hashsalt"] = "s2s_users"
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, searchable
@@ -48,27 +48,27 @@ def _note(axes: Any, text: str) -> None:
     axes.set_yticks([])
 
 
-def survival_svg_from(curves: Mapping[str, tuple[Sequence[float], Sequence[bool]]]) -> str:
+def survival_svg_from(curves: Mapping[str, Sequence[tuple[float, int, int]]]) -> str:
     """Kaplan–Meier curves of capacity to silent failure, one per model.
 
-    ``curves`` maps a model to (capacity in minutes, observed) per session; censored sessions (observed False)
-    are marked with '+', each median with a dashed line.
+    ``curves`` maps a model to ``(capacity in minutes, events, censored)`` counts, as ``kaplan_meier_counts``
+    takes them (the live view keeps exactly these); censored times are marked with '+', medians dashed.
     """
     figure, axes = _figure()
     drawn = False
-    for model, (minutes, observed) in sorted(curves.items()):
-        if not minutes:
+    for model, rows in sorted(curves.items()):
+        if not rows:
             continue
         drawn = True
-        curve = kaplan_meier(minutes, observed)
+        curve = kaplan_meier_counts(rows)
         xs = [0.0, *curve.times]
         ys = [1.0, *curve.survival]
-        end = max(minutes)
+        end = max(t for t, _, _ in rows)
         if xs[-1] < end:
             xs.append(end)
             ys.append(ys[-1])
         (line,) = axes.step(xs, ys, where="post", label=model, gid=f"survival-{model}")
-        censored = sorted(t for t, seen in zip(minutes, observed, strict=True) if not seen)
+        censored = sorted({t for t, _, c in rows if c})
         if censored:
             axes.plot(censored, [_survival_at(curve.times, curve.survival, t) for t in censored], "+",
                       color=line.get_color(), markersize=9, gid=f"censored-{model}")  # fmt: skip
@@ -97,11 +97,10 @@ def _survival_at(times: Sequence[float], survival: Sequence[float], t: float) ->
 
 
 def survival_svg(records: Sequence[SessionRecord]) -> str:
-    curves: dict[str, tuple[list[float], list[bool]]] = {}
+    curves: dict[str, list[tuple[float, int, int]]] = {}
     for record in records:
-        minutes, observed = curves.setdefault(record.model, ([], []))
-        minutes.append(record.capacity_to_silent_failure_s / 60)
-        observed.append(not record.silent_censored)
+        censored = int(record.silent_censored)
+        curves.setdefault(record.model, []).append((record.capacity_to_silent_failure_s / 60, 1 - censored, censored))
     return survival_svg_from(curves)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 from s2s_users.reporting.summary import ModelRow, Report
 
@@ -97,10 +97,14 @@ HOW_TO_READ = (
 )
 
 
+def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A Markdown table's lines; cells are shown with ``str``."""
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
 def _md_table(table: Table) -> list[str]:
-    header, rows = table
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    return markdown_table(*table)
 
 
 def render_markdown(report: Report) -> str:
