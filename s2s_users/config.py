@@ -15,7 +15,7 @@ from typing import Any
 from s2s_users.engine.conversation import EngineSettings
 from s2s_users.engine.pacing import Pace, parse_pace
 from s2s_users.exceptions import ConfigError
-from s2s_users.protocols.openai_realtime import RealtimeSettings
+from s2s_users.protocols.openai_realtime import RealtimeSettings, check_url
 
 TURN_MODES = ("manual", "server_vad")
 
@@ -92,6 +92,8 @@ def resolve_api_key(explicit: str | None, url: str | None, mock_key: str) -> str
 def settings_from_options(options: Any, mock_key: str, report_root: Path = Path("runs")) -> RunSettings:
     """Validate Locust's parsed options (an argparse namespace) into ``RunSettings``."""
     url = (options.s2s_url or "").strip() or None
+    if url is not None:
+        check_url(url)
     models = tuple(m.strip() for m in str(options.s2s_model).split(",") if m.strip())
     if not models:
         raise ConfigError("--s2s-model is empty: name at least one model, e.g. --s2s-model gpt-realtime")

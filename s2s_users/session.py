@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidPro
 from s2s_users.engine.conversation import Conversation, State
 from s2s_users.metrics.records import SessionRecord, TurnRecord
 from s2s_users.protocols.openai_realtime import ConnectRequest
+from s2s_users.redact import redact_url
 from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocket
 
 Clock = Callable[[], float]
@@ -56,7 +57,9 @@ def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[
     except InvalidStatus as exc:
         status = exc.response.status_code
         conversation.on_connect_failed(status, explain_rejection(status, url, ""), clock())
-    except (InvalidURI, InvalidProxy, InvalidHandshake) as exc:  # proxy errors (407 ...) are handshake errors
+    except (InvalidURI, InvalidProxy) as exc:  # their text repeats the URL, which may hold a key or a password
+        conversation.on_connect_failed(None, explain_rejection(None, url, exc.msg), clock())
+    except InvalidHandshake as exc:  # proxy errors (407 ...) are handshake errors
         conversation.on_connect_failed(None, explain_rejection(None, url, str(exc)), clock())
     except ConnectionClosed as exc:
         code, reason, frame = _closed(exc)
@@ -84,7 +87,7 @@ def run_session(
     """
     ws: WebSocket | None = None
     try:
-        with _map_errors(conversation, clock, request.url.split("?")[0]):
+        with _map_errors(conversation, clock, redact_url(request.url.split("?")[0])):
             ws = WebSocket.connect(request.url, request.headers, transport)
             try:
                 _drive(ws, conversation, on_turn, clock)

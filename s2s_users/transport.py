@@ -14,6 +14,7 @@ Errors are ``websockets``' own (``InvalidStatus``, ``InvalidHandshake``, ``Conne
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import ssl
@@ -32,6 +33,11 @@ from websockets.sync.utils import Deadline
 from websockets.uri import WebSocketURI, parse_uri
 
 RECV_BUFSIZE = 65536
+
+# websockets logs the request headers (the API key) and every frame (audio, 50 a second per session) at DEBUG:
+# its protocol objects get a logger that never does, whatever level the user gives Locust.
+_PROTOCOL_LOG = logging.getLogger("s2s_users.transport.websockets")
+_PROTOCOL_LOG.setLevel(logging.INFO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +93,7 @@ class WebSocket:
                 context = options.ssl_context or ssl.create_default_context()
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 sock = context.wrap_socket(sock, server_hostname=uri.host)
-            protocol = ClientProtocol(uri, max_size=options.max_size)
+            protocol = ClientProtocol(uri, max_size=options.max_size, logger=_PROTOCOL_LOG)
             request = protocol.connect()
             for name, value in headers.items():
                 request.headers[name] = value

@@ -73,9 +73,16 @@ def test_a_real_url_without_a_key_says_which_variable_to_set(monkeypatch: pytest
         ({"think_time": -1.0}, "--think-time"),
         ({"turn_timeout": 0.0}, "--turn-timeout"),
         ({"mock_time_scale": 0.0}, "--mock-time-scale"),
+        ({"s2s_url": "https://api.openai.com/v1/realtime"}, "--s2s-url"),
     ],
 )
 def test_bad_options_are_one_line_errors_naming_the_option(override: dict[str, object], mentions: str) -> None:
     with pytest.raises(ConfigError) as info:
         settings_from_options(options(**override), mock_key="m")
     assert mentions in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_url_that_is_refused_at_start_up_is_shown_without_its_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_options(options(s2s_url="https://x.example/?key=sk-in-the-url"), mock_key="m")
+    assert "is not a WebSocket URL" in str(info.value) and "sk-in-the-url" not in str(info.value)

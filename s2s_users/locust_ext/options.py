@@ -1,132 +1,171 @@
-"""The product's command-line options, added through Locust's ``init_command_line_parser`` hook.
+"""The product's command-line options, as one table, added through Locust's ``init_command_line_parser`` hook.
 
 Every option also shows in the web UI's start form (Locust sends them to the workers), except where noted.
+The table is also what the start form's values are typed and checked against (``webform``), so that a value
+typed in the form means what it means on the command line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from s2s_users.exceptions import ConfigError
+
 DEFAULT_MODELS = "gpt-realtime,gpt-realtime-2"
+
+_KINDS: dict[type, str] = {int: "a whole number", float: "a number"}
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option: its flag, default, type and help; ``secret`` ones never leave the server's memory."""
+
+    flag: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    env_var: str | None = None
+    secret: bool = False
+    web: bool = True
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    def parse(self, text: str) -> Any:
+        """A typed value from text (a start-form field), with the command line's checks; one-line errors."""
+        value = text.strip()
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{self.flag} {value!r} is not valid: use {' or '.join(self.choices)}")
+        try:
+            return self.type(value)
+        except ValueError:
+            kind = _KINDS.get(self.type, "a valid value")  # type: ignore[call-overload]
+            raise ConfigError(f"{self.flag} {value!r} is not {kind}") from None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--s2s-url",
+        "",
+        "Realtime WebSocket URL, e.g. wss://api.openai.com/v1/realtime. Empty: the embedded mock server",
+        env_var="S2S_URL",
+    ),
+    Option(
+        "--s2s-model",
+        DEFAULT_MODELS,
+        "Comma-separated models; users are spread evenly across them",
+        env_var="S2S_MODEL",
+    ),
+    Option(
+        "--s2s-api-key",
+        "",
+        "API key (default: OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure URLs). Never logged, never shown: "
+        "leave the start form's field empty to keep the key the server has",
+        env_var="S2S_API_KEY",
+        secret=True,
+    ),
+    Option("--s2s-voice", "marin", "Assistant voice"),
+    Option(
+        "--s2s-instructions",
+        "You are a friendly voice assistant. Answer conversationally in a few sentences.",
+        "Session instructions (system prompt)",
+    ),
+    Option(
+        "--turn-mode",
+        "manual",
+        "manual: we commit and ask for each response; server_vad: the server detects the end of speech",
+        choices=("manual", "server_vad"),
+    ),
+    Option("--turns", 60, "Turns per session", type=int),
+    Option("--sessions-per-user", 0, "Sessions each user plays back to back; 0 = until the run ends", type=int),
+    Option("--s2s-pace", "realtime", "How fast prompt audio is sent: realtime, a speed factor like 4, or burst"),
+    Option("--chunk-ms", 20, "Prompt audio per append message, in ms", type=int),
+    Option("--think-time", 1.0, "Pause between turns, in seconds", type=float),
+    Option(
+        "--turn-timeout",
+        30.0,
+        "Seconds to wait for first audio (and between events once audio flows) before a timeout.*",
+        type=float,
+    ),
+    Option("--prompts", "", "Folder of WAV/FLAC prompts (default: audio_fixtures/)"),
+    Option("--report-dir", "", "Where sessions.jsonl and report.md go (default: runs/<run id>/)", web=False),
+    Option(
+        "--mock-time-scale",
+        1.0,
+        "Embedded mock only: divide its timing (first audio, streaming) by this; audio amounts stay",
+        type=float,
+    ),
+    Option(
+        "--mock-scenario",
+        "",
+        "Embedded mock only: a TOML/JSON scenario file (profiles, faults, seed), or the name of a bundled one "
+        "(s2s_users/mockserver/scenarios/). Its truth log goes to the report folder",
+    ),
+    Option(
+        "--silence-floor-dbfs",
+        -50.0,
+        "A turn whose audio never peaks above this is response.near_silent",
+        type=float,
+    ),
+    Option(
+        "--vad-silence-ms",
+        800,
+        "server_vad mode: silence sent after each prompt so the server detects its end",
+        type=int,
+    ),
+    Option("--run-id", "", "Run id (default: generated once per run)", env_var="S2S_RUN_ID"),
+    Option("--scenario", "default", "A label for this run's scenario (a tag)"),
+    Option(
+        "--influx-url",
+        "",
+        "InfluxDB URL (v2 write API: InfluxDB 2.x/3.x, or 1.8+); empty: nothing is written",
+        env_var="S2S_INFLUX_URL",
+    ),
+    Option(
+        "--influx-token",
+        "",
+        "InfluxDB token (1.8: user:password). Never logged, never shown",
+        env_var="S2S_INFLUX_TOKEN",
+        secret=True,
+    ),
+    Option("--influx-org", "", "InfluxDB organisation", env_var="S2S_INFLUX_ORG"),
+    Option("--influx-bucket", "s2s", "InfluxDB bucket (1.8: db/rp)", env_var="S2S_INFLUX_BUCKET"),
+    Option(
+        "--check-silent-failure-rate",
+        None,
+        "CI gate: exit 3 if a model's share of sessions with a silent failure is above this (0 = none allowed)",
+        type=float,
+    ),
+    Option(
+        "--check-min-capacity-minutes",
+        None,
+        "CI gate: exit 3 if a model's median capacity to silent failure is below this many minutes",
+        type=float,
+    ),
+    Option("--check-ttfa-p95-ms", None, "CI gate: exit 3 if a model's TTFA p95 is above this", type=float),
+)
+
+OPTIONS_BY_DEST: dict[str, Option] = {option.dest: option for option in OPTIONS}
+SECRET_OPTIONS: frozenset[str] = frozenset(option.dest for option in OPTIONS if option.secret)
 
 
 def add_options(parser: Any) -> None:
     """Register the s2s options on Locust's argument parser."""
     # Straight on the parser: Locust's web UI flags (include_in_web_ui, is_secret) are not known to groups.
-    group = parser
-    group.add_argument(
-        "--s2s-url",
-        default="",
-        env_var="S2S_URL",
-        help="Realtime WebSocket URL, e.g. wss://api.openai.com/v1/realtime. Empty: the embedded mock server",
-    )
-    group.add_argument(
-        "--s2s-model",
-        default=DEFAULT_MODELS,
-        env_var="S2S_MODEL",
-        help="Comma-separated models; users are spread evenly across them",
-    )
-    parser.add_argument(
-        "--s2s-api-key",
-        default="",
-        env_var="S2S_API_KEY",
-        is_secret=True,
-        help="API key (default: OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure URLs). Never logged",
-    )
-    group.add_argument("--s2s-voice", default="marin", help="Assistant voice")
-    group.add_argument(
-        "--s2s-instructions",
-        default="You are a friendly voice assistant. Answer conversationally in a few sentences.",
-        help="Session instructions (system prompt)",
-    )
-    group.add_argument(
-        "--turn-mode",
-        default="manual",
-        choices=["manual", "server_vad"],
-        help="manual: we commit and ask for each response; server_vad: the server detects the end of speech",
-    )
-    group.add_argument("--turns", type=int, default=60, help="Turns per session")
-    group.add_argument(
-        "--sessions-per-user",
-        type=int,
-        default=0,
-        help="Sessions each user plays back to back; 0 = until the run ends",
-    )
-    group.add_argument(
-        "--s2s-pace",
-        default="realtime",
-        help="How fast prompt audio is sent: realtime, a speed factor like 4, or burst",
-    )
-    group.add_argument("--chunk-ms", type=int, default=20, help="Prompt audio per append message, in ms")
-    group.add_argument("--think-time", type=float, default=1.0, help="Pause between turns, in seconds")
-    group.add_argument(
-        "--turn-timeout",
-        type=float,
-        default=30.0,
-        help="Seconds to wait for first audio (and between events once audio flows) before a timeout.*",
-    )
-    group.add_argument("--prompts", default="", help="Folder of WAV/FLAC prompts (default: audio_fixtures/)")
-    group.add_argument(
-        "--report-dir",
-        default="",
-        include_in_web_ui=False,
-        help="Where sessions.jsonl and report.md go (default: runs/<run id>/)",
-    )
-    group.add_argument(
-        "--mock-time-scale",
-        type=float,
-        default=1.0,
-        help="Embedded mock only: divide its timing (first audio, streaming) by this; audio amounts stay",
-    )
-    group.add_argument(
-        "--mock-scenario",
-        default="",
-        help="Embedded mock only: a TOML/JSON scenario file (profiles, faults, seed), or the name of a bundled one "
-        "(s2s_users/mockserver/scenarios/). Its truth log goes to the report folder",
-    )
-    group.add_argument(
-        "--silence-floor-dbfs",
-        type=float,
-        default=-50.0,
-        help="A turn whose audio never peaks above this is response.near_silent",
-    )
-    group.add_argument(
-        "--vad-silence-ms",
-        type=int,
-        default=800,
-        help="server_vad mode: silence sent after each prompt so the server detects its end",
-    )
-    group.add_argument("--run-id", default="", env_var="S2S_RUN_ID", help="Run id (default: generated)")
-    group.add_argument("--scenario", default="default", help="A label for this run's scenario (a tag)")
-    group.add_argument(
-        "--influx-url",
-        default="",
-        env_var="S2S_INFLUX_URL",
-        help="InfluxDB URL (v2 write API: InfluxDB 2.x/3.x, or 1.8+); empty: nothing is written",
-    )
-    group.add_argument(
-        "--influx-token",
-        default="",
-        env_var="S2S_INFLUX_TOKEN",
-        is_secret=True,
-        help="InfluxDB token (1.8: user:password). Never logged",
-    )
-    group.add_argument("--influx-org", default="", env_var="S2S_INFLUX_ORG", help="InfluxDB organisation")
-    group.add_argument(
-        "--influx-bucket", default="s2s", env_var="S2S_INFLUX_BUCKET", help="InfluxDB bucket (1.8: db/rp)"
-    )
-    group.add_argument(
-        "--check-silent-failure-rate",
-        type=float,
-        default=None,
-        help="CI gate: exit 3 if a model's share of sessions with a silent failure is above this (0 = none allowed)",
-    )
-    group.add_argument(
-        "--check-min-capacity-minutes",
-        type=float,
-        default=None,
-        help="CI gate: exit 3 if a model's median capacity to silent failure is below this many minutes",
-    )
-    group.add_argument(
-        "--check-ttfa-p95-ms", type=float, default=None, help="CI gate: exit 3 if a model's TTFA p95 is above this"
-    )
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"default": option.default, "help": option.help}
+        if option.type is not str:
+            kwargs["type"] = option.type
+        if option.choices is not None:
+            kwargs["choices"] = list(option.choices)
+        if option.env_var is not None:
+            kwargs["env_var"] = option.env_var
+        if option.secret:
+            kwargs["is_secret"] = True
+        if not option.web:
+            kwargs["include_in_web_ui"] = False
+        parser.add_argument(option.flag, **kwargs)

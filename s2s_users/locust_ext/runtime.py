@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, LocalRunner, MasterRunner, WorkerRunner
 
+import copy
 import dataclasses
 import logging
 import sys
@@ -30,13 +31,14 @@ from s2s_users.config import RunSettings, settings_from_options
 from s2s_users.engine.script import Script, build_script
 from s2s_users.exceptions import ConfigError
 from s2s_users.locust_ext import webui
-from s2s_users.locust_ext.options import DEFAULT_MODELS, add_options
+from s2s_users.locust_ext.options import DEFAULT_MODELS, OPTIONS_BY_DEST, add_options
 from s2s_users.locust_ext.relay import HasSessionRecord, Ledger, Outbox
 from s2s_users.metrics.live import LiveView
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
 from s2s_users.mockserver.scenario import load_scenario
 from s2s_users.protocols.openai_realtime import SAMPLE_RATE
+from s2s_users.redact import redact_url
 from s2s_users.reporting.files import write_report
 from s2s_users.reporting.gates import Gates, check_gates
 from s2s_users.reporting.render import render_text
@@ -120,9 +122,9 @@ class Runtime:
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
-    def _settings(self) -> RunSettings:
+    def _settings(self, options: Any = None) -> RunSettings:
         """The run's settings; with ``--mock-scenario``, its models and name fill in the defaults."""
-        options = self.environment.parsed_options
+        options = options if options is not None else self.environment.parsed_options
         settings = settings_from_options(options, DEFAULT_MOCK_API_KEY)
         if settings.mock_scenario is None or not settings.embedded_mock:
             return settings
@@ -148,6 +150,18 @@ class Runtime:
             influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
             if influx is not None:
                 check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+
+    def options_started_with(self) -> dict[str, Any]:
+        """Our options as the process has them now (after ``validate`` pinned the run id)."""
+        options = self.environment.parsed_options
+        return {name: getattr(options, name) for name in OPTIONS_BY_DEST}
+
+    def accept_form(self, values: dict[str, Any]) -> None:
+        """Options typed in the web UI's start form: checked as the command line's are, then applied."""
+        candidate = copy.copy(self.environment.parsed_options)
+        vars(candidate).update(values)
+        self._settings(candidate)
+        vars(self.environment.parsed_options).update(values)
 
     def start(self) -> None:
         """At test start: settings as the start form or the master left them; mock and sink ready."""
@@ -225,7 +239,7 @@ class Runtime:
             return
         self.influx = InfluxSink(influx, run_id=settings.run_id, worker=worker)
         self._health = gevent.spawn(self._report_health)
-        log.info("s2s: writing to InfluxDB at %s, bucket %s", influx.url, influx.bucket)
+        log.info("s2s: writing to InfluxDB at %s, bucket %s", redact_url(influx.url), influx.bucket)
 
     def _report_health(self) -> None:
         while self.influx is not None:
@@ -441,7 +455,13 @@ def install_hooks(events: Any) -> None:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
         if web_ui is not None:
-            webui.install(web_ui, lambda: current().live, lambda: time.strftime("%H:%M:%S"))
+            webui.install(
+                web_ui,
+                lambda: current().live,
+                lambda: time.strftime("%H:%M:%S"),
+                started_with=RUNTIME.options_started_with(),
+                accept=RUNTIME.accept_form,
+            )
         runner = environment.runner
         if isinstance(runner, MasterRunner):
             runner.register_message(MSG_BATCH, RUNTIME.on_batch_message)

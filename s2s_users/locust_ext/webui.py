@@ -2,6 +2,8 @@
 
 - ``template_args["extended_tabs"/"extended_tables"]`` add the tab and its table (the seed-style table, live);
   its rows ride on ``/stats/requests`` as ``extended_stats``, so they refresh with Locust's own polling.
+- The start form's fields for our options are typed and checked by ``webform`` before Locust sees them, and
+  secret options are served empty (their values never reach the browser).
 - Routes on Locust's Flask app serve what a table cannot: ``/s2s/live`` (survival curve, failure taxonomy over
   time, taxonomy counts; it refreshes itself), ``/s2s/live.json`` (the same data), and ``/s2s/tab.js``, which the
   index page loads to show ``/s2s/live`` inside the Sessions tab, under the table.
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from s2s_users.exceptions import ConfigError
+from s2s_users.locust_ext.webform import form_values, hide_secrets, is_ours
 from s2s_users.metrics.live import LiveView
 from s2s_users.reporting.html import html_table
 from s2s_users.reporting.plots import survival_svg_from, timeline_svg
@@ -101,13 +105,47 @@ def render_panel(view: LiveView, updated: str) -> str:
     )
 
 
-def install(web_ui: Any, view: Callable[[], LiveView], now: Callable[[], str]) -> None:
-    """Add the Sessions tab and its routes to Locust's web UI. ``view`` gives the current live view."""
-    from flask import Response, request
+def install(
+    web_ui: Any,
+    view: Callable[[], LiveView],
+    now: Callable[[], str],
+    started_with: Mapping[str, Any],
+    accept: Callable[[dict[str, Any]], None],
+) -> None:
+    """Add the Sessions tab and its routes to Locust's web UI, and take over the start form's fields for our options.
+
+    ``view`` gives the current live view; ``started_with`` holds our options as the process started;
+    ``accept`` checks and applies typed option values from the start form (raising ``ConfigError``).
+    """
+    from flask import Response, jsonify, request
+    from werkzeug.datastructures import ImmutableMultiDict
 
     web_ui.template_args["extended_tabs"] = [{"title": "Sessions", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": TABLE_STRUCTURE}]
     app = web_ui.app
+    update_template_args = web_ui.update_template_args
+
+    def _template_args_without_secrets() -> None:
+        # Locust rebuilds the form's defaults from the command line and environment on every page load.
+        update_template_args()
+        hide_secrets(web_ui.template_args.get("extra_options") or {})
+        run_id = web_ui.template_args.get("extra_options", {}).get("run_id")
+        if run_id is not None:
+            run_id["default_value"] = started_with["run_id"]
+
+    web_ui.update_template_args = _template_args_without_secrets
+    _template_args_without_secrets()
+
+    def _start_form() -> Response | None:
+        if request.method != "POST" or request.endpoint != "locust.swarm":
+            return None
+        try:
+            accept(form_values(request.form.items(multi=True), started_with))
+        except ConfigError as exc:
+            return jsonify({"success": False, "message": f"error: {exc}", "host": web_ui.environment.host})
+        # Locust would apply our fields again as raw strings: it gets the form without them.
+        request.form = ImmutableMultiDict([(k, v) for k, v in request.form.items(multi=True) if not is_ours(k)])
+        return None
 
     def _extend(response: Response) -> Response:
         if request.path == "/stats/requests" and response.is_json:
@@ -133,6 +171,7 @@ def install(web_ui: Any, view: Callable[[], LiveView], now: Callable[[], str]) -
     def _live_json() -> Response:
         return Response(json.dumps(view().snapshot(), allow_nan=False), mimetype="application/json")
 
+    app.before_request(_start_form)
     app.after_request(_extend)
     app.add_url_rule("/s2s/tab.js", "s2s_tab_script", _tab_script)
     app.add_url_rule("/s2s/live", "s2s_live_page", _live_page)

@@ -18,6 +18,7 @@ from typing import Any
 
 from s2s_users import events as ev
 from s2s_users.exceptions import ConfigError
+from s2s_users.redact import redact_url
 
 SAMPLE_RATE = 24_000
 
@@ -91,18 +92,24 @@ class ConnectRequest:
         return f"ConnectRequest(url={self.url!r}, headers=<{len(self.headers)} hidden>)"
 
 
+def check_url(base_url: str) -> None:
+    """Raise a one-line ``ConfigError`` (secrets masked) unless ``base_url`` is a ws:// or wss:// URL."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ConfigError(
+            f"--s2s-url {redact_url(base_url)!r} is not a WebSocket URL: use wss://api.openai.com/v1/realtime "
+            "(or ws://127.0.0.1:PORT/v1/realtime for a local server)"
+        )
+
+
 def connect_request(base_url: str, model: str, api_key: str) -> ConnectRequest:
     """Build the handshake for OpenAI (Bearer) or Azure (``api-key``) from a base URL and a model.
 
     ``base_url`` is e.g. ``wss://api.openai.com/v1/realtime`` or
     ``wss://RES.openai.azure.com/openai/v1/realtime``; ``model`` is appended as ``?model=``.
     """
+    check_url(base_url)
     parts = urllib.parse.urlsplit(base_url)
-    if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise ConfigError(
-            f"--s2s-url {base_url!r} is not a WebSocket URL: use wss://api.openai.com/v1/realtime "
-            "(or ws://127.0.0.1:PORT/v1/realtime for a local server)"
-        )
     if not model:
         raise ConfigError("no model given: pass --s2s-model, e.g. --s2s-model gpt-realtime")
     query = urllib.parse.parse_qsl(parts.query)

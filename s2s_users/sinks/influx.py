@@ -47,6 +47,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from s2s_users.exceptions import ConfigError
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.redact import redact_url
 from s2s_users.sinks.spool import Spool, spool_dirs
 
 log = logging.getLogger(__name__)
@@ -487,7 +488,7 @@ def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str 
     A 5xx, 429 or timeout at start-up is only logged: the sink spools until InfluxDB answers.
     """
     if not settings.url.startswith(("http://", "https://")):
-        raise ConfigError(f"--influx-url {settings.url!r} must start with http:// or https://")
+        raise ConfigError(f"--influx-url {redact_url(settings.url)!r} must start with http:// or https://")
     if not settings.bucket:
         raise ConfigError("--influx-bucket (S2S_INFLUX_BUCKET) is required with --influx-url")
     writer = InfluxWriter(
@@ -504,7 +505,7 @@ def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str 
     try:
         writer.write([probe.line()])
     except WriteFailed as failure:
-        where = f"InfluxDB at {settings.url}"
+        where = f"InfluxDB at {redact_url(settings.url)}"
         if failure.status in (401, 403):
             raise ConfigError(
                 f"{where} refused the token ({failure.reason}): check --influx-token / {ENV_TOKEN}"
@@ -728,7 +729,7 @@ class InfluxSink:
             self._outage = failure.reason
             log.warning(
                 "influx: cannot write to %s (%s): spooling to %s and retrying",
-                self._writer.url,
+                redact_url(self._writer.url),
                 failure.reason,
                 self.settings.spool_dir,
             )

@@ -270,6 +270,16 @@ http {{
     def create_database(self, name: str) -> None:
         self._post_query(f'CREATE DATABASE "{name}"')
 
+    def create_user(self, name: str, password: str) -> str:
+        """A second admin; returns its token (``user:password``) for the sink."""
+        self._post_query(f"CREATE USER \"{name}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES")
+        return f"{name}:{password}"
+
+    def dump(self, database: str) -> str:
+        """Every point of every measurement, tags and fields, as JSON text (to search it)."""
+        measurements = [row["name"] for row in self.select(database, "SHOW MEASUREMENTS")]
+        return json.dumps({m: self.select(database, f'SELECT * FROM "{m}"') for m in measurements})
+
     def select(self, database: str, query: str) -> list[dict[str, Any]]:
         """Rows of ``query`` as dicts (all series concatenated, tags merged in)."""
         rows: list[dict[str, Any]] = []
@@ -307,6 +317,9 @@ class InfluxDatabase:
 
     def select(self, query: str) -> list[dict[str, Any]]:
         return self.service.select(self.name, query)
+
+    def dump(self) -> str:
+        return self.service.dump(self.name)
 
     def stop_influx(self) -> None:
         self.service.stop_influx()

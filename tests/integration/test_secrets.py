@@ -1,0 +1,192 @@
+"""Secrets stay on the server: marker keys planted every way a key can arrive, then every output searched.
+
+Ways in: environment variables (``S2S_API_KEY``, ``OPENAI_API_KEY``), a ``locust.conf`` (the InfluxDB token),
+the command line (``--s2s-api-key``) and the web UI's start form. Outputs searched: the web UI's HTML and JSON
+(form, stats, live view, Locust's own report and CSVs), the process's whole log at DEBUG level, every file of the
+report folder (records, reports, truth logs, spools), Locust's ``--html``/``--csv``/``--json`` files, and every
+point in InfluxDB. The keys are really used: a real mock server accepts only the planted key, and a real InfluxDB
+only the planted token, so a run that did not use them would show it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from s2s_users.mockserver import MockServerProcess
+from tests.integration.conftest import LOCUST, LOCUSTFILE, ROOT
+from tests.support.influx import InfluxDatabase
+from tests.support.webui import CHROMIUM, WebUI, web_ui
+
+WEB_PAGES = (
+    "/", "/stats/requests", "/s2s/live.json", "/s2s/live", "/s2s/live/panel", "/exceptions",
+    "/stats/report", "/stats/requests/csv", "/stats/failures/csv", "/exceptions/csv",
+)  # fmt: skip
+
+
+def marker(name: str) -> str:
+    return f"S2SMARKER{name}{secrets.token_hex(6)}"
+
+
+def files_text(folder: Path) -> Iterator[tuple[Path, str]]:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            yield path, path.read_bytes().decode("utf-8", "replace")
+
+
+def assert_no_marker(markers: Iterable[str], places: Iterable[tuple[object, str]]) -> int:
+    """Search every place for every marker; returns how many places were searched (so none can be skipped)."""
+    searched = 0
+    for where, text in places:
+        searched += 1
+        for value in markers:
+            assert value not in text, f"a secret reached {where}"
+    return searched
+
+
+@pytest.fixture
+def mock_accepting() -> Iterator[Any]:
+    started: list[MockServerProcess] = []
+
+    def start(key: str) -> MockServerProcess:
+        mock = MockServerProcess(time_scale=20, api_key=key).start()
+        started.append(mock)
+        return mock
+
+    yield start
+    for mock in started:
+        mock.stop()
+
+
+def _open_form(page: Page) -> None:
+    page.reload()
+    page.get_by_role("button", name=re.compile("^(new|start)$", re.I)).first.wait_for()
+    new_test = page.get_by_role("button", name=re.compile("^new$", re.I))
+    if new_test.count():  # a test ran before: the form opens from the "New" button
+        new_test.first.click()
+    page.get_by_text("Custom parameters").click()
+
+
+def _start_from_form(page: Page, fields: dict[str, str]) -> None:
+    _open_form(page)
+    for name, value in fields.items():
+        page.locator(f"[name={name}]").fill(value)
+    page.get_by_role("button", name=re.compile("^start$", re.I)).first.click()
+
+
+def _sessions(report_dir: Path) -> list[dict[str, Any]]:
+    path = report_dir / "sessions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _run_until(ui: WebUI, page: Page, report_dir: Path, sessions: int) -> None:
+    deadline = time.monotonic() + 90
+    while len(_sessions(report_dir)) < sessions:
+        assert time.monotonic() < deadline, ui.log_text()[-3000:]
+        time.sleep(0.5)
+    page.get_by_role("button", name=re.compile("^stop$", re.I)).first.click()
+    reports = ui.log_text().count("s2s: report in")
+    deadline = time.monotonic() + 60
+    while ui.log_text().count("s2s: report in") == reports:
+        assert time.monotonic() < deadline, ui.log_text()[-3000:]
+        time.sleep(0.3)
+
+
+def test_keys_from_env_conf_and_form_never_reach_the_browser_logs_files_or_influxdb(
+    tmp_path: Path, influx: InfluxDatabase, mock_accepting: Any
+) -> None:
+    env_key, openai_key, form_key, token_password = marker("ENV"), marker("OPENAI"), marker("FORM"), marker("CONF")
+    mock = mock_accepting(env_key)
+    token = influx.service.create_user("s2smarker", token_password)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    (workdir / "locust.conf").write_text(f"influx-token = {token}\n")
+    report_dir = tmp_path / "run"
+    pages: list[tuple[object, str]] = []
+
+    with web_ui(
+        tmp_path,
+        "--processes", "2", "-u", "4", "-r", "4", "--loglevel", "DEBUG",
+        "--s2s-url", mock.url, "--influx-url", influx.url, "--influx-bucket", influx.name,
+        "--s2s-pace", "20", "--think-time", "0.05", "--chunk-ms", "100", "--report-dir", str(report_dir),
+        env={"S2S_API_KEY": env_key, "OPENAI_API_KEY": openai_key}, cwd=workdir,
+    ) as ui, sync_playwright() as playwright:  # fmt: skip
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(ui.url)
+        assert page.locator("[name=s2sApiKey]").input_value() == ""
+        assert page.locator("[name=influxToken]").input_value() == ""
+        pages.append(("the rendered start form", page.content()))
+
+        # Secret fields left empty: the server's own key and token are used (the mock accepts only those).
+        _start_from_form(page, {"turns": "2"})
+        _run_until(ui, page, report_dir, 6)
+        used_server_key = _sessions(report_dir)
+        assert sum(s["turns_completed"] for s in used_server_key) > 0
+
+        # A key typed in the form is used (the mock refuses it), and is not shown again.
+        _start_from_form(page, {"turns": "2", "s2sApiKey": form_key})
+        _run_until(ui, page, report_dir, len(used_server_key) + 4)
+        rejected = _sessions(report_dir)[len(used_server_key) :]
+        assert {s["end_class"] for s in rejected} == {"connect.rejected"}
+        assert all("HTTP 401" in (s["failure_detail"] or "") for s in rejected)
+        _open_form(page)
+        assert page.locator("[name=s2sApiKey]").input_value() == ""
+        pages.append(("the start form after a typed key", page.content()))
+        pages += [(f"GET {path}", ui.get(path)) for path in WEB_PAGES]
+        browser.close()
+    log = ui.log_text()
+
+    assert "DEBUG" in log and "HTTP 401" in log  # the log was verbose, and the rejection was logged
+    assert influx.query_count("s2s_session", "duration_s") >= len(used_server_key)  # the token worked
+    markers = (env_key, openai_key, form_key, token_password)
+    searched = assert_no_marker(
+        markers,
+        [*pages, ("the log", log), ("InfluxDB", influx.dump()), *files_text(report_dir)],
+    )
+    assert searched >= len(WEB_PAGES) + 6
+
+
+def test_a_key_on_the_command_line_stays_out_of_logs_records_and_locusts_own_reports(
+    tmp_path: Path, mock_accepting: Any
+) -> None:
+    cli_key = marker("CLI")
+    mock = mock_accepting(cli_key)
+    out = tmp_path / "locust-out"
+    out.mkdir()
+    report_dir = tmp_path / "run"
+    process = subprocess.run(
+        [str(LOCUST), "-f", str(LOCUSTFILE), "--headless", "-u", "2", "-r", "2", "--sessions-per-user", "1",
+         "--turns", "3", "--s2s-pace", "20", "--think-time", "0.05", "--chunk-ms", "100", "--run-time", "2m",
+         "--loglevel", "DEBUG", "--s2s-url", mock.url, "--s2s-api-key", cli_key, "--report-dir", str(report_dir),
+         "--html", str(out / "locust.html"), "--csv", str(out / "locust"), "--json-file", str(out / "locust")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    sessions = _sessions(report_dir)
+    assert len(sessions) == 2 and all(s["turns_completed"] == 3 for s in sessions), process.stderr[-3000:]
+    searched = assert_no_marker(
+        [cli_key],
+        [("stdout", process.stdout), ("stderr", process.stderr), *files_text(report_dir), *files_text(out)],
+    )
+    assert searched >= 8
+
+
+def test_a_start_up_error_does_not_repeat_the_key(tmp_path: Path) -> None:
+    key = marker("BADURL")
+    process = subprocess.run(
+        [str(LOCUST), "-f", str(LOCUSTFILE), "--headless", "--s2s-url", f"https://example.invalid/?api_key={key}",
+         "--s2s-api-key", key, "--report-dir", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert process.returncode == 2
+    assert "is not a WebSocket URL" in process.stderr
+    assert key not in process.stdout + process.stderr
