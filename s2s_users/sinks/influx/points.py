@@ -1,0 +1,267 @@
+"""InfluxDB line protocol for records (pure): low-cardinality tags, typed fields, explicit unique timestamps.
+
+InfluxDB keys a point by measurement + tag set + time, so two points of one series with the same time overwrite
+each other. Session id and turn index are fields, not tags, so turns of two sessions with equal labels *are* one
+series: timestamps are the record's time on a microsecond grid plus a deterministic 0-999 ns spread taken from
+the session id and turn index, and ``UniqueTimes`` nudges any remaining collision by a nanosecond.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import zlib
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
+
+TURN_MEASUREMENT = "s2s_turn"
+SESSION_MEASUREMENT = "s2s_session"
+WORKER_MEASUREMENT = "s2s_worker"
+PROBE_MEASUREMENT = "s2s_probe"
+
+_MAX_STRING = 1024  # longer string fields (error text) are cut: a detail, not a payload
+_NONE_TAG = "none"  # tag value for a missing label (line protocol has no empty tag values)
+
+
+@dataclass(frozen=True, slots=True)
+class LinePoint:
+    """One point: ``series`` is the escaped ``measurement,tag=value...``, ``fields`` the escaped field set."""
+
+    series: str
+    fields: str
+    time_ns: int
+
+    def line(self) -> str:
+        return f"{self.series} {self.fields} {self.time_ns}"
+
+
+class Fields:
+    """Typed field set: each field keeps one line-protocol type whatever Python type it arrives as."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def real(self, key: str, value: float | None) -> None:
+        if value is None or isinstance(value, bool):
+            return
+        number = float(value)
+        if math.isfinite(number):
+            self.parts.append(f"{_escape_key(key)}={number!r}")
+
+    def integer(self, key: str, value: int | None) -> None:
+        if value is not None and not isinstance(value, bool):
+            self.parts.append(f"{_escape_key(key)}={int(value)}i")
+
+    def flag(self, key: str, value: bool | None) -> None:
+        if value is not None:
+            self.parts.append(f"{_escape_key(key)}={'true' if value else 'false'}")
+
+    def text(self, key: str, value: str | None) -> None:
+        if value is not None:
+            self.parts.append(f'{_escape_key(key)}="{_escape_string(value)}"')
+
+    def render(self) -> str:
+        if not self.parts:
+            raise ValueError("a point needs at least one field")
+        return ",".join(self.parts)
+
+
+def _escape_key(text: str) -> str:
+    """Measurement, tag key, tag value, field key: escape the separators; control characters become spaces."""
+    text = "".join(" " if ch in "\n\r\t" else ch for ch in text)
+    if text.endswith("\\"):
+        text += " "  # a trailing backslash would escape the separator after it
+    return text.replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
+
+
+def _escape_string(text: str) -> str:
+    text = " ".join(text[:_MAX_STRING].splitlines())
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def series(measurement: str, tags: dict[str, str | None]) -> str:
+    parts = [_escape_key(measurement)]
+    for key in sorted(tags):
+        value = tags[key]
+        parts.append(f"{_escape_key(key)}={_escape_key(value) if value else _NONE_TAG}")
+    return ",".join(parts)
+
+
+def _label_tags(labels: SessionLabels) -> dict[str, str | None]:
+    return {
+        "run_id": labels.run_id,
+        "model": labels.model,
+        "provider": labels.provider,
+        "voice": labels.voice,
+        "turn_mode": labels.turn_mode,
+        "scenario": labels.scenario,
+        "worker": labels.worker,
+    }
+
+
+def time_ns(seconds: float, key: str = "") -> int:
+    """Epoch seconds on a microsecond grid, plus a deterministic 0-999 ns spread taken from ``key``."""
+    spread = zlib.crc32(key.encode("utf-8")) % 1000 if key else 0
+    return round(seconds * 1_000_000) * 1000 + spread
+
+
+def turn_end_s(turn: TurnRecord) -> float:
+    """When the turn ended: its start, plus the user's audio, plus the response (or first audio) time."""
+    after_audio_ms = 0.0
+    for candidate in (turn.response_ms, turn.ttfa_ms):
+        if candidate is not None and math.isfinite(candidate) and candidate > 0:
+            after_audio_ms = candidate
+            break
+    return turn.started_at + turn.input_audio_s + after_audio_ms / 1000
+
+
+def turn_point(labels: SessionLabels, session_id: str, turn: TurnRecord) -> LinePoint:
+    """``s2s_turn``: tags are the session labels and the outcome; everything else is a field."""
+    fields = Fields()
+    fields.text("session_id", session_id)
+    fields.integer("turn", turn.turn)
+    fields.text("prompt_id", turn.prompt_id)
+    fields.real("ttfa_ms", turn.ttfa_ms)
+    fields.real("response_ms", turn.response_ms)
+    fields.real("input_audio_s", turn.input_audio_s)
+    fields.real("assistant_audio_s", turn.assistant_audio_s)
+    fields.integer("audio_bytes", turn.audio_bytes)
+    fields.real("pacing_lag_ms", turn.pacing_lag_ms)
+    fields.text("response_status", turn.response_status)
+    fields.text("detail", turn.detail)
+    fields.real("peak_dbfs", turn.peak_dbfs)
+    fields.integer("transcript_chars", turn.transcript_chars)
+    fields.integer("text_chars", turn.text_chars)
+    fields.flag("context_truncated", turn.context_truncated)
+    fields.integer("input_tokens", turn.input_tokens)
+    fields.integer("output_tokens", turn.output_tokens)
+    fields.integer("input_audio_tokens", turn.input_audio_tokens)
+    fields.integer("input_text_tokens", turn.input_text_tokens)
+    fields.integer("cached_tokens", turn.cached_tokens)
+    fields.integer("output_audio_tokens", turn.output_audio_tokens)
+    fields.integer("output_text_tokens", turn.output_text_tokens)
+    tags = {**_label_tags(labels), "outcome": turn.outcome}
+    return LinePoint(
+        series(TURN_MEASUREMENT, tags),
+        fields.render(),
+        time_ns(turn_end_s(turn), f"{session_id}/{turn.turn}"),
+    )
+
+
+def session_point(record: SessionRecord) -> LinePoint:
+    """``s2s_session`` at the session's end: tags are the labels, outcome and failure class."""
+    fields = Fields()
+    fields.text("session_id", record.session_id)
+    fields.real("duration_s", record.ended_at - record.started_at)
+    fields.integer("turns_planned", record.turns_planned)
+    fields.integer("turns_completed", record.turns_completed)
+    fields.real("assistant_audio_s", record.assistant_audio_s)
+    fields.real("capacity_to_failure_s", record.capacity_to_failure_s)
+    fields.flag("censored", record.censored)
+    fields.real("capacity_to_silent_failure_s", record.capacity_to_silent_failure_s)
+    fields.flag("silent_censored", record.silent_censored)
+    fields.integer("failure_turn", record.failure_turn)
+    fields.text("failure_detail", record.failure_detail)
+    fields.integer("silent_failure_turn", record.silent_failure_turn)
+    fields.integer("visible_failure_turn", record.visible_failure_turn)
+    fields.text("end_class", record.end_class)
+    fields.integer("close_code", record.close_code)
+    fields.text("close_reason", record.close_reason)
+    fields.flag("close_frame_received", record.close_frame_received)
+    fields.integer("context_truncations", record.context_truncations)
+    fields.integer("legacy_events", record.legacy_events)
+    fields.integer("unknown_events", sum(record.unknown_events.values()))
+    fields.real("estimated_cost_usd", record.estimated_cost_usd)
+    labels = SessionLabels(
+        run_id=record.run_id,
+        model=record.model,
+        provider=record.provider,
+        voice=record.voice,
+        turn_mode=record.turn_mode,
+        scenario=record.scenario,
+        worker=record.worker,
+    )
+    tags = {**_label_tags(labels), "outcome": record.outcome, "failure_class": record.failure_class}
+    at = time_ns(record.ended_at, record.session_id)
+    return LinePoint(series(SESSION_MEASUREMENT, tags), fields.render(), at)
+
+
+def worker_point(
+    run_id: str,
+    worker: str,
+    at_ns: int,
+    *,
+    active_sessions: int,
+    pacing_lag_p50_ms: float | None,
+    pacing_lag_p95_ms: float | None,
+    cpu_percent: float | None,
+    spool_points: int,
+    queued_points: int,
+    dropped_points: int,
+) -> LinePoint:
+    """``s2s_worker``: one worker's health at ``at_ns``."""
+    fields = Fields()
+    fields.integer("active_sessions", active_sessions)
+    fields.real("pacing_lag_p50_ms", pacing_lag_p50_ms)
+    fields.real("pacing_lag_p95_ms", pacing_lag_p95_ms)
+    fields.real("cpu_percent", cpu_percent)
+    fields.integer("spool_points", spool_points)
+    fields.integer("queued_points", queued_points)
+    fields.integer("dropped_points", dropped_points)
+    tags: dict[str, str | None] = {"run_id": run_id, "worker": worker}
+    return LinePoint(series(WORKER_MEASUREMENT, tags), fields.render(), at_ns)
+
+
+class UniqueTimes:
+    """Keeps timestamps unique per series: a point whose series and time were already used moves on by 1 ns.
+
+    Remembers the last ``memory`` points as hashes (a hash clash only costs a needless 1 ns nudge). Older
+    collisions would need two records emitted that far apart to end in the same microsecond with the same
+    spread: not a case that happens, as points are emitted when the record ends.
+    """
+
+    def __init__(self, memory: int = 50_000) -> None:
+        self.memory = memory
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+        self._lock = threading.Lock()
+        self.nudged = 0
+
+    def claim(self, point: LinePoint) -> LinePoint:
+        with self._lock:
+            at = point.time_ns
+            while (key := hash((point.series, at))) in self._seen:
+                at += 1
+            self._seen.add(key)
+            self._order.append(key)
+            if len(self._order) > self.memory:
+                self._seen.discard(self._order.popleft())
+            if at == point.time_ns:
+                return point
+            self.nudged += 1
+            return replace(point, time_ns=at)
+
+
+def to_points(
+    sessions: Iterable[SessionRecord], *, include_turns: bool = True, times: UniqueTimes | None = None
+) -> list[str]:
+    """Line protocol for whole sessions (their turns first, then the session point), timestamps unique."""
+    times = times if times is not None else UniqueTimes()
+    lines: list[str] = []
+    for record in sessions:
+        labels = SessionLabels(
+            record.run_id,
+            record.model,
+            record.provider,
+            record.voice,
+            record.turn_mode,
+            record.scenario,
+            record.worker,
+        )
+        if include_turns:
+            lines.extend(times.claim(turn_point(labels, record.session_id, t)).line() for t in record.turns)
+        lines.append(times.claim(session_point(record)).line())
+    return lines
