@@ -93,6 +93,25 @@ TERMINAL: frozenset[FailureClass] = frozenset(
 _SESSION_CAP_MARKERS = ("maximum duration", "session_expired", "session expired")
 
 
+class FailureKind(enum.StrEnum):
+    """What a turn outcome or a session's first failure was, for dashboards: silent, visible, or none."""
+
+    SILENT = "silent"
+    VISIBLE = "visible"
+    NONE = "none"
+
+
+def kind_of(outcome: str | None) -> FailureKind:
+    """The kind of a record's outcome: ``"ok"``, None and ends that are not failures are ``NONE``."""
+    try:
+        code = FailureClass(outcome) if outcome is not None else None
+    except ValueError:
+        code = None  # "ok", or a code from a newer version: not a failure we know
+    if not is_failure(code):
+        return FailureKind.NONE
+    return FailureKind.SILENT if is_silent(code) else FailureKind.VISIBLE
+
+
 def is_silent(code: FailureClass | None) -> bool:
     """True when the failure gave the client no error signal."""
     return code in SILENT

@@ -8,6 +8,7 @@ import pytest
 
 from s2s_users import failures as fl
 from s2s_users.failures import FailureClass as F
+from s2s_users.failures import FailureKind, kind_of
 
 
 def done(status: str, audio_bytes: int = 4800, peak: float = -6.0, cancel_requested: bool = False) -> fl.ResponseEnded:
@@ -93,3 +94,21 @@ def test_expected_ends_and_harness_stops_are_not_failures() -> None:
 def test_classify_rejects_things_that_are_not_observations() -> None:
     with pytest.raises(TypeError):
         fl.classify("response.done")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [
+        ("response.zero_audio", FailureKind.SILENT),
+        ("transport.closed_no_frame", FailureKind.SILENT),
+        ("response.failed", FailureKind.VISIBLE),
+        ("connect.rejected", FailureKind.VISIBLE),
+        ("ok", FailureKind.NONE),
+        (None, FailureKind.NONE),
+        ("harness.stopped", FailureKind.NONE),
+        ("session.expired", FailureKind.NONE),
+        ("some.future_code", FailureKind.NONE),
+    ],
+)
+def test_every_outcome_is_a_silent_a_visible_or_no_failure(outcome: str | None, kind: FailureKind) -> None:
+    assert kind_of(outcome) is kind

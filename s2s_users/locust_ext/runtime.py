@@ -39,13 +39,16 @@ from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
 from s2s_users.mockserver.scenario import load_scenario
 from s2s_users.protocols.openai_realtime import SAMPLE_RATE
 from s2s_users.redact import redact_url
-from s2s_users.reporting.files import write_report
+from s2s_users.reporting.files import load_sessions, write_report
 from s2s_users.reporting.gates import Gates, check_gates
 from s2s_users.reporting.render import render_text
 from s2s_users.reporting.summary import percentile
 from s2s_users.sinks.files import JsonlSessionSink
 from s2s_users.sinks.influx import InfluxSettings, InfluxSink, check_connection
+from s2s_users.sinks.influx.points import RunLabels
+from s2s_users.sinks.influx.publisher import RunDescription, RunPublisher
 from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions
+from s2s_users.version import package_version
 
 log = logging.getLogger("s2s_users")
 
@@ -54,6 +57,8 @@ MSG_BATCH = "s2s_batch"
 MSG_STOP_USERS = "s2s_stop_users"
 LOCAL_NODE = "local"
 WORKER_HEALTH_INTERVAL_S = 5.0
+#: How often the owner refreshes the dashboards' summaries and survival curves in InfluxDB.
+SUMMARY_INTERVAL_S = 5.0
 DIRECT = TransportOptions(use_proxy=False)
 BATCH_INTERVAL_S = 1.0
 LOST_CHECK_INTERVAL_S = 1.0
@@ -76,8 +81,10 @@ def influx_settings(options: Any, spool_root: Path, worker: str) -> InfluxSettin
 
 
 def worker_name(environment: Any) -> str:
-    """A low-cardinality label: ``local``, or ``worker-N`` by the index the master gave the worker."""
+    """A low-cardinality label: ``local``, ``master``, or ``worker-N`` by the index the master gave the worker."""
     runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        return "master"
     return f"worker-{runner.worker_index}" if isinstance(runner, WorkerRunner) else "local"
 
 
@@ -105,6 +112,8 @@ class Runtime:
         self._mock_key: tuple[object, ...] = ()
         self._watcher: Any = None
         self.influx: InfluxSink | None = None
+        self.publisher: RunPublisher | None = None
+        self._publishing: Any = None
         self._recent_lags_ms: deque[float] = deque(maxlen=1000)
         self._health: Any = None
         self._users_assigned = 0
@@ -147,9 +156,9 @@ class Runtime:
             self.environment.parsed_options.run_id = settings.run_id
         if not isinstance(self.environment.runner, MasterRunner):
             _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
-            influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
-            if influx is not None:
-                check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+        influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
+        if influx is not None:
+            check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
 
     def options_started_with(self) -> dict[str, Any]:
         """Our options as the process has them now (after ``validate`` pinned the run id)."""
@@ -172,9 +181,9 @@ class Runtime:
             self.script = _script(settings.prompts_dir, settings.chunk_ms, self._vad_silence(settings))
             if settings.embedded_mock:
                 self._ensure_mock(settings)
-            self._start_influx(settings)
             if self._batcher is None:
                 self._batcher = gevent.spawn(self._send_batches)
+        self._start_influx(settings)
         if self.owns_records:
             if self.sink is None or self.sink.run_dir != settings.report_dir:
                 self.sink = JsonlSessionSink(settings.report_dir)
@@ -183,31 +192,46 @@ class Runtime:
             if isinstance(self.environment.runner, MasterRunner) and self._watcher is None:
                 self._watcher = gevent.spawn(self._watch_workers)
             log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
+            self._start_publishing(settings)
 
     def stop(self) -> None:
-        """At test stop: last batch and InfluxDB flush (user processes); drain, close, report (owner)."""
+        """At test stop: last batch (user processes); drain, close, report (owner); then the InfluxDB flush."""
         if self.runs_users:
             self.flush()
         if isinstance(self.environment.runner, MasterRunner):
             self._drain_workers()
+        try:
+            if self.owns_records and self.sink is not None:
+                self._finish_records(self.sink)
+        finally:
+            self._close_influx()
+
+    def _close_influx(self) -> None:
+        for greenlet in (self._health, self._publishing):
+            if greenlet is not None:
+                greenlet.kill(block=False)
+        self._health = self._publishing = None
+        self.publisher = None
         if self.influx is not None:
-            if self._health is not None:
-                self._health.kill(block=False)
-                self._health = None
             self.influx.close()
             if self.influx.summary is not None:
                 print(self.influx.summary.message(), file=sys.stdout, flush=True)
             self.influx = None
-        if not self.owns_records or self.sink is None:
-            return
-        self.sink.close()
-        if not self.sink.path.exists():
+
+    def _finish_records(self, sink: JsonlSessionSink) -> None:
+        """The owner's end of a run: the report, the final dashboard points, and the gates."""
+        sink.close()
+        if not sink.path.exists():
             log.warning("s2s: no session finished in this run; no report written")
             return
-        report = write_report(self.sink.run_dir)
+        records = load_sessions(sink.run_dir)
+        report = write_report(sink.run_dir, records)
+        if self.publisher is not None:
+            self.publisher.final(report, records, time.time_ns())
+            self.publisher.stopped(len(records), time.time_ns())
         print(render_text(report), file=sys.stdout, flush=True)
         print(
-            f"s2s: report in {self.sink.run_dir / 'report.html'} (also report.md, report.json)",
+            f"s2s: report in {sink.run_dir / 'report.html'} (also report.md, report.json)",
             file=sys.stdout,
             flush=True,
         )
@@ -240,6 +264,35 @@ class Runtime:
         self.influx = InfluxSink(influx, run_id=settings.run_id, worker=worker)
         self._health = gevent.spawn(self._report_health)
         log.info("s2s: writing to InfluxDB at %s, bucket %s", redact_url(influx.url), influx.bucket)
+
+    def _start_publishing(self, settings: RunSettings) -> None:
+        """Owner: summaries, survival curves and every session record to InfluxDB, and the start annotation."""
+        if self.influx is None or self.publisher is not None:
+            return
+        run = RunLabels(settings.run_id, settings.turn_mode, settings.scenario)
+        self.publisher = RunPublisher(self.influx, run, origin_ns=time.time_ns())
+        self.publisher.started(
+            RunDescription(
+                models=settings.models,
+                users=int(getattr(self.environment.runner, "target_user_count", 0) or 0),
+                target=self._target_description(settings),
+                version=package_version(),
+            ),
+            time.time_ns(),
+        )
+        self._publishing = gevent.spawn(self._publish_live)
+
+    def _publish_live(self) -> None:
+        while self.publisher is not None:
+            gevent.sleep(SUMMARY_INTERVAL_S)
+            if self.publisher is not None:
+                self.publisher.live(self.live, time.time_ns())
+
+    def _target_description(self, settings: RunSettings) -> str:
+        if settings.url is not None:
+            return redact_url(settings.url)
+        scenario = f" ({settings.mock_scenario})" if settings.mock_scenario else ""
+        return f"embedded mock{scenario}"
 
     def _report_health(self) -> None:
         while self.influx is not None:
@@ -323,8 +376,6 @@ class Runtime:
 
     def session_finished(self, key: str, record: SessionRecord) -> None:
         self.active_sessions -= 1
-        if self.influx is not None:
-            self.influx.write_session(record)
         self.outbox.session_finished(key, record)
 
     def user_finished(self) -> None:
@@ -379,6 +430,8 @@ class Runtime:
             self.sink = JsonlSessionSink(self.settings.report_dir)
         self.sink.write_session(record)
         self.live.add_session(record)
+        if self.publisher is not None:
+            self.publisher.session(record)
 
     def _maybe_end_run(self) -> None:
         runner = self.environment.runner

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from s2s_users.failures import SILENT, FailureClass
+from s2s_users.failures import SILENT, FailureClass, FailureKind, kind_of
 from s2s_users.metrics.records import SessionRecord, TurnRecord
 from s2s_users.reporting.survival import SurvivalCurve, kaplan_meier_counts
 
@@ -126,6 +126,9 @@ class ModelLive:
     turns_failed: int = 0
     audio_s: float = 0.0
     silent_failure_sessions: int = 0
+    failed_sessions: int = 0
+    lost_sessions: int = 0
+    cost_usd: float = 0.0
     turn_audio: Histogram = field(default_factory=lambda: Histogram(TURN_AUDIO_BIN_S))
     ttfa: Histogram = field(default_factory=lambda: Histogram(TTFA_BIN_MS))
     # capacity to silent failure, rounded: time -> [events, censored]; of ended and of open sessions
@@ -171,7 +174,8 @@ class LiveView:
             return
         if event.outcome == FailureClass.HARNESS_STOPPED:
             return  # cut short by the load test: not a measurement
-        row.turns_failed += 1
+        if kind_of(event.outcome) is not FailureKind.NONE:
+            row.turns_failed += 1
         row.audio_s += event.assistant_audio_s
         self.taxonomy[event.outcome] += 1
         self.timeline.add(event.started_at, event.outcome)
@@ -180,8 +184,11 @@ class LiveView:
         """Session-level aggregates only: its turns arrive as turn events (lost sessions have none)."""
         row = self._model(record.model)
         row.sessions += 1
+        row.cost_usd += record.estimated_cost_usd
+        row.failed_sessions += record.outcome == "failed"
         if record.end_class == FailureClass.WORKER_LOST:
             self.lost_sessions += 1
+            row.lost_sessions += 1
         if record.silent_failure_turn is not None:
             row.silent_failure_sessions += 1
         # Session ends that are not a turn's outcome (drops between turns, rejections) still belong in the taxonomy.

@@ -28,8 +28,9 @@ def load_sessions(run_dir: Path) -> list[SessionRecord]:
     return records
 
 
-def write_report(run_dir: Path) -> Report:
-    records = load_sessions(run_dir)
+def write_report(run_dir: Path, records: list[SessionRecord] | None = None) -> Report:
+    """Write report.md/.html/.json from ``records`` (default: the folder's sessions.jsonl) and return the report."""
+    records = load_sessions(run_dir) if records is None else records
     report = build_report(records)
     (run_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
     (run_dir / "report.html").write_text(render_html(report, records), encoding="utf-8")

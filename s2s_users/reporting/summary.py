@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from s2s_users.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureClass
+from s2s_users.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureClass, FailureKind, kind_of
 from s2s_users.metrics.records import SessionRecord
 from s2s_users.reporting.survival import kaplan_meier
 
@@ -22,6 +22,11 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     position = (len(ordered) - 1) * q / 100
     low, high = math.floor(position), math.ceil(position)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def is_failure_outcome(outcome: str) -> bool:
+    """True for a turn outcome that counts against the service (``"ok"`` and harness or cap ends do not)."""
+    return kind_of(outcome) is not FailureKind.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,10 @@ class ModelRow:
     ttfa_p50_ms: float | None
     ttfa_p95_ms: float | None
     cost_usd: float
+    turns_failed: int
+    failed_sessions: int
+    censored_sessions: int
+    lost_sessions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,10 @@ def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
         ttfa_p50_ms=percentile(ttfa, 50),
         ttfa_p95_ms=percentile(ttfa, 95),
         cost_usd=sum(r.estimated_cost_usd for r in records),
+        turns_failed=sum(is_failure_outcome(t.outcome) for r in records for t in r.turns),
+        failed_sessions=sum(r.outcome == "failed" for r in records),
+        censored_sessions=sum(r.silent_censored for r in records),
+        lost_sessions=sum(r.end_class == FailureClass.WORKER_LOST for r in records),
     )
 
 

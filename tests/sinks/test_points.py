@@ -60,11 +60,18 @@ def parse(line: str) -> tuple[str, dict[str, str], dict[str, str], int]:
     return unescape(measurement), tags, field_map, int(stamp)
 
 
-def test_a_turn_point_is_tagged_with_the_session_labels_and_its_outcome_only() -> None:
+def test_a_turn_point_is_tagged_with_the_session_labels_its_outcome_and_its_kind_only() -> None:
     measurement, tags, _, _ = parse(turn_point(LABELS, "sess-abc", turn(4)).line())
     assert measurement == TURN_MEASUREMENT
-    assert set(tags) == LABEL_TAGS | {"outcome"}
-    assert tags["model"] == "gpt-realtime" and tags["outcome"] == "ok"
+    assert set(tags) == LABEL_TAGS | {"outcome", "failure_kind"}
+    assert tags["model"] == "gpt-realtime" and tags["outcome"] == "ok" and tags["failure_kind"] == "none"
+
+
+def test_silent_and_visible_failures_are_told_apart_by_a_tag() -> None:
+    silent = parse(turn_point(LABELS, "s", turn(1, outcome="response.zero_audio")).line())[1]
+    visible = parse(turn_point(LABELS, "s", turn(2, outcome="response.failed")).line())[1]
+    stopped = parse(turn_point(LABELS, "s", turn(3, outcome="harness.stopped")).line())[1]
+    assert (silent["failure_kind"], visible["failure_kind"], stopped["failure_kind"]) == ("silent", "visible", "none")
 
 
 def test_session_id_turn_index_and_error_text_are_fields_never_tags() -> None:
@@ -170,9 +177,10 @@ def test_a_session_point_is_stamped_at_its_end_and_tagged_with_outcome_and_failu
     )
     measurement, tags, fields, stamp = parse(session_point(record).line())
     assert measurement == SESSION_MEASUREMENT
-    assert set(tags) == LABEL_TAGS | {"outcome", "failure_class"}
-    assert tags["failure_class"] == "response.zero_audio"
+    assert set(tags) == LABEL_TAGS | {"outcome", "failure_class", "failure_kind"}
+    assert tags["failure_class"] == "response.zero_audio" and tags["failure_kind"] == "silent"
     assert fields["session_id"] == '"sess-9"' and fields["silent_failure_turn"] == "4i"
+    assert fields["silent_failure"] == "true"
     assert fields["unknown_events"] == "5i"
     assert stamp // 1000 == round((T0 + 61.25) * 1_000_000)
 

@@ -15,12 +15,17 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from s2s_users.failures import kind_of
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.reporting.dashboard import CurvePoint, ModelSummary
 
 TURN_MEASUREMENT = "s2s_turn"
 SESSION_MEASUREMENT = "s2s_session"
 WORKER_MEASUREMENT = "s2s_worker"
 PROBE_MEASUREMENT = "s2s_probe"
+SUMMARY_MEASUREMENT = "s2s_summary"
+SURVIVAL_MEASUREMENT = "s2s_survival"
+RUN_MEASUREMENT = "s2s_run"
 
 _MAX_STRING = 1024  # longer string fields (error text) are cut: a detail, not a payload
 _NONE_TAG = "none"  # tag value for a missing label (line protocol has no empty tag values)
@@ -143,7 +148,7 @@ def turn_point(labels: SessionLabels, session_id: str, turn: TurnRecord) -> Line
     fields.integer("cached_tokens", turn.cached_tokens)
     fields.integer("output_audio_tokens", turn.output_audio_tokens)
     fields.integer("output_text_tokens", turn.output_text_tokens)
-    tags = {**_label_tags(labels), "outcome": turn.outcome}
+    tags = {**_label_tags(labels), "outcome": turn.outcome, "failure_kind": kind_of(turn.outcome).value}
     return LinePoint(
         series(TURN_MEASUREMENT, tags),
         fields.render(),
@@ -175,6 +180,7 @@ def session_point(record: SessionRecord) -> LinePoint:
     fields.integer("legacy_events", record.legacy_events)
     fields.integer("unknown_events", sum(record.unknown_events.values()))
     fields.real("estimated_cost_usd", record.estimated_cost_usd)
+    fields.flag("silent_failure", record.silent_failure_turn is not None)
     labels = SessionLabels(
         run_id=record.run_id,
         model=record.model,
@@ -184,7 +190,12 @@ def session_point(record: SessionRecord) -> LinePoint:
         scenario=record.scenario,
         worker=record.worker,
     )
-    tags = {**_label_tags(labels), "outcome": record.outcome, "failure_class": record.failure_class}
+    tags = {
+        **_label_tags(labels),
+        "outcome": record.outcome,
+        "failure_class": record.failure_class,
+        "failure_kind": kind_of(record.failure_class).value,
+    }
     at = time_ns(record.ended_at, record.session_id)
     return LinePoint(series(SESSION_MEASUREMENT, tags), fields.render(), at)
 
@@ -265,3 +276,85 @@ def to_points(
             lines.extend(times.claim(turn_point(labels, record.session_id, t)).line() for t in record.turns)
         lines.append(times.claim(session_point(record)).line())
     return lines
+
+
+# --- written by the record owner (the master), which alone sees every session --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunLabels:
+    """Tags of the master's points: the run and its run-wide settings."""
+
+    run_id: str
+    turn_mode: str
+    scenario: str
+
+
+def summary_point(run: RunLabels, summary: ModelSummary, at_ns: int) -> LinePoint:
+    """``s2s_summary``: one model's counts, capacity (median and CI, minutes), TTFA and audio percentiles."""
+    fields = Fields()
+    fields.flag("final", summary.final)
+    fields.integer("active", summary.active)
+    fields.integer("sessions_ended", summary.sessions_ended)
+    fields.integer("failed_sessions", summary.failed_sessions)
+    fields.integer("silent_failure_sessions", summary.silent_failure_sessions)
+    fields.integer("censored_sessions", summary.censored_sessions)
+    fields.integer("lost_sessions", summary.lost_sessions)
+    fields.integer("turns_ok", summary.turns_ok)
+    fields.integer("turns_failed", summary.turns_failed)
+    fields.real("audio_minutes", summary.audio_minutes)
+    fields.flag("capacity_reached", summary.capacity_median_min is not None)
+    fields.real("capacity_median_min", summary.capacity_median_min)
+    fields.real("capacity_ci_low_min", summary.capacity_ci_low_min)
+    fields.real("capacity_ci_high_min", summary.capacity_ci_high_min)
+    fields.real("ttfa_p50_ms", summary.ttfa_p50_ms)
+    fields.real("ttfa_p95_ms", summary.ttfa_p95_ms)
+    fields.real("turn_audio_p50_s", summary.turn_audio_p50_s)
+    fields.real("turn_audio_p95_s", summary.turn_audio_p95_s)
+    fields.real("cost_usd", summary.cost_usd)
+    tags: dict[str, str | None] = {
+        "run_id": run.run_id,
+        "model": summary.model,
+        "turn_mode": run.turn_mode,
+        "scenario": run.scenario,
+    }
+    return LinePoint(series(SUMMARY_MEASUREMENT, tags), fields.render(), at_ns)
+
+
+def survival_points(
+    run: RunLabels, model: str, curve: list[CurvePoint], origin_ns: int, pad_to: int = 0
+) -> list[LinePoint]:
+    """``s2s_survival``: the curve's corners at fixed times ``origin_ns + i µs``.
+
+    Each refresh rewrites the same series at the same times, so InfluxDB keeps only the newest curve; ``pad_to``
+    repeats the last corner so that a shorter curve also replaces every point of a longer earlier one.
+    """
+    tags: dict[str, str | None] = {"run_id": run.run_id, "model": model, "turn_mode": run.turn_mode}
+    name = series(SURVIVAL_MEASUREMENT, tags)
+    padded = curve + [curve[-1]] * max(pad_to - len(curve), 0) if curve else []
+    out = []
+    for index, corner in enumerate(padded):
+        fields = Fields()
+        fields.integer("index", index)
+        fields.real("capacity_s", corner.capacity_s)
+        fields.real("capacity_min", corner.capacity_s / 60)
+        fields.real("survival", corner.survival)
+        fields.real("ci_low", corner.ci_low)
+        fields.real("ci_high", corner.ci_high)
+        fields.integer("at_risk", corner.at_risk)
+        fields.integer("events", corner.events)
+        out.append(LinePoint(name, fields.render(), origin_ns + index * 1000))
+    return out
+
+
+def run_point(run: RunLabels, event: str, at_ns: int, text: str, **values: str | int) -> LinePoint:
+    """``s2s_run``: a start or stop annotation; ``text`` is what Grafana shows, ``values`` are more fields."""
+    fields = Fields()
+    fields.text("text", text)
+    for key, value in sorted(values.items()):
+        if isinstance(value, int):
+            fields.integer(key, value)
+        else:
+            fields.text(key, value)
+    tags: dict[str, str | None] = {"run_id": run.run_id, "event": event}
+    return LinePoint(series(RUN_MEASUREMENT, tags), fields.render(), at_ns)

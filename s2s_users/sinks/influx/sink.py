@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,8 +144,19 @@ class InfluxSink:
             )
         )
 
+    def write_point(self, point: LinePoint) -> None:
+        """Any other point (summaries, annotations); its time is kept unique in its series like every record's."""
+        self._put(point)
+
+    def write_replacing(self, points: Iterable[LinePoint]) -> None:
+        """Points meant to overwrite earlier ones of the same series and time (a refreshed survival curve)."""
+        for point in points:
+            self._put_line(point.line())
+
     def _put(self, point: LinePoint) -> None:
-        line = self._times.claim(point).line()
+        self._put_line(self._times.claim(point).line())
+
+    def _put_line(self, line: str) -> None:
         if self._closed:  # a late record after close: straight to disk, never lost silently
             self._to_spool([line])
             return
