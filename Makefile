@@ -27,11 +27,11 @@ demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/endurance.py $(DEMO_ARGS) --report-dir runs/demo-$$(date -u +%Y%m%dT%H%M%SZ)
 
 lint: $(STAMP)
-	$(BIN)/ruff check s2s_users tests locustfiles audio_fixtures benchmarks
-	$(BIN)/ruff format --check s2s_users tests locustfiles audio_fixtures benchmarks
+	$(BIN)/ruff check s2s_users tests locustfiles audio_fixtures benchmarks grafana
+	$(BIN)/ruff format --check s2s_users tests locustfiles audio_fixtures benchmarks grafana
 
 types: $(STAMP)
-	$(BIN)/mypy --strict s2s_users
+	$(BIN)/mypy --strict s2s_users grafana
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

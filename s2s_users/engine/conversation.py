@@ -402,6 +402,7 @@ class Conversation:
             response_ms=since_audio_end(now) if done is not None else None,
             pacing_lag_ms=round(turn.pacer.max_lag_s * 1000, 3),
             started_at=round(turn.started_at + self._wall_offset, 6),
+            ended_at=round(now + self._wall_offset, 6),
             response_status=done.status if done is not None else None,
             detail=detail,
             peak_dbfs=round(peak, 2) if math.isfinite(peak) else None,

@@ -59,6 +59,8 @@ class TurnRecord:
     cached_tokens: int = 0
     output_audio_tokens: int = 0
     output_text_tokens: int = 0
+    ended_at: float | None = None
+    """When the turn ended (epoch seconds): its response's end, or the failure that ended it."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

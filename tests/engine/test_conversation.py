@@ -302,3 +302,17 @@ def test_end_states_are_sticky_and_illegal_moves_raise() -> None:
 def test_every_live_state_can_end_the_session() -> None:
     live = [s for s in State if s not in (State.DONE, State.ENDED)]
     assert all(TRANSITIONS[s][Trigger.SESSION_ENDED] is State.ENDED for s in live)
+
+
+def test_each_turn_record_carries_the_time_it_ended_also_when_prompts_are_sent_fast() -> None:
+    h = Harness(turns=2, pace=Pace(20.0))
+    h.open_session()
+    h.advance(0.1)
+    h.answer()
+    h.advance(2.0)
+    h.answer()
+    record = h.conv.session_record()
+    first, second = record.turns
+    assert first.ended_at is not None and second.ended_at is not None
+    assert first.started_at < first.ended_at < second.started_at < second.ended_at
+    assert first.ended_at == pytest.approx(1_000.0 + 0.1 + 0.1, abs=1e-6)  # wall offset + clock at response.done

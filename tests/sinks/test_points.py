@@ -231,3 +231,8 @@ def test_the_summary_says_where_points_were_left_and_how_to_replay_them() -> Non
     )
     dropped = SinkSummary(written=1, spooled=2, left_on_disk=2, dropped=7, spool_dir=Path("/s"))
     assert "7 DROPPED" in dropped.message() and not dropped.complete
+
+
+def test_a_turn_point_is_stamped_when_the_turn_ended() -> None:
+    ended = turn(3, ended_at=T0 + 12.5)
+    assert parse(turn_point(LABELS, "s", ended).line())[3] // 1000 == round((T0 + 12.5) * 1_000_000)

@@ -114,7 +114,9 @@ def time_ns(seconds: float, key: str = "") -> int:
 
 
 def turn_end_s(turn: TurnRecord) -> float:
-    """When the turn ended: its start, plus the user's audio, plus the response (or first audio) time."""
+    """When the turn ended; records written before ``ended_at`` existed get an estimate from their other times."""
+    if turn.ended_at is not None:
+        return turn.ended_at
     after_audio_ms = 0.0
     for candidate in (turn.response_ms, turn.ttfa_ms):
         if candidate is not None and math.isfinite(candidate) and candidate > 0:
