@@ -8,7 +8,7 @@ All options: ``locust -f locustfiles/endurance.py --help`` (group "s2s_users").
 
 from locust import events
 
-from s2s_users.locust_ext.runtime import install_hooks
+from s2s_users.locust_ext.hooks import install_hooks
 from s2s_users.locust_ext.users import OpenAIRealtimeUser
 
 install_hooks(events)

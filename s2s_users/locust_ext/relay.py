@@ -1,7 +1,7 @@
 """Worker → record owner: finished turns, finished sessions and the progress of open sessions, in batches.
 
 ``Outbox`` is the sending side (every process that runs users); ``Ledger`` is the receiving side (the master, or
-the local runner delivering to itself). Neither touches Locust: ``runtime`` moves the batches, as Locust custom
+the local runner delivering to itself). Neither touches Locust: ``hooks`` moves the batches, as Locust custom
 messages between processes. A batch is plain JSON-safe data:
 
     {"turns": [TurnEvent lists], "sessions": [[key, SessionRecord dict]], "open": [[key, snapshot dict]],

@@ -11,7 +11,7 @@ import gevent
 
 from s2s_users.engine.conversation import Conversation
 from s2s_users.failures import FailureClass
-from s2s_users.locust_ext import runtime
+from s2s_users.locust_ext.hooks import user_side_of
 from s2s_users.locust_ext.stats import fire_session, fire_turn
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_request
@@ -28,7 +28,7 @@ class OpenAIRealtimeUser(User):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        self.rt = runtime.current()
+        self.rt = user_side_of(self.environment)
         self.model = self.rt.next_model()
         self.sessions_played = 0
         self.rt.user_started()
@@ -46,7 +46,7 @@ class OpenAIRealtimeUser(User):
             voice=settings.voice,
             turn_mode=settings.turn_mode,
             scenario=settings.scenario,
-            worker=runtime.worker_name(self.environment),
+            worker=rt.worker(),
         )
         conversation = Conversation(
             adapter,

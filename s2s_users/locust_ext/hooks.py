@@ -1,0 +1,229 @@
+"""The product's hooks on Locust's events, and its state on Locust's ``Environment`` (``environment.s2s``).
+
+``install_hooks(events)`` is all a locustfile calls. Each Locust process then gets one ``S2SProcess``: the
+``UserSide`` where users run (local runner, workers), the ``RecordOwner`` where records are kept (local runner,
+master), and the process's InfluxDB sink and health reports. Workers send batches to the master as Locust custom
+messages; a local run hands them to itself.
+"""
+
+from __future__ import annotations
+
+from locust.runners import STATE_RUNNING, STATE_SPAWNING
+
+import copy
+import logging
+import sys
+import time
+from typing import Any
+
+import gevent
+
+from s2s_users.config import RunSettings
+from s2s_users.exceptions import ConfigError
+from s2s_users.locust_ext import webui
+from s2s_users.locust_ext.options import OPTIONS_BY_DEST, add_options
+from s2s_users.locust_ext.record_owner import RecordOwner
+from s2s_users.locust_ext.roles import LOCAL_NODE, is_master, is_worker, owns_records, runs_users, worker_name
+from s2s_users.locust_ext.settings import influx_settings, run_settings
+from s2s_users.locust_ext.user_side import UserSide, script_for
+from s2s_users.redact import redact_url
+from s2s_users.reporting.summary import percentile
+from s2s_users.sinks.influx import InfluxSink, check_connection
+
+log = logging.getLogger("s2s_users")
+
+MSG_BATCH = "s2s_batch"
+MSG_STOP_USERS = "s2s_stop_users"
+HEALTH_INTERVAL_S = 5.0
+CONFIG_ERROR_EXIT_CODE = 2
+
+
+class S2SProcess:
+    """Our part of one Locust process."""
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+        self.users = UserSide(environment, self._deliver) if runs_users(environment) else None
+        stop_workers = self._stop_workers_users if is_master(environment) else None
+        self.owner = RecordOwner(environment, stop_workers) if owns_records(environment) else None
+        self.influx: InfluxSink | None = None
+        self._health: Any = None
+
+    def settings(self, options: Any = None) -> RunSettings:
+        return run_settings(options if options is not None else self.environment.parsed_options)
+
+    # --- start-up and the start form --------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """At start-up: fail fast, with one line, on options, prompts or an InfluxDB that cannot work."""
+        settings = self.settings()
+        if self.owner is not None:
+            # Pin the run id so that workers (which get the master's options) label records the same way.
+            self.environment.parsed_options.run_id = settings.run_id
+        if self.users is not None:
+            script_for(settings)
+        influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
+        if influx is not None:
+            check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+
+    def options_started_with(self) -> dict[str, Any]:
+        """Our options as the process has them now (after ``validate`` pinned the run id)."""
+        options = self.environment.parsed_options
+        return {name: getattr(options, name) for name in OPTIONS_BY_DEST}
+
+    def accept_form(self, values: dict[str, Any]) -> None:
+        """Options typed in the web UI's start form: checked as the command line's are, then applied."""
+        candidate = copy.copy(self.environment.parsed_options)
+        vars(candidate).update(values)
+        self.settings(candidate)
+        vars(self.environment.parsed_options).update(values)
+
+    # --- a test -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """At test start: settings as the start form or the master left them; mock, sinks and owner ready."""
+        settings = self.settings()
+        self._start_influx(settings)
+        if self.users is not None:
+            self.users.start(settings, self.influx)
+        if self.owner is not None:
+            self.owner.start(settings, self.influx)
+
+    def stop(self) -> None:
+        """At test stop: the users' last batch, the owner's report, then the InfluxDB flush."""
+        try:
+            if self.users is not None:
+                self.users.stop()
+            if self.owner is not None:
+                self.owner.stop()
+        finally:
+            self._close_influx()
+
+    def shutdown(self) -> None:
+        if self.users is not None:
+            self.users.shutdown()
+        if self.owner is not None:
+            self.owner.shutdown()
+
+    # --- InfluxDB: the sink and this process's health ---------------------------------------------------
+
+    def _start_influx(self, settings: RunSettings) -> None:
+        if self.influx is not None:
+            return
+        worker = worker_name(self.environment)
+        influx = influx_settings(self.environment.parsed_options, settings.report_dir, worker)
+        if influx is None:
+            return
+        self.influx = InfluxSink(influx, run_id=settings.run_id, worker=worker)
+        self._health = gevent.spawn(self._report_health)
+        log.info("s2s: writing to InfluxDB at %s, bucket %s", redact_url(influx.url), influx.bucket)
+
+    def _report_health(self) -> None:
+        while self.influx is not None:
+            gevent.sleep(HEALTH_INTERVAL_S)
+            if self.influx is None:
+                return
+            lags = list(self.users.recent_lags_ms) if self.users is not None else []
+            active = self.users.active_sessions if self.users is not None else 0
+            cpu = getattr(self.environment.runner, "current_cpu_usage", None)
+            self.influx.write_worker(active, percentile(lags, 50), percentile(lags, 95), cpu)
+
+    def _close_influx(self) -> None:
+        if self._health is not None:
+            self._health.kill(block=False)
+            self._health = None
+        if self.influx is not None:
+            self.influx.close()
+            if self.influx.summary is not None:
+                print(self.influx.summary.message(), file=sys.stdout, flush=True)
+            self.influx = None
+
+    # --- between the users' side and the owner ----------------------------------------------------------
+
+    def _deliver(self, batch: dict[str, Any]) -> None:
+        if is_worker(self.environment):
+            self.environment.runner.send_message(MSG_BATCH, batch)
+        else:
+            assert self.owner is not None
+            self.owner.receive(LOCAL_NODE, batch)
+
+    def _stop_workers_users(self) -> None:
+        self.environment.runner.send_message(MSG_STOP_USERS, None)
+
+    def on_batch_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        assert self.owner is not None
+        self.owner.receive(str(msg.node_id), msg.data)
+
+    def on_stop_users_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        assert self.users is not None
+        self.users.stop_users()
+
+
+def process_of(environment: Any) -> S2SProcess:
+    """This process's ``S2SProcess`` (set by the ``init`` hook)."""
+    process = getattr(environment, "s2s", None)
+    if not isinstance(process, S2SProcess):
+        raise RuntimeError("s2s_users hooks are not installed: call install_hooks(events) in the locustfile")
+    return process
+
+
+def user_side_of(environment: Any) -> UserSide:
+    users = process_of(environment).users
+    assert users is not None, "users run only where the runner runs users"
+    return users
+
+
+def install_hooks(events: Any) -> None:
+    """Register the product's options and listeners on Locust's events (call once, from the locustfile)."""
+
+    def _options(parser: Any, **_: Any) -> None:
+        add_options(parser)
+
+    def _init(environment: Any, web_ui: Any = None, **_: Any) -> None:
+        process = S2SProcess(environment)
+        environment.s2s = process
+        try:
+            process.validate()
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            sys.exit(CONFIG_ERROR_EXIT_CODE)
+        if web_ui is not None and process.owner is not None:
+            owner = process.owner
+            webui.install(
+                web_ui,
+                lambda: owner.live,
+                lambda: time.strftime("%H:%M:%S"),
+                started_with=process.options_started_with(),
+                accept=process.accept_form,
+            )
+        if is_master(environment):
+            environment.runner.register_message(MSG_BATCH, process.on_batch_message)
+        if is_worker(environment):
+            environment.runner.register_message(MSG_STOP_USERS, process.on_stop_users_message, concurrent=True)
+
+    def _test_start(environment: Any, **_: Any) -> None:
+        try:
+            process_of(environment).start()
+        except ConfigError as exc:
+            log.error("s2s: %s", exc)
+            gevent.spawn(environment.runner.quit)
+
+    def _test_stop(environment: Any, **_: Any) -> None:
+        process_of(environment).stop()
+
+    def _quitting(environment: Any, **_: Any) -> None:
+        # On Ctrl-C or SIGTERM Locust fires `quitting` before it stops the users: stop them first, so that their
+        # sessions end as harness.stopped (not as failures caused by our mock going away), the report is written
+        # and the gates still decide the exit code.
+        runner = environment.runner
+        if runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING):
+            runner.stop()
+        process = getattr(environment, "s2s", None)
+        if isinstance(process, S2SProcess):
+            process.shutdown()
+
+    events.init_command_line_parser.add_listener(_options)
+    events.init.add_listener(_init)
+    events.test_start.add_listener(_test_start)
+    events.test_stop.add_listener(_test_stop)
+    events.quitting.add_listener(_quitting)

@@ -1,0 +1,206 @@
+"""What the record owner (the master, or a local run) has: every session's record, the live view, the report.
+
+Batches from the users' side go into the ``Ledger`` (open sessions per worker, users started and done); finished
+sessions are written to ``sessions.jsonl``, the live view and InfluxDB (through the ``RunPublisher``). A worker that
+stops sending heartbeats loses its open sessions (recorded as lost). At the end of the run the master asks the
+workers to stop their users and waits for the last records; then the report, the final dashboard points and the
+gates.
+"""
+
+from __future__ import annotations
+
+from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+
+from s2s_users.config import RunSettings
+from s2s_users.locust_ext.relay import Ledger
+from s2s_users.locust_ext.settings import gates
+from s2s_users.metrics.live import LiveView
+from s2s_users.metrics.records import SessionRecord
+from s2s_users.redact import redact_url
+from s2s_users.reporting.files import load_sessions, write_report
+from s2s_users.reporting.gates import check_gates
+from s2s_users.reporting.render import render_text
+from s2s_users.sinks.files import JsonlSessionSink
+from s2s_users.sinks.influx import InfluxSink
+from s2s_users.sinks.influx.points import RunLabels
+from s2s_users.sinks.influx.publisher import RunDescription, RunPublisher
+from s2s_users.version import package_version
+
+log = logging.getLogger("s2s_users")
+
+LOST_CHECK_INTERVAL_S = 1.0
+#: How often the owner refreshes the dashboards' summaries and survival curves in InfluxDB.
+SUMMARY_INTERVAL_S = 5.0
+#: How long the master waits at the end of a run for the last records of the workers' open sessions.
+DRAIN_TIMEOUT_S = 30.0
+GATE_FAILED_EXIT_CODE = 3
+
+
+class RecordOwner:
+    """The records of a run, in the one process that sees them all. ``stop_workers_users`` asks workers to stop."""
+
+    def __init__(self, environment: Any, stop_workers_users: Callable[[], None] | None = None) -> None:
+        self.environment = environment
+        self.stop_workers_users = stop_workers_users
+        self.settings: RunSettings | None = None
+        self.sink: JsonlSessionSink | None = None
+        self.ledger = Ledger()
+        self.live = LiveView()
+        self.publisher: RunPublisher | None = None
+        self._ending = False
+        self._watcher: Any = None
+        self._publishing: Any = None
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+
+    def start(self, settings: RunSettings, influx: InfluxSink | None) -> None:
+        self.settings = settings
+        self._ending = False
+        if self.sink is None or self.sink.run_dir != settings.report_dir:
+            self.sink = JsonlSessionSink(settings.report_dir)
+            self.live = LiveView()
+        self.ledger = Ledger()  # a new test from the web UI counts its own users
+        if self.stop_workers_users is not None and self._watcher is None:
+            self._watcher = gevent.spawn(self._watch_workers)
+        log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
+        if influx is not None:
+            self._start_publishing(settings, influx)
+
+    def stop(self) -> None:
+        """Drain the workers (master), then the report, the final dashboard points and the gates."""
+        self._drain_workers()
+        if self._publishing is not None:
+            self._publishing.kill(block=False)
+            self._publishing = None
+        try:
+            if self.sink is not None:
+                self._finish(self.sink)
+        finally:
+            self.publisher = None
+
+    def shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.kill(block=False)
+            self._watcher = None
+
+    def _start_publishing(self, settings: RunSettings, influx: InfluxSink) -> None:
+        run = RunLabels(settings.run_id, settings.turn_mode, settings.scenario)
+        self.publisher = RunPublisher(influx, run, origin_ns=time.time_ns())
+        target = redact_url(settings.url) if settings.url is not None else "embedded mock"
+        if settings.url is None and settings.mock_scenario is not None:
+            target += f" ({settings.mock_scenario})"
+        description = RunDescription(
+            models=settings.models,
+            users=int(getattr(self.environment.runner, "target_user_count", 0) or 0),
+            target=target,
+            version=package_version(),
+        )
+        self.publisher.started(description, time.time_ns())
+        self._publishing = gevent.spawn(self._publish_live)
+
+    def _publish_live(self) -> None:
+        while self.publisher is not None:
+            gevent.sleep(SUMMARY_INTERVAL_S)
+            if self.publisher is not None:
+                self.publisher.live(self.live, time.time_ns())
+
+    def _finish(self, sink: JsonlSessionSink) -> None:
+        sink.close()
+        if not sink.path.exists():
+            log.warning("s2s: no session finished in this run; no report written")
+            return
+        records = load_sessions(sink.run_dir)
+        report = write_report(sink.run_dir, records)
+        if self.publisher is not None:
+            self.publisher.final(report, records, time.time_ns())
+            self.publisher.stopped(len(records), time.time_ns())
+        print(render_text(report), file=sys.stdout, flush=True)
+        print(f"s2s: report in {sink.run_dir / 'report.html'} (also report.md, report.json)", flush=True)
+        reasons = check_gates(report, gates(self.environment.parsed_options))
+        for reason in reasons:
+            log.error("s2s: gate failed: %s", reason)
+        if reasons:
+            self.environment.process_exit_code = GATE_FAILED_EXIT_CODE
+
+    # --- batches from the users' side -------------------------------------------------------------------
+
+    def receive(self, node: str, batch: dict[str, Any]) -> None:
+        turns, records, warnings = self.ledger.receive(node, batch)
+        for warning in warnings:
+            log.warning("s2s: %s", warning)
+        for event in turns:
+            self.live.add_turn(event)
+        for record in records:
+            self._store(record)
+        self.live.set_open(self.ledger.open_snapshots())
+        self._maybe_end_run()
+
+    def _store(self, record: SessionRecord) -> None:
+        if self.sink is None:  # a late record after a stop: still keep it
+            assert self.settings is not None
+            self.sink = JsonlSessionSink(self.settings.report_dir)
+        self.sink.write_session(record)
+        self.live.add_session(record)
+        if self.publisher is not None:
+            self.publisher.session(record)
+
+    def _maybe_end_run(self) -> None:
+        runner = self.environment.runner
+        done = sum(self.ledger.users_done.values())
+        if self._ending or not done or done < runner.target_user_count:
+            return
+        # Every user played all its sessions: end the run (quit when headless, stop in the web UI).
+        self._ending = True
+        headless = bool(getattr(self.environment.parsed_options, "headless", False))
+        gevent.spawn(runner.quit if headless else runner.stop)
+
+    # --- workers that go away ---------------------------------------------------------------------------
+
+    def _watch_workers(self) -> None:
+        """Master: a worker that stopped answering (Locust marks it missing) loses its open sessions."""
+        while True:
+            gevent.sleep(LOST_CHECK_INTERVAL_S)
+            runner = self.environment.runner
+            if runner.state not in (STATE_SPAWNING, STATE_RUNNING):
+                continue  # at the end of a run, _drain_workers settles the accounts
+            for node, sessions in list(self.ledger.open.items()):
+                client = runner.clients.get(node)
+                if client is None or client.state == STATE_MISSING:
+                    if sessions or self.ledger.unfinished_users(node):
+                        self._lose(node, "the worker stopped sending heartbeats")
+
+    def _lose(self, node: str, reason: str) -> None:
+        records, unfinished_users = self.ledger.lose(node, reason)
+        if records or unfinished_users:
+            log.error(
+                "s2s: worker %s lost (%s): %d open sessions recorded as lost, %d users will not finish",
+                node,
+                reason,
+                len(records),
+                unfinished_users,
+            )
+        for record in records:
+            self._store(record)
+        self.live.set_open(self.ledger.open_snapshots())
+        self._maybe_end_run()
+
+    def _drain_workers(self) -> None:
+        """Master, at test stop: have the workers stop their users, then wait for those sessions' records."""
+        if self.stop_workers_users is None or not self.ledger.open_count():
+            return
+        log.info("s2s: waiting for the last records of %d open sessions", self.ledger.open_count())
+        self.stop_workers_users()
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while self.ledger.open_count() and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+        for node, sessions in list(self.ledger.open.items()):
+            if sessions:
+                self._lose(node, f"no record arrived within {DRAIN_TIMEOUT_S:.0f} s of the end of the run")

@@ -1,0 +1,54 @@
+"""Settings read from Locust's parsed options: the run, InfluxDB, the CI gates."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from s2s_users.config import RunSettings, settings_from_options
+from s2s_users.exceptions import ConfigError
+from s2s_users.locust_ext.options import DEFAULT_MODELS
+from s2s_users.mockserver import DEFAULT_MOCK_API_KEY
+from s2s_users.mockserver.scenario import load_scenario
+from s2s_users.reporting.gates import Gates
+from s2s_users.sinks.influx import InfluxSettings
+
+
+def run_settings(options: Any) -> RunSettings:
+    """The run's settings; with ``--mock-scenario``, its models and name fill in the defaults."""
+    settings = settings_from_options(options, DEFAULT_MOCK_API_KEY)
+    if settings.mock_scenario is None or not settings.embedded_mock:
+        return settings
+    scenario = load_scenario(settings.mock_scenario)
+    models = scenario.models if options.s2s_model == DEFAULT_MODELS else settings.models
+    unknown = [m for m in models if m not in scenario.profiles]
+    if unknown:
+        raise ConfigError(
+            f"--s2s-model {unknown[0]!r} is not in scenario {settings.mock_scenario}: "
+            f"use one of {', '.join(sorted(scenario.profiles))}"
+        )
+    label = scenario.name if settings.scenario == "default" else settings.scenario
+    return dataclasses.replace(settings, models=models, scenario=label)
+
+
+def influx_settings(options: Any, spool_root: Path, worker: str) -> InfluxSettings | None:
+    """InfluxDB settings from the options, or None when ``--influx-url`` is not given."""
+    url = (getattr(options, "influx_url", "") or "").strip()
+    if not url:
+        return None
+    return InfluxSettings(
+        url=url,
+        token=options.influx_token,
+        org=options.influx_org,
+        bucket=options.influx_bucket,
+        spool_dir=spool_root / "influx-spool" / worker,
+    )
+
+
+def gates(options: Any) -> Gates:
+    return Gates(
+        silent_failure_rate=getattr(options, "check_silent_failure_rate", None),
+        min_capacity_minutes=getattr(options, "check_min_capacity_minutes", None),
+        ttfa_p95_ms=getattr(options, "check_ttfa_p95_ms", None),
+    )

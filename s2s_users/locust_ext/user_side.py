@@ -1,0 +1,186 @@
+"""What a process that runs users has: the script, the embedded mock, the users' questions, and the outbox.
+
+Users ask it which model to play, where to connect and how; they tell it when sessions and turns end. What
+happened is batched in the ``Outbox`` and delivered to the record owner about once a second (a Locust custom
+message on a worker, a direct call in a local run).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from s2s_users.audio import load_prompts
+from s2s_users.config import RunSettings
+from s2s_users.engine.script import Script, build_script
+from s2s_users.locust_ext.relay import HasSessionRecord, Outbox
+from s2s_users.locust_ext.roles import worker_index, worker_name
+from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
+from s2s_users.protocols.openai_realtime import SAMPLE_RATE
+from s2s_users.sinks.influx import InfluxSink
+from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions
+
+log = logging.getLogger("s2s_users")
+
+TRUTH_PREFIX = "mock-truth-"
+BATCH_INTERVAL_S = 1.0
+DIRECT = TransportOptions(use_proxy=False)
+
+
+@lru_cache(maxsize=8)
+def _script(prompts_dir: Path | None, chunk_ms: int, vad_silence_ms: int) -> Script:
+    prompts = load_prompts(prompts_dir, SAMPLE_RATE)
+    return build_script([(p.prompt_id, p.pcm) for p in prompts], SAMPLE_RATE, chunk_ms, vad_silence_ms)
+
+
+def script_for(settings: RunSettings) -> Script:
+    """The prompts cut and encoded once per process (checked at start-up, so bad prompts fail fast)."""
+    vad_silence_ms = settings.vad_silence_ms if settings.turn_mode == "server_vad" else 0
+    return _script(settings.prompts_dir, settings.chunk_ms, vad_silence_ms)
+
+
+class UserSide:
+    """The users' side of a run in one process. ``deliver`` hands a batch to the record owner."""
+
+    def __init__(self, environment: Any, deliver: Callable[[dict[str, Any]], None]) -> None:
+        self.environment = environment
+        self.deliver = deliver
+        self.settings: RunSettings | None = None
+        self.script: Script | None = None
+        self.mock: MockServerProcess | None = None
+        self.influx: InfluxSink | None = None
+        self.outbox = Outbox()
+        self.active_sessions = 0
+        self.recent_lags_ms: deque[float] = deque(maxlen=1000)
+        self._mock_key: tuple[object, ...] = ()
+        self._batcher: Any = None
+        self._users_assigned = 0
+        self._rejections_logged: set[str] = set()
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+
+    def start(self, settings: RunSettings, influx: InfluxSink | None) -> None:
+        self.settings = settings
+        self.influx = influx
+        self.script = script_for(settings)
+        if settings.embedded_mock:
+            self._ensure_mock(settings)
+        if self._batcher is None:
+            self._batcher = gevent.spawn(self._send_batches)
+
+    def stop(self) -> None:
+        self.flush()
+        self.influx = None
+
+    def shutdown(self) -> None:
+        if self._batcher is not None:
+            self._batcher.kill(block=False)
+            self._batcher = None
+        self._stop_mock()
+
+    def _ensure_mock(self, settings: RunSettings) -> None:
+        key = (settings.mock_time_scale, settings.mock_scenario, settings.report_dir)
+        if self.mock is not None and self._mock_key == key:
+            return
+        self._stop_mock()
+        settings.report_dir.mkdir(parents=True, exist_ok=True)
+        truth = settings.report_dir / f"{TRUTH_PREFIX}{worker_name(self.environment)}.jsonl"
+        self.mock = MockServerProcess(
+            time_scale=settings.mock_time_scale,
+            api_key=DEFAULT_MOCK_API_KEY,
+            seed=worker_index(self.environment),  # otherwise every worker would replay identical sessions
+            scenario=settings.mock_scenario,
+            truth=truth,
+        )
+        self.mock.start()
+        self._mock_key = key
+        scenario = f", scenario {settings.mock_scenario}" if settings.mock_scenario else ""
+        log.info("s2s: embedded mock realtime server at %s%s; truth log %s", self.mock.url, scenario, truth)
+
+    def _stop_mock(self) -> None:
+        if self.mock is not None:
+            self.mock.stop()
+            self.mock = None
+
+    # --- what users ask ---------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> TransportOptions:
+        """The embedded mock is on loopback: never through a proxy the environment may name."""
+        assert self.settings is not None
+        return DIRECT if self.settings.embedded_mock else DEFAULT_TRANSPORT
+
+    def target_url(self) -> str:
+        assert self.settings is not None
+        if self.settings.url is not None:
+            return self.settings.url
+        assert self.mock is not None
+        return self.mock.url
+
+    def next_model(self) -> str:
+        """Spread users evenly over the models; workers start at their own offset."""
+        assert self.settings is not None
+        models = self.settings.models
+        model = models[(self._users_assigned + worker_index(self.environment)) % len(models)]
+        self._users_assigned += 1
+        return model
+
+    def worker(self) -> str:
+        return worker_name(self.environment)
+
+    def log_rejection_once(self, message: str) -> None:
+        if message not in self._rejections_logged:
+            self._rejections_logged.add(message)
+            log.error("s2s: connect.rejected: %s", message)
+
+    # --- what users tell --------------------------------------------------------------------------------
+
+    def user_started(self) -> None:
+        self.outbox.user_started()
+
+    def session_started(self, session: HasSessionRecord) -> str:
+        self.active_sessions += 1
+        return self.outbox.session_started(session)
+
+    def turn_finished(self, labels: SessionLabels, key: str, session_id: str, turn: TurnRecord) -> None:
+        self.recent_lags_ms.append(turn.pacing_lag_ms)
+        self.outbox.turn_finished(key, labels.model, turn)
+        if self.influx is not None:
+            self.influx.write_turn(labels, session_id, turn)
+
+    def session_finished(self, key: str, record: SessionRecord) -> None:
+        self.active_sessions -= 1
+        self.outbox.session_finished(key, record)
+
+    def user_finished(self) -> None:
+        self.outbox.user_done()
+        self.flush()  # at once: the run may be waiting for this user
+
+    # --- batches to the record owner --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Deliver what happened since the last batch."""
+        batch = self.outbox.take()
+        if batch is not None:
+            self.deliver(batch)
+
+    def _send_batches(self) -> None:
+        while True:
+            gevent.sleep(BATCH_INTERVAL_S)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the relay must outlive a bad record; the next batch retries
+                log.exception("s2s: could not send a batch of records to the master")
+
+    def stop_users(self) -> None:
+        """The master ends the run: stop our users now so that their sessions' records reach it."""
+        runner = self.environment.runner
+        runner.stop_users(dict(runner.user_classes_count))
+        self.flush()
