@@ -130,6 +130,7 @@ def test_an_http_401_is_connect_rejected_with_a_hint() -> None:
     with server(lambda ws: None, status=401) as url:
         record, _ = play(url)
     assert record.failure_class == "connect.rejected" and record.failure_turn == 0
+    assert record.http_status == 401  # typed, so nobody has to read it back out of the message
     assert (
         record.failure_detail
         == f"HTTP 401 from {url}: the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key"
@@ -141,7 +142,7 @@ def test_nothing_listening_is_connect_rejected_naming_the_url() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     record, _ = play(f"ws://127.0.0.1:{port}/v1/realtime")
-    assert record.failure_class == "connect.rejected"
+    assert record.failure_class == "connect.rejected" and record.http_status is None
     assert record.failure_detail is not None and record.failure_detail.startswith(
         f"cannot connect to ws://127.0.0.1:{port}"
     )

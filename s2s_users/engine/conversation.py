@@ -8,6 +8,7 @@ Rule (as in h11's ``_state.py``): every state change goes through ``TRANSITIONS`
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from s2s_users.engine.pacing import ChunkPacer, Pace
 from s2s_users.engine.script import Script, ScriptedPrompt
 from s2s_users.failures import FailureClass
 from s2s_users.metrics.cost import turn_cost_usd
-from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.metrics.records import OK, SessionLabels, SessionOutcome, SessionRecord, TurnRecord
 from s2s_users.protocols.base import RealtimeProtocol
 
 
@@ -143,6 +144,9 @@ class Conversation:
         self._ended_at: float | None = None
         self._close: tuple[int | None, str | None, bool | None] = (None, None, None)
         self._truncations = 0
+        self._cost_usd = 0.0
+        self._turns_ok = 0
+        self._http_status: int | None = None
 
     # --- state table ------------------------------------------------------------------------------------
 
@@ -267,6 +271,7 @@ class Conversation:
         """The handshake failed before the session existed."""
         failure = fl.classify(fl.HandshakeRejected(http_status))
         assert failure is not None
+        self._http_status = http_status
         self._end_session(failure, detail, now)
 
     def on_stopped(self, now: float) -> None:
@@ -366,6 +371,8 @@ class Conversation:
         self._new_turns.append(record)
         self._note_failure(code, turn.index, detail)
         self._audio_s += record.assistant_audio_s
+        self._turns_ok += record.outcome == OK
+        self._cost_usd += turn_cost_usd(self.labels.model, record)
         if terminal or code in fl.TERMINAL:
             self._end_class = code
             self._finish(now)
@@ -394,7 +401,7 @@ class Conversation:
         return TurnRecord(
             turn=turn.index,
             prompt_id=turn.prompt.prompt_id,
-            outcome=str(code) if code is not None else "ok",
+            outcome=code if code is not None else OK,
             input_audio_s=round(turn.prompt.input_audio_s, 4),
             assistant_audio_s=round(turn.audio_bytes / (2 * self.adapter.output_rate), 4),
             audio_bytes=turn.audio_bytes,
@@ -409,13 +416,7 @@ class Conversation:
             transcript_chars=turn.transcript_chars,
             text_chars=turn.text_chars,
             context_truncated=turn.context_truncated,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            input_audio_tokens=usage.input_audio_tokens,
-            input_text_tokens=usage.input_text_tokens,
-            cached_tokens=usage.cached_tokens,
-            output_audio_tokens=usage.output_audio_tokens,
-            output_text_tokens=usage.output_text_tokens,
+            **TurnRecord.usage_fields(usage),
         )
 
     # --- session end ------------------------------------------------------------------------------------
@@ -448,30 +449,28 @@ class Conversation:
 
     def session_record(self) -> SessionRecord:
         """The record of the whole session (call once finished)."""
+        return dataclasses.replace(self.progress(), turns=tuple(self._turns))
+
+    def progress(self) -> SessionRecord:
+        """The session so far, without its turns: cheap enough to report every second while it runs."""
         failure_class, failure_turn, failure_detail = self._failure or (None, None, None)
         if failure_class is not None:
-            outcome = "failed"
+            outcome = SessionOutcome.FAILED
         elif self._end_class is FailureClass.SESSION_EXPIRED:
-            outcome = "expired"
+            outcome = SessionOutcome.EXPIRED
         elif self._end_class is FailureClass.HARNESS_STOPPED:
-            outcome = "stopped"
+            outcome = SessionOutcome.STOPPED
         else:
-            outcome = "completed"
+            outcome = SessionOutcome.COMPLETED
         close_code, close_reason, close_frame = self._close
         ended = self._ended_at if self._ended_at is not None else self._started_at
         return SessionRecord(
             session_id=self.session_id,
-            run_id=self.labels.run_id,
-            model=self.labels.model,
-            provider=self.labels.provider,
-            voice=self.labels.voice,
-            turn_mode=self.labels.turn_mode,
-            scenario=self.labels.scenario,
-            worker=self.labels.worker,
+            labels=self.labels,
             started_at=round(self._started_at + self._wall_offset, 6),
             ended_at=round(ended + self._wall_offset, 6),
             turns_planned=self.settings.turns,
-            turns_completed=sum(1 for t in self._turns if t.outcome == "ok"),
+            turns_completed=self._turns_ok,
             assistant_audio_s=round(self._audio_s, 4),
             capacity_to_failure_s=round(self._capacity if self._capacity is not None else self._audio_s, 4),
             censored=self._capacity is None,
@@ -480,18 +479,18 @@ class Conversation:
             ),
             silent_censored=self._silent_capacity is None,
             outcome=outcome,
-            failure_class=str(failure_class) if failure_class is not None else None,
+            failure_class=failure_class,
             failure_turn=failure_turn,
             failure_detail=failure_detail,
             silent_failure_turn=self._silent_turn,
             visible_failure_turn=self._visible_turn,
-            end_class=str(self._end_class) if self._end_class is not None else None,
+            end_class=self._end_class,
             close_code=close_code,
             close_reason=close_reason,
             close_frame_received=close_frame,
             context_truncations=self._truncations,
             legacy_events=self.adapter.legacy_events,
             unknown_events=dict(self.adapter.unknown_events),
-            estimated_cost_usd=round(sum(turn_cost_usd(self.labels.model, t) for t in self._turns), 6),
-            turns=tuple(self._turns),
+            estimated_cost_usd=round(self._cost_usd, 6),
+            http_status=self._http_status,
         )

@@ -23,6 +23,7 @@ from s2s_users.exceptions import ConfigError
 from s2s_users.locust_ext import webui
 from s2s_users.locust_ext.options import OPTIONS_BY_DEST, add_options
 from s2s_users.locust_ext.record_owner import RecordOwner
+from s2s_users.locust_ext.relay import Batch
 from s2s_users.locust_ext.roles import LOCAL_NODE, is_master, is_worker, owns_records, runs_users, worker_name
 from s2s_users.locust_ext.settings import influx_settings, run_settings
 from s2s_users.locust_ext.user_side import UserSide, script_for
@@ -140,9 +141,9 @@ class S2SProcess:
 
     # --- between the users' side and the owner ----------------------------------------------------------
 
-    def _deliver(self, batch: dict[str, Any]) -> None:
+    def _deliver(self, batch: Batch) -> None:
         if is_worker(self.environment):
-            self.environment.runner.send_message(MSG_BATCH, batch)
+            self.environment.runner.send_message(MSG_BATCH, batch.to_wire())
         else:
             assert self.owner is not None
             self.owner.receive(LOCAL_NODE, batch)
@@ -152,7 +153,7 @@ class S2SProcess:
 
     def on_batch_message(self, environment: Any, msg: Any, **_: Any) -> None:
         assert self.owner is not None
-        self.owner.receive(str(msg.node_id), msg.data)
+        self.owner.receive(str(msg.node_id), Batch.from_wire(msg.data))
 
     def on_stop_users_message(self, environment: Any, msg: Any, **_: Any) -> None:
         assert self.users is not None

@@ -20,7 +20,7 @@ from typing import Any
 import gevent
 
 from s2s_users.config import RunSettings
-from s2s_users.locust_ext.relay import Ledger
+from s2s_users.locust_ext.relay import Batch, Ledger
 from s2s_users.locust_ext.settings import gates
 from s2s_users.metrics.live import LiveView
 from s2s_users.metrics.records import SessionRecord
@@ -132,7 +132,7 @@ class RecordOwner:
 
     # --- batches from the users' side -------------------------------------------------------------------
 
-    def receive(self, node: str, batch: dict[str, Any]) -> None:
+    def receive(self, node: str, batch: Batch) -> None:
         turns, records, warnings = self.ledger.receive(node, batch)
         for warning in warnings:
             log.warning("s2s: %s", warning)
@@ -140,7 +140,7 @@ class RecordOwner:
             self.live.add_turn(event)
         for record in records:
             self._store(record)
-        self.live.set_open(self.ledger.open_snapshots())
+        self.live.set_open(self.ledger.open_sessions())
         self._maybe_end_run()
 
     def _store(self, record: SessionRecord) -> None:
@@ -189,7 +189,7 @@ class RecordOwner:
             )
         for record in records:
             self._store(record)
-        self.live.set_open(self.ledger.open_snapshots())
+        self.live.set_open(self.ledger.open_sessions())
         self._maybe_end_run()
 
     def _drain_workers(self) -> None:

@@ -2,13 +2,11 @@
 
 ``Outbox`` is the sending side (every process that runs users); ``Ledger`` is the receiving side (the master, or
 the local runner delivering to itself). Neither touches Locust: ``hooks`` moves the batches, as Locust custom
-messages between processes. A batch is plain JSON-safe data:
+messages between processes. A ``Batch`` is typed here and plain JSON-safe data on the wire (``to_wire``).
 
-    {"turns": [TurnEvent lists], "sessions": [[key, SessionRecord dict]], "open": [[key, snapshot dict]],
-     "users_started": n, "users_done": n, "sent_at": epoch seconds}
-
-An open session's snapshot is its ``SessionRecord`` so far, without turns, re-sent after each of its turns. When a
-worker is lost, the ledger turns its open snapshots into ``lost`` records: censored at the last report, counted.
+An open session's progress is its ``SessionRecord`` so far, without turns (``Conversation.progress()``, cheap),
+re-sent after each of its turns. When a worker is lost, the ledger turns its open sessions into ``lost`` records:
+censored at the last report, counted.
 """
 
 from __future__ import annotations
@@ -18,20 +16,53 @@ import itertools
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from s2s_users.failures import FailureClass
 from s2s_users.metrics.live import TurnEvent
-from s2s_users.metrics.records import SessionRecord, TurnRecord
+from s2s_users.metrics.records import SessionOutcome, SessionRecord, TurnRecord
 
 
-class HasSessionRecord(Protocol):
-    def session_record(self) -> SessionRecord: ...
+class HasProgress(Protocol):
+    def progress(self) -> SessionRecord: ...
 
 
-def _snapshot(record: SessionRecord) -> dict[str, Any]:
-    data = dataclasses.replace(record, turns=()).to_dict()
-    del data["turns"]
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one user process tells the record owner at once. Session keys are unique within the process."""
+
+    turns: tuple[TurnEvent, ...] = ()
+    sessions: tuple[tuple[str, SessionRecord], ...] = ()
+    progress: tuple[tuple[str, SessionRecord], ...] = ()
+    users_started: int = 0
+    users_done: int = 0
+    sent_at: float = 0.0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "turns": [event.to_list() for event in self.turns],
+            "sessions": [[key, record.to_dict()] for key, record in self.sessions],
+            "open": [[key, _without_turns(record.to_dict())] for key, record in self.progress],
+            "users_started": self.users_started,
+            "users_done": self.users_done,
+            "sent_at": self.sent_at,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Batch:
+        return cls(
+            turns=tuple(TurnEvent.from_list(item) for item in data.get("turns", ())),
+            sessions=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("sessions", ())),
+            progress=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("open", ())),
+            users_started=int(data.get("users_started", 0)),
+            users_done=int(data.get("users_done", 0)),
+            sent_at=float(data.get("sent_at", time.time())),
+        )
+
+
+def _without_turns(data: dict[str, Any]) -> dict[str, Any]:
+    data.pop("turns", None)
     return data
 
 
@@ -41,14 +72,14 @@ class Outbox:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._keys = itertools.count(1)
-        self._open: dict[str, HasSessionRecord] = {}
+        self._open: dict[str, HasProgress] = {}
         self._dirty: set[str] = set()
-        self._turns: list[list[Any]] = []
-        self._sessions: list[list[Any]] = []
+        self._turns: list[TurnEvent] = []
+        self._sessions: list[tuple[str, SessionRecord]] = []
         self._users_started = 0
         self._users_done = 0
 
-    def session_started(self, session: HasSessionRecord) -> str:
+    def session_started(self, session: HasProgress) -> str:
         """Register a session in progress; the key names it in every later batch."""
         key = str(next(self._keys))
         self._open[key] = session
@@ -56,14 +87,14 @@ class Outbox:
         return key
 
     def turn_finished(self, key: str, model: str, turn: TurnRecord) -> None:
-        self._turns.append(TurnEvent.of(model, turn).to_list())
+        self._turns.append(TurnEvent.of(model, turn))
         if key in self._open:
             self._dirty.add(key)
 
     def session_finished(self, key: str, record: SessionRecord) -> None:
         self._open.pop(key, None)
         self._dirty.discard(key)
-        self._sessions.append([key, record.to_dict()])
+        self._sessions.append((key, record))
 
     def user_started(self) -> None:
         self._users_started += 1
@@ -71,18 +102,18 @@ class Outbox:
     def user_done(self) -> None:
         self._users_done += 1
 
-    def take(self) -> dict[str, Any] | None:
+    def take(self) -> Batch | None:
         """The batch to send now, or None when there is nothing new."""
         if not (self._turns or self._sessions or self._dirty or self._users_started or self._users_done):
             return None
-        batch = {
-            "turns": self._turns,
-            "sessions": self._sessions,
-            "open": [[key, _snapshot(self._open[key].session_record())] for key in sorted(self._dirty)],
-            "users_started": self._users_started,
-            "users_done": self._users_done,
-            "sent_at": self._clock(),
-        }
+        batch = Batch(
+            turns=tuple(self._turns),
+            sessions=tuple(self._sessions),
+            progress=tuple((key, self._open[key].progress()) for key in sorted(self._dirty)),
+            users_started=self._users_started,
+            users_done=self._users_done,
+            sent_at=self._clock(),
+        )
         self._turns, self._sessions, self._dirty = [], [], set()
         self._users_started = self._users_done = 0
         return batch
@@ -95,7 +126,7 @@ class Ledger:
     """
 
     def __init__(self, lost_memory: int = 100_000) -> None:
-        self.open: dict[str, dict[str, dict[str, Any]]] = {}
+        self.open: dict[str, dict[str, SessionRecord]] = {}
         self.users_started: Counter[str] = Counter()
         self.users_done: Counter[str] = Counter()
         self.reported_at: dict[str, float] = {}
@@ -103,16 +134,14 @@ class Ledger:
         self._lost_order: deque[tuple[str, str]] = deque()
         self._lost_memory = lost_memory
 
-    def receive(self, node: str, batch: dict[str, Any]) -> tuple[list[TurnEvent], list[SessionRecord], list[str]]:
+    def receive(self, node: str, batch: Batch) -> tuple[list[TurnEvent], list[SessionRecord], list[str]]:
         """Take a batch in; return its turn events, the session records to store, and warnings."""
         warnings: list[str] = []
         open_here = self.open.setdefault(node, {})
-        self.reported_at[node] = float(batch.get("sent_at", time.time()))
-        turns = [TurnEvent.from_list(item) for item in batch.get("turns", ())]
+        self.reported_at[node] = batch.sent_at
         records: list[SessionRecord] = []
-        for key, data in batch.get("sessions", ()):
+        for key, record in batch.sessions:
             open_here.pop(key, None)
-            record = SessionRecord.from_dict(data)
             if (node, key) in self._lost:
                 warnings.append(
                     f"session {record.session_id or key} from {node} arrived after its worker was counted as lost; "
@@ -120,28 +149,28 @@ class Ledger:
                 )
                 continue
             records.append(record)
-        for key, snapshot in batch.get("open", ()):
-            open_here[key] = snapshot
-        self.users_started[node] += int(batch.get("users_started", 0))
-        self.users_done[node] += int(batch.get("users_done", 0))
-        return turns, records, warnings
+        for key, progress in batch.progress:
+            open_here[key] = progress
+        self.users_started[node] += batch.users_started
+        self.users_done[node] += batch.users_done
+        return list(batch.turns), records, warnings
 
     def lose(self, node: str, reason: str) -> tuple[list[SessionRecord], int]:
         """Close the books of a node that is gone: its open sessions as ``lost`` records, and its unfinished users."""
-        snapshots = self.open.pop(node, {})
+        progress = self.open.pop(node, {})
         at = self.reported_at.get(node, time.time())
         records = []
-        for key, snapshot in snapshots.items():
+        for key, base in progress.items():
             self._remember_lost((node, key))
-            base = SessionRecord.from_dict(snapshot)
             records.append(
                 dataclasses.replace(
                     base,
                     ended_at=max(at, base.started_at),
                     # A failure seen before the worker died still counts; otherwise the session is censored.
-                    outcome="failed" if base.failure_class else "lost",
-                    end_class=FailureClass.WORKER_LOST.value,
+                    outcome=SessionOutcome.FAILED if base.failure_class else SessionOutcome.LOST,
+                    end_class=FailureClass.WORKER_LOST,
                     close_reason=reason,
+                    turns=(),
                 )
             )
         unfinished = self.unfinished_users(node)
@@ -154,8 +183,9 @@ class Ledger:
     def open_count(self) -> int:
         return sum(len(sessions) for sessions in self.open.values())
 
-    def open_snapshots(self) -> list[dict[str, Any]]:
-        return [snapshot for sessions in self.open.values() for snapshot in sessions.values()]
+    def open_sessions(self) -> list[SessionRecord]:
+        """The progress of every session open now, on every node."""
+        return [record for sessions in self.open.values() for record in sessions.values()]
 
     def _remember_lost(self, item: tuple[str, str]) -> None:
         self._lost.add(item)

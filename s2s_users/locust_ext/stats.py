@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from s2s_users.failures import FailureClass
-from s2s_users.metrics.records import SessionRecord, TurnRecord
+from s2s_users.metrics.records import OK, SessionRecord, TurnRecord
 
 REQUEST_TYPE = "s2s"
 
@@ -36,7 +36,7 @@ def fire_turn(events: Any, model: str, turn: TurnRecord) -> None:
         name=f"{model} turn",
         response_time=response_time,
         response_length=turn.audio_bytes,
-        exception=None if turn.outcome == "ok" else TaxonomyFailure(turn.outcome, turn.detail),
+        exception=None if turn.outcome == OK else TaxonomyFailure(str(turn.outcome), turn.detail),
         context={"turn": turn.turn},
     )
 
@@ -49,6 +49,6 @@ def fire_session(events: Any, record: SessionRecord) -> None:
         name=f"{record.model} session",
         response_time=record.assistant_audio_s * 1000,
         response_length=sum(t.audio_bytes for t in record.turns),
-        exception=TaxonomyFailure(failure, record.failure_detail) if failure else None,
+        exception=TaxonomyFailure(str(failure), record.failure_detail) if failure else None,
         context={"session_id": record.session_id},
     )

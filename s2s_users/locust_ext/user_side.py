@@ -19,7 +19,7 @@ import gevent
 from s2s_users.audio import load_prompts
 from s2s_users.config import RunSettings
 from s2s_users.engine.script import Script, build_script
-from s2s_users.locust_ext.relay import HasSessionRecord, Outbox
+from s2s_users.locust_ext.relay import Batch, HasProgress, Outbox
 from s2s_users.locust_ext.roles import worker_index, worker_name
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
@@ -49,7 +49,7 @@ def script_for(settings: RunSettings) -> Script:
 class UserSide:
     """The users' side of a run in one process. ``deliver`` hands a batch to the record owner."""
 
-    def __init__(self, environment: Any, deliver: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, environment: Any, deliver: Callable[[Batch], None]) -> None:
         self.environment = environment
         self.deliver = deliver
         self.settings: RunSettings | None = None
@@ -145,7 +145,7 @@ class UserSide:
     def user_started(self) -> None:
         self.outbox.user_started()
 
-    def session_started(self, session: HasSessionRecord) -> str:
+    def session_started(self, session: HasProgress) -> str:
         self.active_sessions += 1
         return self.outbox.session_started(session)
 

@@ -18,7 +18,7 @@ from s2s_users.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_
 from s2s_users.session import run_session
 
 # Handshake answers that will not change by retrying: stop the user instead of hammering the endpoint.
-_PERMANENT_REJECTIONS = ("HTTP 401", "HTTP 403", "HTTP 404", "HTTP 400")
+_PERMANENT_REJECTIONS = frozenset({400, 401, 403, 404})
 _RETRY_BACKOFF_S = 5.0
 
 
@@ -72,9 +72,8 @@ class OpenAIRealtimeUser(User):
         record = run_session(request, conversation, on_turn, on_session, transport=rt.transport)
         self.sessions_played += 1
         if record.end_class == FailureClass.CONNECT_REJECTED:
-            detail = record.failure_detail or "connection rejected"
-            rt.log_rejection_once(detail)
-            if detail.startswith(_PERMANENT_REJECTIONS):
+            rt.log_rejection_once(record.failure_detail or "connection rejected")
+            if record.http_status in _PERMANENT_REJECTIONS:
                 self._done()
             gevent.sleep(_RETRY_BACKOFF_S)
         if settings.sessions_per_user and self.sessions_played >= settings.sessions_per_user:

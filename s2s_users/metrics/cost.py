@@ -35,13 +35,14 @@ def prices_for(model: str) -> Prices:
 
 def turn_cost_usd(model: str, turn: TurnRecord) -> float:
     p = prices_for(model)
+    usage = turn.usage
     # Cached tokens are a subset of input tokens; we do not know their audio/text split, so price them as audio.
-    audio_in = max(turn.input_audio_tokens - turn.cached_tokens, 0)
+    audio_in = max(usage.input_audio_tokens - usage.cached_tokens, 0)
     cost = (
         audio_in * p.audio_in
-        + turn.cached_tokens * p.audio_cached
-        + turn.input_text_tokens * p.text_in
-        + turn.output_audio_tokens * p.audio_out
-        + turn.output_text_tokens * p.text_out
+        + usage.cached_tokens * p.audio_cached
+        + usage.input_text_tokens * p.text_in
+        + usage.output_audio_tokens * p.audio_out
+        + usage.output_text_tokens * p.text_out
     )
     return cost / 1_000_000

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from s2s_users.failures import SILENT, FailureClass, FailureKind, kind_of
-from s2s_users.metrics.records import SessionRecord, TurnRecord
+from s2s_users.metrics.records import SessionOutcome, SessionRecord, TurnRecord
 from s2s_users.reporting.survival import SurvivalCurve, kaplan_meier_counts
 
 #: Capacity is kept to the second in the live view (the report uses exact values).
@@ -39,7 +39,7 @@ class TurnEvent:
 
     @classmethod
     def of(cls, model: str, turn: TurnRecord) -> TurnEvent:
-        return cls(model, turn.started_at, turn.outcome, turn.assistant_audio_s, turn.ttfa_ms)
+        return cls(model, turn.started_at, str(turn.outcome), turn.assistant_audio_s, turn.ttfa_ms)
 
     def to_list(self) -> list[Any]:
         return [self.model, self.started_at, self.outcome, self.assistant_audio_s, self.ttfa_ms]
@@ -185,7 +185,7 @@ class LiveView:
         row = self._model(record.model)
         row.sessions += 1
         row.cost_usd += record.estimated_cost_usd
-        row.failed_sessions += record.outcome == "failed"
+        row.failed_sessions += record.outcome == SessionOutcome.FAILED
         if record.end_class == FailureClass.WORKER_LOST:
             self.lost_sessions += 1
             row.lost_sessions += 1
@@ -198,17 +198,15 @@ class LiveView:
             self.timeline.add(record.ended_at, record.end_class)
         _count_capacity(row.capacity, record.capacity_to_silent_failure_s, record.silent_censored)
 
-    def set_open(self, snapshots: Iterable[Mapping[str, Any]]) -> None:
-        """The sessions in progress now (``SessionRecord`` dicts so far): active counts and their capacity so far."""
+    def set_open(self, sessions: Iterable[SessionRecord]) -> None:
+        """The sessions in progress now (their progress so far): active counts and their capacity so far."""
         for row in self.models.values():
             row.active = 0
             row.open_capacity = {}
-        for snapshot in snapshots:
-            row = self._model(str(snapshot["model"]))
+        for session in sessions:
+            row = self._model(session.model)
             row.active += 1
-            _count_capacity(
-                row.open_capacity, float(snapshot["capacity_to_silent_failure_s"]), bool(snapshot["silent_censored"])
-            )
+            _count_capacity(row.open_capacity, session.capacity_to_silent_failure_s, session.silent_censored)
 
     # --- what the web UI shows ------------------------------------------------------------------------
 

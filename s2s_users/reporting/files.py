@@ -23,7 +23,7 @@ def load_sessions(run_dir: Path) -> list[SessionRecord]:
             continue
         try:
             records.append(SessionRecord.from_dict(json.loads(line)))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             raise ConfigError(f"{path} line {number} is not a session record: {exc}") from exc
     return records
 

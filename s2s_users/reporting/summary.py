@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from s2s_users.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureClass, FailureKind, kind_of
-from s2s_users.metrics.records import SessionRecord
+from s2s_users.metrics.records import OK, SessionOutcome, SessionRecord
 from s2s_users.reporting.survival import kaplan_meier
 
 BUDGET_SECONDS = (3, 5, 8, 10, 15, 20, 30)
@@ -74,7 +74,7 @@ class Report:
 
 
 def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
-    ok_turns = [t for r in records for t in r.turns if t.outcome == "ok"]
+    ok_turns = [t for r in records for t in r.turns if t.outcome == OK]
     audio = [t.assistant_audio_s for t in ok_turns]
     ttfa = [t.ttfa_ms for t in ok_turns if t.ttfa_ms is not None]
     silent = kaplan_meier([r.capacity_to_silent_failure_s for r in records], [not r.silent_censored for r in records])
@@ -98,7 +98,7 @@ def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
         ttfa_p95_ms=percentile(ttfa, 95),
         cost_usd=sum(r.estimated_cost_usd for r in records),
         turns_failed=sum(is_failure_outcome(t.outcome) for r in records for t in r.turns),
-        failed_sessions=sum(r.outcome == "failed" for r in records),
+        failed_sessions=sum(r.outcome == SessionOutcome.FAILED for r in records),
         censored_sessions=sum(r.silent_censored for r in records),
         lost_sessions=sum(r.end_class == FailureClass.WORKER_LOST for r in records),
     )
@@ -115,8 +115,8 @@ def build_report(records: Sequence[SessionRecord]) -> Report:
             silent=code in SILENT,
             counts_as_failure=code not in NOT_FAILURES,
             turns=sum(t.outcome == code.value for r in records for t in r.turns),
-            first_failures=sum(r.failure_class == code.value for r in records),
-            session_ends=sum(r.end_class == code.value for r in records),
+            first_failures=sum(r.failure_class == code for r in records),
+            session_ends=sum(r.end_class == code for r in records),
             explanation=EXPLANATIONS[code],
         )
         for code in FailureClass

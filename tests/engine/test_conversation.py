@@ -316,3 +316,14 @@ def test_each_turn_record_carries_the_time_it_ended_also_when_prompts_are_sent_f
     assert first.ended_at is not None and second.ended_at is not None
     assert first.started_at < first.ended_at < second.started_at < second.ended_at
     assert first.ended_at == pytest.approx(1_000.0 + 0.1 + 0.1, abs=1e-6)  # wall offset + clock at response.done
+
+
+def test_progress_is_the_session_so_far_without_its_turns() -> None:
+    h = Harness(turns=3)
+    h.open_session()
+    h.advance(0.1)
+    h.answer()
+    progress = h.conv.progress()
+    assert progress.turns == () and progress.turns_completed == 1 and progress.outcome == "completed"
+    assert progress.assistant_audio_s == h.conv.session_record().assistant_audio_s > 0
+    assert progress.estimated_cost_usd == h.conv.session_record().estimated_cost_usd > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from s2s_users.locust_ext.relay import Ledger, Outbox
+from s2s_users.locust_ext.relay import Batch, Ledger, Outbox
 from s2s_users.metrics.records import SessionRecord
 from tests.support.records import T0
 from tests.support.records import session as make_session
@@ -18,13 +18,13 @@ class FakeSession:
 
     record: SessionRecord
 
-    def session_record(self) -> SessionRecord:
+    def progress(self) -> SessionRecord:
         return self.record
 
 
-def _wire(batch: dict[str, object] | None) -> dict[str, object]:
+def _wire(batch: Batch | None) -> Batch:
     assert batch is not None
-    return json.loads(json.dumps(batch))  # what a custom message can carry: plain JSON data
+    return Batch.from_wire(json.loads(json.dumps(batch.to_wire())))  # a custom message carries plain JSON data
 
 
 def test_an_empty_outbox_sends_nothing() -> None:
@@ -37,9 +37,7 @@ def test_finished_sessions_reach_the_ledger_exactly_once_and_close_their_open_en
     key = outbox.session_started(FakeSession(dataclasses.replace(finished, turns=())))
     outbox.user_started()
     _, records, _ = ledger.receive("w1", _wire(outbox.take()))
-    assert (
-        records == [] and ledger.open_count() == 1 and [o["model"] for o in ledger.open_snapshots()] == ["gpt-realtime"]
-    )
+    assert records == [] and ledger.open_count() == 1 and [o.model for o in ledger.open_sessions()] == ["gpt-realtime"]
 
     for turn in finished.turns:
         outbox.turn_finished(key, finished.model, turn)
@@ -95,8 +93,8 @@ def test_a_record_arriving_after_its_worker_was_counted_lost_is_not_stored_twice
 def test_open_snapshots_are_resent_only_after_a_turn() -> None:
     outbox = Outbox()
     key = outbox.session_started(FakeSession(make_session("s-1")))
-    assert len(_wire(outbox.take())["open"]) == 1  # type: ignore[arg-type]
+    assert len(_wire(outbox.take()).progress) == 1
     outbox.turn_finished(key, "gpt-realtime", make_turn(0))
     batch = _wire(outbox.take())
-    assert len(batch["open"]) == 1 and len(batch["turns"]) == 1  # type: ignore[arg-type]
+    assert len(batch.progress) == 1 and len(batch.turns) == 1
     assert outbox.take() is None

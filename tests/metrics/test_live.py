@@ -75,7 +75,7 @@ def test_a_drop_between_turns_counts_once_as_the_session_end() -> None:
 def test_the_table_shows_active_sessions_and_the_seed_columns() -> None:
     view = LiveView()
     _feed(view, [make_session("s-1", turns=4)])
-    open_now = make_session("s-open", turns=2, capacity_to_silent_failure_s=7.0).to_dict()
+    open_now = make_session("s-open", turns=2, capacity_to_silent_failure_s=7.0)
     view.set_open([open_now] * 3)
     (row,) = view.table_rows()
     assert row["active"] == 3 and row["sessions"] == 1

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from s2s_users.metrics.records import SessionRecord
+import pytest
+
+from s2s_users.events import Usage
+from s2s_users.failures import FailureClass
+from s2s_users.metrics.records import SessionOutcome, SessionRecord, UnknownCode
+from tests.support.records import LABELS
 from tests.support.records import session as make_session
 
 
@@ -29,3 +34,22 @@ def test_unknown_keys_from_newer_files_are_ignored() -> None:
     data["added_in_a_later_version"] = 1
     data["turns"][0]["also_new"] = True
     assert SessionRecord.from_dict(data) == make_session()
+
+
+def test_a_record_read_back_holds_typed_codes_labels_and_usage() -> None:
+    failed = make_session(
+        outcome="failed", failure_class="response.zero_audio", end_class="transport.closed_no_frame", http_status=None
+    )
+    record = SessionRecord.from_dict(json.loads(json.dumps(failed.to_dict())))
+    assert record.failure_class is FailureClass.ZERO_AUDIO and record.end_class is FailureClass.CLOSED_NO_FRAME
+    assert record.outcome is SessionOutcome.FAILED
+    assert record.labels == LABELS and record.model == LABELS.model
+    assert record.turns[0].usage == Usage(input_tokens=100, output_tokens=200)
+    assert record.to_dict()["failure_class"] == "response.zero_audio" and record.to_dict()["model"] == LABELS.model
+
+
+def test_a_code_this_version_does_not_know_is_a_clear_error() -> None:
+    data = make_session().to_dict()
+    data["failure_class"] = "response.from_the_future"
+    with pytest.raises(UnknownCode, match="newer"):
+        SessionRecord.from_dict(data)

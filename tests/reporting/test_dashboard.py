@@ -49,7 +49,7 @@ def test_live_summaries_are_the_sessions_tabs_numbers() -> None:
         for item in record.turns:
             view.add_turn(TurnEvent.of(record.model, item))
         view.add_session(record)
-    view.set_open([{"model": "gpt-realtime", "capacity_to_silent_failure_s": 12.0, "silent_censored": True}])
+    view.set_open([session("open-1", capacity_to_silent_failure_s=12.0)])
     (summary,) = live_summaries(view)
     (final,) = final_summaries(build_report(records))
     assert not summary.final and summary.active == 1

@@ -18,13 +18,14 @@ from s2s_users.reporting.render import render_markdown, render_text
 from s2s_users.reporting.summary import build_report, report_to_dict
 from tests.support.records import session as make_session
 from tests.support.records import turn as make_turn
+from tests.support.records import with_changes
 
 
 def session(model: str, audio: list[float], fail_at: int | None = None, planned: int = 60) -> SessionRecord:
     turns = [dataclasses.replace(make_turn(i + 1), assistant_audio_s=a) for i, a in enumerate(audio)]
     if fail_at is None:
         total = sum(audio)
-        return dataclasses.replace(
+        return with_changes(
             make_session(), model=model, turns=tuple(turns), turns_planned=planned, turns_completed=len(turns),
             assistant_audio_s=total, capacity_to_failure_s=total, capacity_to_silent_failure_s=total,
         )  # fmt: skip
@@ -33,7 +34,7 @@ def session(model: str, audio: list[float], fail_at: int | None = None, planned:
         dataclasses.replace(make_turn(fail_at), outcome="response.zero_audio", assistant_audio_s=0.0),
         dataclasses.replace(make_turn(fail_at + 1), outcome="transport.closed_no_frame", assistant_audio_s=0.0),
     ]
-    return dataclasses.replace(
+    return with_changes(
         make_session(), model=model, turns=tuple(turns[: fail_at - 1] + failed), turns_planned=planned,
         turns_completed=fail_at - 1, assistant_audio_s=before, capacity_to_failure_s=before, censored=False,
         capacity_to_silent_failure_s=before, silent_censored=False, outcome="failed",

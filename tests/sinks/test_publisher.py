@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from s2s_users.metrics.live import LiveView
 from s2s_users.metrics.records import SessionRecord
 from s2s_users.reporting.summary import build_report
@@ -66,7 +64,7 @@ def test_sessions_and_start_and_stop_annotations_are_written_once_each(
     sink = InfluxSink(settings, run_id=RUN.run_id, worker="master", background=False)
     publisher = RunPublisher(sink, RUN, ORIGIN_NS)
     publisher.started(RunDescription(("gpt-realtime", "gpt-realtime-2"), 8, "embedded mock", "0.1.0"), ORIGIN_NS)
-    lost = dataclasses.replace(session("lost-1"), outcome="lost", end_class="harness.worker_lost", worker="worker-1")
+    lost = session("lost-1", outcome="lost", end_class="harness.worker_lost", worker="worker-1")
     for record in (session("s-1"), lost):
         publisher.session(record)
     publisher.stopped(2, ORIGIN_NS + 60_000_000_000)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.failures import FailureClass
+from s2s_users.metrics.records import SessionLabels, SessionOutcome, SessionRecord, TurnRecord, turn_outcome
 
 T0 = 1_760_000_000.0  # an epoch second in 2025
 
@@ -36,6 +37,8 @@ def turn(index: int = 0, started_at: float = T0, **changes: Any) -> TurnRecord:
         input_tokens=100,
         output_tokens=200,
     )
+    if isinstance(changes.get("outcome"), str):
+        changes["outcome"] = turn_outcome(changes["outcome"])
     return dataclasses.replace(base, **changes)
 
 
@@ -45,15 +48,10 @@ def session(
     ended_at: float = T0 + 60,
     **changes: Any,
 ) -> SessionRecord:
+    """A session; label fields (``model=``, ``worker=``...) change its labels, other keywords the record."""
     base = SessionRecord(
         session_id=session_id,
-        run_id=LABELS.run_id,
-        model=LABELS.model,
-        provider=LABELS.provider,
-        voice=LABELS.voice,
-        turn_mode=LABELS.turn_mode,
-        scenario=LABELS.scenario,
-        worker=LABELS.worker,
+        labels=LABELS,
         started_at=T0,
         ended_at=ended_at,
         turns_planned=turns,
@@ -63,7 +61,7 @@ def session(
         censored=True,
         capacity_to_silent_failure_s=3.5 * turns,
         silent_censored=True,
-        outcome="completed",
+        outcome=SessionOutcome.COMPLETED,
         failure_class=None,
         failure_turn=None,
         failure_detail=None,
@@ -75,4 +73,16 @@ def session(
         close_frame_received=True,
         turns=tuple(turn(i, started_at=T0 + 10 * i) for i in range(turns)),
     )
-    return dataclasses.replace(base, **changes)
+    return with_changes(base, **changes)
+
+
+def with_changes(record: SessionRecord, **changes: Any) -> SessionRecord:
+    """``dataclasses.replace`` that also takes label fields, and taxonomy codes and outcomes as text."""
+    label_names = {f.name for f in dataclasses.fields(SessionLabels)}
+    labels = {key: changes.pop(key) for key in list(changes) if key in label_names}
+    for key in ("failure_class", "end_class"):
+        if isinstance(changes.get(key), str):
+            changes[key] = FailureClass(changes[key])
+    if isinstance(changes.get("outcome"), str):
+        changes["outcome"] = SessionOutcome(changes["outcome"])
+    return dataclasses.replace(record, labels=dataclasses.replace(record.labels, **labels), **changes)

@@ -96,15 +96,7 @@ def series(measurement: str, tags: dict[str, str | None]) -> str:
 
 
 def _label_tags(labels: SessionLabels) -> dict[str, str | None]:
-    return {
-        "run_id": labels.run_id,
-        "model": labels.model,
-        "provider": labels.provider,
-        "voice": labels.voice,
-        "turn_mode": labels.turn_mode,
-        "scenario": labels.scenario,
-        "worker": labels.worker,
-    }
+    return dict(labels.to_dict())
 
 
 def time_ns(seconds: float, key: str = "") -> int:
@@ -143,14 +135,9 @@ def turn_point(labels: SessionLabels, session_id: str, turn: TurnRecord) -> Line
     fields.integer("transcript_chars", turn.transcript_chars)
     fields.integer("text_chars", turn.text_chars)
     fields.flag("context_truncated", turn.context_truncated)
-    fields.integer("input_tokens", turn.input_tokens)
-    fields.integer("output_tokens", turn.output_tokens)
-    fields.integer("input_audio_tokens", turn.input_audio_tokens)
-    fields.integer("input_text_tokens", turn.input_text_tokens)
-    fields.integer("cached_tokens", turn.cached_tokens)
-    fields.integer("output_audio_tokens", turn.output_audio_tokens)
-    fields.integer("output_text_tokens", turn.output_text_tokens)
-    tags = {**_label_tags(labels), "outcome": turn.outcome, "failure_kind": kind_of(turn.outcome).value}
+    for name, tokens in TurnRecord.usage_fields(turn.usage).items():
+        fields.integer(name, tokens)
+    tags = {**_label_tags(labels), "outcome": str(turn.outcome), "failure_kind": kind_of(turn.outcome).value}
     return LinePoint(
         series(TURN_MEASUREMENT, tags),
         fields.render(),
@@ -183,19 +170,10 @@ def session_point(record: SessionRecord) -> LinePoint:
     fields.integer("unknown_events", sum(record.unknown_events.values()))
     fields.real("estimated_cost_usd", record.estimated_cost_usd)
     fields.flag("silent_failure", record.silent_failure_turn is not None)
-    labels = SessionLabels(
-        run_id=record.run_id,
-        model=record.model,
-        provider=record.provider,
-        voice=record.voice,
-        turn_mode=record.turn_mode,
-        scenario=record.scenario,
-        worker=record.worker,
-    )
     tags = {
-        **_label_tags(labels),
-        "outcome": record.outcome,
-        "failure_class": record.failure_class,
+        **_label_tags(record.labels),
+        "outcome": str(record.outcome),
+        "failure_class": None if record.failure_class is None else str(record.failure_class),
         "failure_kind": kind_of(record.failure_class).value,
     }
     at = time_ns(record.ended_at, record.session_id)
@@ -265,17 +243,8 @@ def to_points(
     times = times if times is not None else UniqueTimes()
     lines: list[str] = []
     for record in sessions:
-        labels = SessionLabels(
-            record.run_id,
-            record.model,
-            record.provider,
-            record.voice,
-            record.turn_mode,
-            record.scenario,
-            record.worker,
-        )
         if include_turns:
-            lines.extend(times.claim(turn_point(labels, record.session_id, t)).line() for t in record.turns)
+            lines.extend(times.claim(turn_point(record.labels, record.session_id, t)).line() for t in record.turns)
         lines.append(times.claim(session_point(record)).line())
     return lines
 
