@@ -21,6 +21,7 @@ import gevent
 from s2s_users.config import RunSettings
 from s2s_users.exceptions import ConfigError
 from s2s_users.locust_ext import webui
+from s2s_users.locust_ext.master_watch import BEACON_INTERVAL_S, MasterWatch
 from s2s_users.locust_ext.options import OPTIONS_BY_DEST, add_options
 from s2s_users.locust_ext.record_owner import RecordOwner
 from s2s_users.locust_ext.relay import Batch
@@ -35,6 +36,7 @@ log = logging.getLogger("s2s_users")
 
 MSG_BATCH = "s2s_batch"
 MSG_STOP_USERS = "s2s_stop_users"
+MSG_BEACON = "s2s_beacon"
 HEALTH_INTERVAL_S = 5.0
 CONFIG_ERROR_EXIT_CODE = 2
 
@@ -49,6 +51,8 @@ class S2SProcess:
         self.owner = RecordOwner(environment, stop_workers) if owns_records(environment) else None
         self.influx: InfluxSink | None = None
         self._health: Any = None
+        self.master_watch = MasterWatch()
+        self._watchdog: Any = None
 
     def settings(self, options: Any = None) -> RunSettings:
         return run_settings(options if options is not None else self.environment.parsed_options)
@@ -101,6 +105,9 @@ class S2SProcess:
             self._close_influx()
 
     def shutdown(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.kill(block=False)
+            self._watchdog = None
         if self.users is not None:
             self.users.shutdown()
         if self.owner is not None:
@@ -159,6 +166,41 @@ class S2SProcess:
         assert self.users is not None
         self.users.stop_users()
 
+    # --- a master that goes away, a worker of another run -----------------------------------------------
+
+    def start_beacon(self) -> None:
+        """Master: tell the workers, every few seconds, which run this master plays."""
+
+        def beacon() -> None:
+            while True:
+                runner = self.environment.runner
+                if runner.clients:
+                    runner.send_message(MSG_BEACON, {"run_id": self.environment.parsed_options.run_id})
+                gevent.sleep(BEACON_INTERVAL_S)
+
+        self._watchdog = gevent.spawn(beacon)
+
+    def start_watchdog(self) -> None:
+        """Worker: stop the users and exit when the run's master is gone or another run's master took over."""
+
+        def watch() -> None:
+            while True:
+                gevent.sleep(1.0)
+                playing = self.users.settings.run_id if self.users and self.users.settings else None
+                reason = self.master_watch.reason_to_stop(playing if self._playing() else None)
+                if reason is not None:
+                    log.error("s2s: stopping this worker: %s", reason)
+                    self.environment.runner.quit()
+                    return
+
+        self._watchdog = gevent.spawn(watch)
+
+    def _playing(self) -> bool:
+        return self.environment.runner.state in (STATE_SPAWNING, STATE_RUNNING)
+
+    def on_beacon_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        self.master_watch.beacon(str(msg.data["run_id"]))
+
 
 def process_of(environment: Any) -> S2SProcess:
     """This process's ``S2SProcess`` (set by the ``init`` hook)."""
@@ -199,8 +241,11 @@ def install_hooks(events: Any) -> None:
             )
         if is_master(environment):
             environment.runner.register_message(MSG_BATCH, process.on_batch_message)
+            process.start_beacon()
         if is_worker(environment):
             environment.runner.register_message(MSG_STOP_USERS, process.on_stop_users_message, concurrent=True)
+            environment.runner.register_message(MSG_BEACON, process.on_beacon_message)
+            process.start_watchdog()
 
     def _test_start(environment: Any, **_: Any) -> None:
         try:

@@ -20,6 +20,7 @@ from typing import Any
 import gevent
 
 from s2s_users.config import RunSettings
+from s2s_users.locust_ext.master_watch import SILENCE_S
 from s2s_users.locust_ext.relay import Batch, Ledger
 from s2s_users.locust_ext.settings import gates
 from s2s_users.metrics.live import LiveView
@@ -58,6 +59,7 @@ class RecordOwner:
         self._ending = False
         self._watcher: Any = None
         self._publishing: Any = None
+        self._strays: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -133,6 +135,15 @@ class RecordOwner:
     # --- batches from the users' side -------------------------------------------------------------------
 
     def receive(self, node: str, batch: Batch) -> None:
+        if self.settings is not None and batch.run_id and batch.run_id != self.settings.run_id:
+            if node not in self._strays:
+                self._strays.add(node)
+                log.error(
+                    "s2s: ignoring records from %s: its users play run %s, not this run (%s); "
+                    "a worker left over from an earlier run: it stops by itself within %.0f s",
+                    node, batch.run_id, self.settings.run_id, SILENCE_S,
+                )  # fmt: skip
+            return
         turns, records, warnings = self.ledger.receive(node, batch)
         for warning in warnings:
             log.warning("s2s: %s", warning)

@@ -30,8 +30,10 @@ class HasProgress(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """What one user process tells the record owner at once. Session keys are unique within the process."""
+    """What one user process tells the record owner at once. Session keys are unique within the process;
+    ``run_id`` is the run the process's users play (a worker left over from an earlier run says so)."""
 
+    run_id: str = ""
     turns: tuple[TurnEvent, ...] = ()
     sessions: tuple[tuple[str, SessionRecord], ...] = ()
     progress: tuple[tuple[str, SessionRecord], ...] = ()
@@ -41,6 +43,7 @@ class Batch:
 
     def to_wire(self) -> dict[str, Any]:
         return {
+            "run_id": self.run_id,
             "turns": [event.to_list() for event in self.turns],
             "sessions": [[key, record.to_dict()] for key, record in self.sessions],
             "open": [[key, _without_turns(record.to_dict())] for key, record in self.progress],
@@ -52,6 +55,7 @@ class Batch:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Batch:
         return cls(
+            run_id=str(data.get("run_id", "")),
             turns=tuple(TurnEvent.from_list(item) for item in data.get("turns", ())),
             sessions=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("sessions", ())),
             progress=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("open", ())),
@@ -69,8 +73,9 @@ def _without_turns(data: dict[str, Any]) -> dict[str, Any]:
 class Outbox:
     """What a user process has to tell the record owner since the last batch."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, run_id: str = "") -> None:
         self._clock = clock
+        self.run_id = run_id
         self._keys = itertools.count(1)
         self._open: dict[str, HasProgress] = {}
         self._dirty: set[str] = set()
@@ -107,6 +112,7 @@ class Outbox:
         if not (self._turns or self._sessions or self._dirty or self._users_started or self._users_done):
             return None
         batch = Batch(
+            run_id=self.run_id,
             turns=tuple(self._turns),
             sessions=tuple(self._sessions),
             progress=tuple((key, self._open[key].progress()) for key in sorted(self._dirty)),

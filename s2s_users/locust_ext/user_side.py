@@ -69,6 +69,7 @@ class UserSide:
     def start(self, settings: RunSettings, influx: InfluxSink | None) -> None:
         self.settings = settings
         self.influx = influx
+        self.outbox.run_id = settings.run_id
         self.script = script_for(settings)
         if settings.embedded_mock:
             self._ensure_mock(settings)

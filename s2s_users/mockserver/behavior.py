@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import random
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -125,7 +126,9 @@ class MockSession:
         self.profile = profile
         self.time_scale = time_scale
         self.rng = random.Random(seed)
-        self.session_id = f"sess_{self.rng.getrandbits(64):016x}"
+        self.rng.getrandbits(64)  # the draw that once made the session id: seeded sessions play as they always did
+        # Unique across runs (a seed repeats in every run of a worker index): records of two runs never collide.
+        self.session_id = f"sess_{secrets.token_hex(8)}"
         self.assistant_audio_s = 0.0
         self.turn_detection: dict[str, Any] | None = {
             "type": "server_vad",

@@ -12,9 +12,9 @@ from tests.support.influx import free_port
 class Cluster:
     """One master and its workers; everything is killed at the end of the test, whatever happened."""
 
-    def __init__(self, report_dir: Path) -> None:
+    def __init__(self, report_dir: Path, port: int | None = None) -> None:
         self.report_dir = report_dir
-        self.port = free_port()
+        self.port = port if port is not None else free_port()
         self.master: subprocess.Popen[str] | None = None
         self.workers: list[subprocess.Popen[str]] = []
 
