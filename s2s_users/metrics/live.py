@@ -16,7 +16,7 @@ from typing import Any
 
 from s2s_users.failures import SILENT, FailureClass, FailureKind, kind_of
 from s2s_users.metrics.records import SessionOutcome, SessionRecord, TurnRecord
-from s2s_users.reporting.survival import SurvivalCurve, kaplan_meier_counts
+from s2s_users.metrics.survival import SurvivalCurve, kaplan_meier_counts
 
 #: Capacity is kept to the second in the live view (the report uses exact values).
 CAPACITY_RESOLUTION_S = 1.0

@@ -16,6 +16,9 @@ from typing import Any, Literal
 from s2s_users.events import Usage
 from s2s_users.failures import FailureClass
 
+#: The file of a run folder that holds one ``SessionRecord`` per line.
+SESSIONS_FILE = "sessions.jsonl"
+
 #: The outcome of a turn that ended well.
 OK: Literal["ok"] = "ok"
 TurnOutcome = FailureClass | Literal["ok"]

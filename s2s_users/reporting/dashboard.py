@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from s2s_users.metrics.live import LiveView
 from s2s_users.metrics.records import SessionRecord
+from s2s_users.metrics.survival import SurvivalCurve, kaplan_meier
 from s2s_users.reporting.summary import Report
-from s2s_users.reporting.survival import SurvivalCurve, kaplan_meier
 
 #: z for the 95 % pointwise band of the survival curve (Greenwood), as the report's median CI uses.
 _Z = 1.96

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 from s2s_users.exceptions import ConfigError
-from s2s_users.metrics.records import SessionRecord
+from s2s_users.metrics.records import SESSIONS_FILE, SessionRecord
 from s2s_users.reporting.html import render_html
 from s2s_users.reporting.render import render_markdown
 from s2s_users.reporting.summary import Report, build_report, report_to_dict
-from s2s_users.sinks.files import SESSIONS_FILE
 
 
 def load_sessions(run_dir: Path) -> list[SessionRecord]:

@@ -17,11 +17,11 @@ from matplotlib.figure import Figure
 
 from s2s_users.failures import SILENT
 from s2s_users.metrics.records import SessionRecord
+from s2s_users.metrics.survival import kaplan_meier_counts
 from s2s_users.reporting.summary import Report, percentile
-from s2s_users.reporting.survival import kaplan_meier_counts
 
-matplotlib.rcParams["svg.hashsalt"] = "s2s_users"
-matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, searchable
+# Applied while a figure is saved, never to matplotlib's global settings (which belong to whoever imports us).
+_SVG_SETTINGS = {"svg.hashsalt": "s2s_users", "svg.fonttype": "none"}  # text stays text: smaller, searchable
 WIDTH_IN, HEIGHT_IN = 8.0, 3.6
 DENSE_POINTS = 3000
 SILENT_COLOUR, VISIBLE_COLOUR, FAIL_COLOUR = "#b00020", "#f29900", "#d93025"
@@ -36,7 +36,8 @@ def _figure() -> tuple[Figure, Any]:
 
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    with matplotlib.rc_context(_SVG_SETTINGS):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
     return _METADATA.sub("", text)  # and the RDF block, which only names its vocabularies' URLs

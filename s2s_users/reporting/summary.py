@@ -9,7 +9,7 @@ from typing import Any
 
 from s2s_users.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureClass, FailureKind, kind_of
 from s2s_users.metrics.records import OK, SessionOutcome, SessionRecord
-from s2s_users.reporting.survival import kaplan_meier
+from s2s_users.metrics.survival import kaplan_meier
 
 BUDGET_SECONDS = (3, 5, 8, 10, 15, 20, 30)
 

@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
-
-SESSIONS_FILE = "sessions.jsonl"
+from s2s_users.metrics.records import SESSIONS_FILE, SessionLabels, SessionRecord, TurnRecord
 
 
 class JsonlSessionSink:

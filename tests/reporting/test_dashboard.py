@@ -8,9 +8,9 @@ import pytest
 
 from s2s_users.metrics.live import LiveView, TurnEvent
 from s2s_users.metrics.records import SessionRecord
+from s2s_users.metrics.survival import kaplan_meier
 from s2s_users.reporting.dashboard import curve_points, final_curves, final_summaries, live_summaries
 from s2s_users.reporting.summary import build_report
-from s2s_users.reporting.survival import kaplan_meier
 from tests.support.records import session, turn
 
 

@@ -60,3 +60,12 @@ def test_the_timeline_stacks_classes_per_bucket() -> None:
     ]
     svg = timeline_svg(rows, 10.0)
     assert "response.zero_audio" in svg and "server.error_event" in svg and "failures per 10 s" in svg
+
+
+def test_importing_and_drawing_leave_matplotlibs_global_settings_alone() -> None:
+    import matplotlib
+
+    svg = survival_svg_from({"m": [(1.0, 1, 0), (2.0, 0, 1)]})
+    assert "<text" in svg  # our SVG settings applied while saving: text stays text
+    for key in ("svg.fonttype", "svg.hashsalt"):
+        assert matplotlib.rcParams[key] == matplotlib.rcParamsDefault[key]

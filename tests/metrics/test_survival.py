@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s2s_users.reporting.survival import kaplan_meier, kaplan_meier_counts
+from s2s_users.metrics.survival import kaplan_meier, kaplan_meier_counts
 
 
 def test_kaplan_meier_matches_the_hand_computation() -> None:
