@@ -282,6 +282,8 @@ def assert_consistent(record: SessionRecord, setup: Setup, state: State) -> None
     else:
         assert record.end_class is not None  # an early end always says why
     assert record.ended_at >= record.started_at
+    if setup.settings.turn_mode == "manual":  # no answer can start before our commit and response.create
+        assert all(t.ttfa_ms is None or t.ttfa_ms >= 0 for t in record.turns)
     assert SessionRecord.from_dict(json.loads(json.dumps(record.to_dict(), allow_nan=False))) == record
 
 
@@ -333,3 +335,21 @@ def test_a_server_that_never_creates_the_session_times_out_at_set_up(setup: Setu
     record = play(setup, [Deliver(event) for event in noise])
     assert record.end_class == "timeout.first_audio" and record.turns == () and record.failure_turn == 0
     assert math.isclose(record.ended_at - record.started_at, setup.settings.turn_timeout_s, abs_tol=1e-6)
+
+
+def test_a_straggling_delta_before_the_next_commit_neither_masks_zero_audio_nor_counts_as_first_audio() -> None:
+    """Manual mode: audio that arrives while the next prompt streams belongs to no answer of that turn."""
+    setup = Setup(
+        EngineSettings(turns=2, pace=Pace(1.0), think_time_s=0.0, turn_timeout_s=2.0),
+        build_script([("p", bytes(2 * 2400))], RATE, CHUNK_MS),  # 100 ms: five chunks, streamed for 80 ms
+    )
+    answer = [
+        Deliver(ev.ResponseCreated("r1")),
+        Deliver(ev.AudioDelta(LOUD)),
+        Deliver(ev.ResponseDone("r1", "completed")),
+    ]
+    straggler = [Tick(0.02), Deliver(ev.AudioDelta(LOUD))]  # turn 2 is streaming its prompt
+    zero_audio = [Tick(0.1), Deliver(ev.ResponseCreated("r2")), Deliver(ev.ResponseDone("r2", "completed"))]
+    record = play(setup, [*OPENING, Tick(0.1), *answer, *straggler, *zero_audio])
+    assert [t.outcome for t in record.turns] == ["ok", "response.zero_audio"]
+    assert record.turns[1].audio_bytes == 0 and record.silent_failure_turn == 2
