@@ -216,8 +216,11 @@ class WebSocket:
         return None if interval is None else time.monotonic() + interval
 
     def _raise_if_closed(self) -> None:
-        if self.protocol.close_rcvd is not None and self.protocol.state is State.CLOSING:
-            # The server's close frame came and was answered: no data follows, only the end of TCP.
+        if self.protocol.state is State.CLOSING:
+            # No data follows, only the end of TCP: either the server's close frame came and was answered, or
+            # websockets failed the connection over what the server sent (not a frame, over max_size, a bad
+            # close frame) and sent 1002/1007/1009. Wait for the TCP end as briefly as a close, then report;
+            # neither sending (InvalidState) nor waiting for the turn's deadline makes sense any more.
             self._await_closed(self._options.close_timeout_s)
         if self.protocol.state is State.CLOSED:
             raise self.protocol.close_exc
