@@ -16,6 +16,7 @@ busy machine), and a frame declaring more than ``max_size`` is refused (we close
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import socket
@@ -273,15 +274,17 @@ def hostile_server(attack: Attack, open_turn: bool) -> Iterator[str]:
 # --- the client -----------------------------------------------------------------------------------------------
 
 
-def play(url: str, turn_timeout_s: float = TURN_TIMEOUT_S) -> tuple[SessionRecord, float]:
-    """One real session (one turn, a 100 ms prompt sent at once); its record and how long the call took."""
+def play(
+    url: str, turn_timeout_s: float = TURN_TIMEOUT_S, prompt_s: float = 0.1, options: TransportOptions = OPTIONS
+) -> tuple[SessionRecord, float]:
+    """One real session (one turn, its prompt sent at once); its record and how long the call took."""
     adapter = OpenAIRealtimeProtocol(RealtimeSettings())
-    script = build_script([("p1", bytes(4800))], 24_000, 20)
+    script = build_script([("p1", bytes(round(48_000 * prompt_s)))], 24_000, 20)
     settings = EngineSettings(turns=1, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
     started = time.monotonic()
     conversation = Conversation(adapter, script, settings, LABELS, now=started)
     sessions: list[SessionRecord] = []
-    record = run_session(connect_request(url, "m", "key"), conversation, lambda turn: None, sessions.append, OPTIONS)
+    record = run_session(connect_request(url, "m", "key"), conversation, lambda turn: None, sessions.append, options)
     elapsed = time.monotonic() - started
     assert sessions == [record]
     return record, elapsed
@@ -352,3 +355,37 @@ def test_silence_or_an_unfinished_message_is_a_timeout_or_a_drop(ends: str, frag
     with hostile_server(Attack("quiet", pieces, ends=ends), open_turn=True) as url:
         record, _ = play(url)
     assert record.end_class == ("timeout.first_audio" if ends == "hold" else "transport.closed_no_frame")
+
+
+@contextmanager
+def deaf_server() -> Iterator[str]:
+    """Opens the session, then never reads again (a wedged server or proxy): our socket buffer fills up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small: the buffers fill sooner
+    listener.settimeout(5)
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), listener.accept()[0] as conn:
+            _handshake(conn)
+            conn.sendall(SESSION_CREATED + SESSION_UPDATED)
+            stop.wait(10)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{listener.getsockname()[1]}/v1/realtime"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+
+
+def test_a_server_that_stops_reading_cannot_block_a_send_for_ever() -> None:
+    # 60 s of prompt sent at once is ~4 MB of JSON: more than loopback buffers hold, so a send has to wait.
+    options = dataclasses.replace(OPTIONS, send_timeout_s=0.3)
+    with deaf_server() as url:
+        record, elapsed = play(url, turn_timeout_s=0.3, prompt_s=60.0, options=options)
+    assert record.end_class == "transport.closed_no_frame"
+    assert record.close_reason == "we closed: the server read nothing for 0.3 s"
+    assert elapsed < 5.0
