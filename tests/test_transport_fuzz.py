@@ -3,12 +3,13 @@
 The server is a real TCP socket in a thread. It completes a real WebSocket handshake, sends ``session.created``
 (and, if hypothesis says so, ``session.updated`` so that a turn starts), then something hypothesis chooses:
 random bytes that are not frames, text frames that are not UTF-8, binary frames, a frame declaring more than
-``max_size``, fragments never finished, malformed close frames, mutated server messages, valid frames trickled a
-byte at a time, or nothing at all; then it holds the connection open or drops it. Frames are built by hand (the
-server side of RFC 6455 is a few bytes of header), so malformed ones are easy.
+``max_size``, fragments never finished, malformed close or control frames, mutated server messages, valid frames
+trickled a byte at a time, or nothing at all; then it holds the connection open, ends it (FIN) or resets it
+(RST). Frames are built by hand (the server side of RFC 6455 is a few bytes of header), so malformed ones are
+easy. One more server stops reading altogether.
 
 Driven by the real ``run_session()``, the properties are: it returns a ``SessionRecord`` (never raises), the
-session ends with one of the taxonomy's terminal codes (or completes, when the server's bytes were a healthy
+session ends with one of the taxonomy's terminal codes (or plays its one turn, when the server's bytes were an
 answer after all), the call returns within a bound derived from the timeouts (a hang detector, generous for a
 busy machine), and a frame declaring more than ``max_size`` is refused (we close with 1009) instead of buffered.
 """
@@ -27,7 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from hypothesis import example, given, settings
+import pytest
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from websockets.utils import accept_key
 
@@ -60,7 +62,7 @@ AUDIO_B64 = base64.b64encode(AUDIO).decode()
 
 # --- frames, by hand ------------------------------------------------------------------------------------------
 
-TEXT, BINARY, CONT, CLOSE = 0x1, 0x2, 0x0, 0x8
+CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
@@ -116,28 +118,33 @@ class Attack:
         )
 
 
-def trickled(data: bytes, pause_s: float) -> tuple[tuple[bytes, ...], float]:
-    return tuple(data[i : i + 1] for i in range(len(data))), pause_s
+def one_byte_at_a_time(data: bytes) -> tuple[bytes, ...]:
+    return tuple(data[i : i + 1] for i in range(len(data)))
 
 
 ends_of_attacks = st.sampled_from(["hold", "fin", "reset"])
+not_utf8 = st.binary(min_size=1, max_size=60).map(lambda b: b"\xff" + b)  # 0xFF never appears in UTF-8
+
+
+def single_frame(
+    name: str, payloads: st.SearchStrategy[bytes], opcode: int, fin: bool = True
+) -> st.SearchStrategy[Attack]:
+    return st.builds(
+        lambda payload, ends: Attack(name, (frame(opcode, payload, fin),), ends=ends), payloads, ends_of_attacks
+    )
+
+
 random_bytes = st.builds(
     lambda data, ends: Attack("random bytes", (data,), ends=ends), st.binary(min_size=1, max_size=300), ends_of_attacks
 )
-not_utf8 = st.binary(min_size=1, max_size=60).map(lambda b: b"\xff" + b)  # 0xFF never appears in UTF-8
-invalid_utf8_text = st.builds(
-    lambda p, c: Attack("text not UTF-8", (frame(TEXT, p),), ends=c), not_utf8, ends_of_attacks
-)
-binary_garbage = st.builds(lambda p, c: Attack("binary frame", (frame(BINARY, p),), ends=c), not_utf8, ends_of_attacks)
-binary_json = st.builds(  # we read binary frames like text ones: JSON in them is a message
-    lambda m, c: Attack("binary JSON", (frame(BINARY, json.dumps(m).encode()),), ends=c),
-    st.sampled_from(HEALTHY_ANSWER),
-    ends_of_attacks,
-)
+invalid_utf8_text = single_frame("text not UTF-8", not_utf8, TEXT)
+binary_garbage = single_frame("binary frame", not_utf8, BINARY)
+# We read binary frames like text ones: JSON in them is a message.
+binary_json = single_frame("binary JSON", st.sampled_from(HEALTHY_ANSWER).map(lambda m: json.dumps(m).encode()), BINARY)
 huge_declared = st.builds(
     lambda opcode, length, tail, ends: Attack("huge declared", (header(opcode, length) + tail,), ends=ends),
     st.sampled_from([TEXT, BINARY]),
-    st.integers(MAX_SIZE + 1, 2**63 - 1) | st.just(2**63 - 1),
+    st.integers(MAX_SIZE + 1, 2**63 - 1) | st.sampled_from([MAX_SIZE + 1, 2**63 - 1]),
     st.binary(max_size=2000),
     ends_of_attacks,
 )
@@ -151,10 +158,21 @@ unfinished_fragments = st.builds(
     st.lists(st.binary(max_size=50), max_size=3),
     ends_of_attacks,
 )
-bad_close_frames = st.builds(
-    lambda payload, ends: Attack("malformed close frame", (frame(CLOSE, payload),), ends=ends),
+bad_close_frames = single_frame(
+    "malformed close frame",  # too short, codes that may not be sent, a reason that is not UTF-8
     st.sampled_from([b"\x03", struct.pack("!H", 999), struct.pack("!H", 1005), struct.pack("!H", 1000) + b"\xff"]),
+    CLOSE,
+)
+# Pings and pongs are answered or ignored; over 125 bytes or fragmented they break the protocol.
+control_frames = st.builds(
+    lambda opcode, payload, fin, ends: Attack("control frame", (frame(opcode, payload, fin),), ends=ends),
+    st.sampled_from([PING, PONG]),
+    st.binary(max_size=200),
+    st.booleans(),
     ends_of_attacks,
+)
+broken_control_frames = single_frame("ping over 125 bytes", st.binary(min_size=126, max_size=200), PING) | single_frame(
+    "fragmented ping", st.binary(max_size=20), PING, fin=False
 )
 mutated_messages = st.builds(
     lambda messages, ends: Attack(
@@ -169,8 +187,8 @@ mutated_messages = st.builds(
 def trickles(draw: st.DrawFn) -> Attack:
     """Valid frames (a healthy answer, or its first part), one byte at a time with pauses."""
     messages = HEALTHY_ANSWER[: draw(st.integers(1, len(HEALTHY_ANSWER)))]
-    pieces, pause = trickled(b"".join(text(m) for m in messages), draw(st.sampled_from([0.0, 0.0002])))
-    return Attack("trickle", pieces, pause_s=pause, ends=draw(ends_of_attacks))
+    pieces = one_byte_at_a_time(b"".join(text(m) for m in messages))
+    return Attack("trickle", pieces, pause_s=draw(st.sampled_from([0.0, 0.0002])), ends=draw(ends_of_attacks))
 
 
 silence = st.builds(lambda ends: Attack("nothing", (), ends=ends), ends_of_attacks)
@@ -181,20 +199,20 @@ def delayed(attacks: st.SearchStrategy[Attack]) -> st.SearchStrategy[Attack]:
     return st.builds(dataclasses.replace, attacks, delay_s=st.sampled_from([0.0, 0.05]))
 
 
-attacks = delayed(
-    st.one_of(
-        random_bytes,
-        invalid_utf8_text,
-        binary_garbage,
-        binary_json,
-        huge_declared,
-        unfinished_fragments,
-        bad_close_frames,
-        mutated_messages,
-        trickles(),
-        silence,
-    )
-)
+# Every kind gets its own examples: in one one_of, the kinds with more structure crowd out the rest.
+ATTACK_KINDS: dict[str, st.SearchStrategy[Attack]] = {
+    "random bytes": random_bytes,
+    "text not UTF-8": invalid_utf8_text,
+    "binary frame": binary_garbage,
+    "binary JSON": binary_json,
+    "huge declared": huge_declared,
+    "fragments never finished": unfinished_fragments,
+    "malformed close frame": bad_close_frames,
+    "control frame": control_frames,
+    "mutated messages": mutated_messages,
+    "trickle": trickles(),
+    "nothing": silence,
+}
 
 # --- the server -----------------------------------------------------------------------------------------------
 
@@ -304,19 +322,39 @@ def orderly(attack: Attack) -> bool:
     return attack.ends != "reset"
 
 
-@settings(max_examples=60)
-@given(attacks, st.booleans())
-@example(Attack("huge declared", (header(TEXT, 2**40),)), True)
-@example(Attack("text not UTF-8", (frame(TEXT, b"\xff\xfe"),)), False)
-@example(Attack("random bytes", (b"\x0f\x00",)), True)  # opcode 0xF: the client fails the connection (1002)
-def test_a_hostile_server_never_makes_run_session_raise_or_hang(attack: Attack, open_turn: bool) -> None:
+@pytest.mark.parametrize("kind", ATTACK_KINDS)
+@settings(max_examples=6)
+@given(data=st.data(), open_turn=st.booleans())
+def test_a_hostile_server_never_makes_run_session_raise_or_hang(
+    kind: str, data: st.DataObject, open_turn: bool
+) -> None:
+    attack = data.draw(delayed(ATTACK_KINDS[kind]), label="attack")
     with hostile_server(attack, open_turn) as url:
         record, elapsed = play(url)
+    event(f"{attack.ends}: {record.end_class}")  # pytest --hypothesis-show-statistics
     assert elapsed < time_bound_s(attack), f"{elapsed:.2f} s"
     if record.end_class is None:  # the bytes happened to answer the one turn (well or not): the script ended
         assert len(record.turns) == record.turns_planned and record.turns[0].response_status is not None
     else:
         assert record.end_class in TERMINAL_CODES, record.end_class
+
+
+# Found by the fuzz: before the fix each raised InvalidState out of run_session (or, when the client had nothing
+# left to send, waited for the turn deadline and reported the silent timeout.first_audio).
+@pytest.mark.parametrize(
+    "attack",
+    [
+        Attack("huge declared", (header(TEXT, 2**40),)),
+        Attack("random bytes", (b"\x0f\x00",)),  # opcode 0xF does not exist: we fail the connection (1002)
+        Attack("malformed close frame", (frame(CLOSE, b"\x03"),), delay_s=0.05),
+    ],
+    ids=["frame of 2**40 bytes", "opcode 0xF", "close frame of 1 byte"],
+)
+def test_bytes_that_break_the_protocol_right_after_the_opening_are_protocol_unexpected(attack: Attack) -> None:
+    with hostile_server(attack, open_turn=True) as url:
+        record, _ = play(url, turn_timeout_s=10.0)
+    assert record.end_class == "protocol.unexpected"
+    assert record.close_reason is not None and record.close_reason.startswith("we closed: 100")
 
 
 @settings(max_examples=15)
@@ -331,8 +369,11 @@ def test_a_frame_declared_over_max_size_is_refused_with_1009_not_buffered(attack
     assert elapsed < 5.0
 
 
-@settings(max_examples=20)
-@given(delayed(st.one_of(invalid_utf8_text, bad_close_frames, binary_garbage).filter(orderly)), st.booleans())
+@settings(max_examples=24)
+@given(
+    delayed(st.one_of(invalid_utf8_text, bad_close_frames, broken_control_frames, binary_garbage).filter(orderly)),
+    st.booleans(),
+)
 def test_frames_that_break_the_protocol_are_protocol_unexpected(attack: Attack, open_turn: bool) -> None:
     with hostile_server(attack, open_turn) as url:
         record, _ = play(url, turn_timeout_s=10.0)  # long: on a busy machine no deadline may come first
@@ -342,8 +383,8 @@ def test_frames_that_break_the_protocol_are_protocol_unexpected(attack: Attack, 
 @settings(max_examples=4)
 @given(st.sampled_from([0.0, 0.0005]), st.sampled_from(["hold", "fin"]))  # a reset may drop unread data
 def test_a_healthy_answer_trickled_a_byte_at_a_time_still_completes(pause_s: float, ends: str) -> None:
-    pieces, pause = trickled(b"".join(text(m) for m in HEALTHY_ANSWER), pause_s)
-    with hostile_server(Attack("trickle", pieces, pause, ends), open_turn=True) as url:
+    pieces = one_byte_at_a_time(b"".join(text(m) for m in HEALTHY_ANSWER))
+    with hostile_server(Attack("trickle", pieces, pause_s, ends), open_turn=True) as url:
         record, _ = play(url, turn_timeout_s=5.0)  # the trickle takes ~0.5 s: not a test of the deadline
     assert record.outcome == "completed" and record.turns[0].audio_bytes == len(AUDIO)
 
