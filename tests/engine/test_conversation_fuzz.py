@@ -114,9 +114,7 @@ texts = st.text(max_size=12)
 pcm = st.sampled_from([b"", LOUD, bytes(4800), b"\x01"]) | st.binary(max_size=64)
 statuses = st.sampled_from(["completed", "completed", "failed", "incomplete", "cancelled", ""])
 counts = st.integers(0, 2**53 - 1)
-usages = st.builds(
-    ev.Usage, counts, counts, counts, counts, counts, counts, counts
-)  # fmt: skip
+usages = st.builds(ev.Usage, *[counts] * 7)
 events: st.SearchStrategy[ev.Event] = st.one_of(
     st.builds(ev.SessionCreated, texts),
     st.just(ev.SessionUpdated()),
@@ -151,10 +149,8 @@ events: st.SearchStrategy[ev.Event] = st.one_of(
     st.builds(ev.Ignored, texts),
 )
 ticks = st.builds(Tick, st.sampled_from([0.0, 0.001, 0.02, 0.1, 0.5, 2.0, 31.0]) | st.floats(0, 40))
-drops = st.builds(
-    Drop, st.none() | st.sampled_from([1000, 1001, 1006, 1011, 4000]), texts | st.just("maximum duration reached"),
-    st.booleans(),
-)  # fmt: skip
+close_codes = st.none() | st.sampled_from([1000, 1001, 1006, 1011, 4000])
+drops = st.builds(Drop, close_codes, texts | st.just("maximum duration reached"), st.booleans())
 small_ticks = st.builds(Tick, st.sampled_from([0.0, 0.02, 0.1, 0.3]))
 
 
@@ -292,14 +288,23 @@ def assert_consistent(record: SessionRecord, setup: Setup, state: State) -> None
 
 @settings(max_examples=400)
 @given(setups(), st.booleans(), event_steps)
-@example(  # response.done before created, audio after done, session.created twice, errors mid-turn
-    Setup(EngineSettings(turns=2, pace=Pace(None), think_time_s=0.0, turn_timeout_s=2.0), build_script(
-        [("p", bytes(960))], RATE, CHUNK_MS)),
+@example(  # response.done before created, audio after done, session.created twice, an error mid-turn
+    Setup(
+        EngineSettings(turns=2, pace=Pace(None), think_time_s=0.0, turn_timeout_s=2.0),
+        build_script([("p", bytes(960))], RATE, CHUNK_MS),
+    ),
     True,
-    [Deliver(ev.ResponseDone("r", "completed")), Deliver(ev.AudioDelta(LOUD)), Deliver(ev.SessionCreated("again")),
-     Deliver(ev.ResponseCreated("r")), Deliver(ev.ServerError("server_error", None, "boom")),
-     Deliver(ev.ResponseDone("r", "completed")), Deliver(ev.AudioDelta(LOUD)), Tick(0.5)],
-)  # fmt: skip
+    [
+        Deliver(ev.ResponseDone("r", "completed")),
+        Deliver(ev.AudioDelta(LOUD)),
+        Deliver(ev.SessionCreated("again")),
+        Deliver(ev.ResponseCreated("r")),
+        Deliver(ev.ServerError("server_error", None, "boom")),
+        Deliver(ev.ResponseDone("r", "completed")),
+        Deliver(ev.AudioDelta(LOUD)),
+        Tick(0.5),
+    ],
+)
 def test_any_order_of_events_and_ticks_ends_in_a_consistent_record(
     setup: Setup, opened: bool, steps: list[Step]
 ) -> None:
