@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus, InvalidURI
 
+from s2s_users import events as ev
 from s2s_users.engine.conversation import Conversation, State
 from s2s_users.metrics.records import SessionRecord, TurnRecord
 from s2s_users.protocols.openai_realtime import ConnectRequest
@@ -35,6 +36,20 @@ def explain_rejection(http_status: int | None, url: str, detail: str) -> str:
         return f"cannot connect to {url}: {detail}"
     hint = _HTTP_HINTS.get(http_status, "the server refused the session" if http_status < 500 else "server error")
     return f"HTTP {http_status} from {url}: {hint}"
+
+
+# What websockets sends when it fails the connection over the server's bytes (RFC 6455 §7.4.1): 1002 protocol
+# error (not a frame, a bad opcode or close frame), 1007 invalid data (a close reason that is not UTF-8), 1009
+# message too big (a frame declared over max_size, refused at its header rather than buffered).
+_SERVER_BROKE_THE_PROTOCOL = frozenset({1002, 1007, 1009})
+
+
+def _protocol_failure(exc: ConnectionClosed) -> str | None:
+    """Why we failed the connection, when it was the server's bytes (no close frame came from it)."""
+    sent = exc.sent
+    if exc.rcvd is None and sent is not None and sent.code in _SERVER_BROKE_THE_PROTOCOL:
+        return f"we closed: {sent.code} {sent.reason}".strip()
+    return None
 
 
 def _closed(exc: ConnectionClosed) -> tuple[int | None, str, bool]:
@@ -62,8 +77,14 @@ def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[
     except InvalidHandshake as exc:  # proxy errors (407 ...) are handshake errors
         conversation.on_connect_failed(None, explain_rejection(None, url, str(exc)), clock())
     except ConnectionClosed as exc:
-        code, reason, frame = _closed(exc)
-        conversation.on_connection_ended(code, reason, frame, clock())
+        broken = _protocol_failure(exc)
+        if broken is not None:
+            # A malformed message, one layer down: the engine ends the session as protocol.unexpected.
+            conversation.on_closed_by_us(None, broken, False)
+            conversation.handle(ev.MalformedMessage(broken), clock())
+        else:
+            code, reason, frame = _closed(exc)
+            conversation.on_connection_ended(code, reason, frame, clock())
     except (OSError, TimeoutError) as exc:
         detail = str(exc) or type(exc).__name__
         if conversation.state is State.CONNECTING and not conversation.session_id:

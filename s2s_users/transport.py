@@ -9,7 +9,7 @@ Proxies: like ``websockets``' own clients, ``HTTPS_PROXY`` / ``HTTP_PROXY`` (and
 are honoured, through the library's HTTP CONNECT helper.
 
 Errors are ``websockets``' own (``InvalidStatus``, ``InvalidHandshake``, ``ConnectionClosed``) or ``OSError`` /
-``TimeoutError``, so the session's exception boundary maps them as before.
+``TimeoutError`` (``SendTimeout`` is an ``OSError``), so the session's exception boundary maps them as before.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class TransportOptions:
     # Generous: a starved load generator must not pass for a dead provider (1011 keepalive timeout).
     ping_timeout_s: float | None = 60.0
     close_timeout_s: float = 5.0
+    # A send that waits this long for the server to read (our socket buffer is full) means a dead or wedged
+    # server, as a missing pong does; without a bound, sendall() would block the session for ever.
+    send_timeout_s: float = 60.0
     max_size: int = 32 * 1024 * 1024
     ssl_context: ssl.SSLContext | None = None
     """TLS settings for wss:// (default: the system's trust store; SSL_CERT_FILE works too)."""
@@ -67,6 +70,10 @@ def _open_socket(uri: WebSocketURI, options: TransportOptions) -> socket.socket:
     if not parsed.scheme.startswith("http"):
         raise InvalidProxy(proxy, "only HTTP(S) proxies are supported: unset ALL_PROXY or use an http:// proxy")
     return connect_http_proxy(parsed, uri, Deadline(options.open_timeout_s), user_agent_header=USER_AGENT)
+
+
+class SendTimeout(ConnectionError):
+    """The server read nothing for ``send_timeout_s`` while we had data for it: the connection is given up."""
 
 
 class WebSocket:
@@ -137,8 +144,14 @@ class WebSocket:
     def _flush(self) -> None:
         for data in self.protocol.data_to_send():
             if data:
-                self._sock.settimeout(self._options.close_timeout_s if self._closing else None)
-                self._sock.sendall(data)
+                timeout = self._options.close_timeout_s if self._closing else self._options.send_timeout_s
+                self._sock.settimeout(timeout)
+                try:
+                    self._sock.sendall(data)
+                except TimeoutError as exc:
+                    # Not a TimeoutError any more: to callers of recv() that means "no message yet", and a
+                    # frame cut in the middle leaves nothing to go on with (an OSError: the connection ended).
+                    raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
             else:  # the protocol wants the write side closed (after a close frame)
                 try:
                     self._sock.shutdown(socket.SHUT_WR)
@@ -216,8 +229,11 @@ class WebSocket:
         return None if interval is None else time.monotonic() + interval
 
     def _raise_if_closed(self) -> None:
-        if self.protocol.close_rcvd is not None and self.protocol.state is State.CLOSING:
-            # The server's close frame came and was answered: no data follows, only the end of TCP.
+        if self.protocol.state is State.CLOSING:
+            # No data follows, only the end of TCP: either the server's close frame came and was answered, or
+            # websockets failed the connection over what the server sent (not a frame, over max_size, a bad
+            # close frame) and sent 1002/1007/1009. Wait for the TCP end as briefly as a close, then report;
+            # neither sending (InvalidState) nor waiting for the turn's deadline makes sense any more.
             self._await_closed(self._options.close_timeout_s)
         if self.protocol.state is State.CLOSED:
             raise self.protocol.close_exc

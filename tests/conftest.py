@@ -1,4 +1,9 @@
-"""Shared fixtures: a real InfluxDB (influxd 1.6 behind nginx) for the sink and end-to-end tests."""
+"""Shared fixtures: a real InfluxDB (influxd 1.6 behind nginx) for the sink and end-to-end tests.
+
+Also the one hypothesis profile: derandomized (the same examples on every run and machine) and without an
+example database (no ``.hypothesis`` folder is read or written), so a fuzz test fails in CI exactly as it
+fails here. Timing is asserted by the tests that care about it, never by hypothesis' per-example deadline.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,12 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.support.influx import InfluxDatabase, InfluxService, ServiceError
+
+settings.register_profile("s2s", derandomize=True, database=None, deadline=None, print_blob=False)
+settings.load_profile("s2s")
 
 _numbers = itertools.count(1)
 

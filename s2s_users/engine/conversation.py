@@ -73,6 +73,15 @@ for _state in (
 
 _TURN_STATES = frozenset({State.SENDING, State.AWAITING, State.RECEIVING})
 
+# Where assistant audio counts for the running turn. In manual mode no answer to this turn can exist before our
+# commit and response.create, so audio while the prompt streams is a straggler of an earlier response: counted,
+# it made a negative ttfa, turned a later no-answer into timeout.stall and could hide a zero-audio response.
+# Server VAD may answer before the prompt (and its trailing silence) is over, so there every turn state counts.
+_AUDIO_STATES = {
+    "manual": frozenset({State.AWAITING, State.RECEIVING}),
+    "server_vad": _TURN_STATES,
+}
+
 
 class IllegalTransition(RuntimeError):
     """The engine tried a move its table does not allow: a bug in the engine, not in the server."""
@@ -127,6 +136,7 @@ class Conversation:
         self.labels = labels
         self.state = State.CONNECTING
         self.session_id = ""
+        self._audio_states = _AUDIO_STATES.get(settings.turn_mode, _TURN_STATES)
         self._wall_offset = wall_offset
         self._started_at = now
         self._setup_deadline = now + settings.turn_timeout_s
@@ -180,7 +190,7 @@ class Conversation:
                 self._server_error(event, now)
             case ev.ResponseCreated() if self.state is State.AWAITING:
                 self._fire(Trigger.RESPONSE_STARTED)
-            case ev.AudioDelta(pcm=pcm) if self._turn is not None and self.state in _TURN_STATES:
+            case ev.AudioDelta(pcm=pcm) if self._turn is not None and self.state in self._audio_states:
                 turn = self._turn
                 if turn.first_audio_at is None and pcm:
                     turn.first_audio_at = now

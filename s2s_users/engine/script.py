@@ -48,10 +48,13 @@ def build_script(
     """Cut ``(prompt_id, pcm16)`` pairs into base64 chunks of ``chunk_ms``, adding trailing silence if asked.
 
     Raises:
-        ConfigError: no prompts, or a chunk size outside 10–1000 ms.
+        ConfigError: no prompts, an empty prompt, or a chunk size outside 10–1000 ms.
     """
     if not prompts:
         raise ConfigError("no prompts to play: check --prompts (a folder of WAV/FLAC files)")
+    # An empty prompt has no last chunk, so its turn would never be sent and the session would wait for ever.
+    if empty := [prompt_id for prompt_id, pcm in prompts if not pcm]:
+        raise ConfigError(f"prompt {empty[0]} is empty: remove it or record it again")
     if not 10 <= chunk_ms <= 1000:
         raise ConfigError(f"--chunk-ms {chunk_ms} is out of range: use 10 to 1000 (20 is typical)")
     chunk_bytes = sample_rate * 2 * chunk_ms // 1000

@@ -22,6 +22,12 @@ from s2s_users.redact import redact_url
 
 SAMPLE_RATE = 24_000
 
+# A server can invent event types without end: the first ones are counted by name, the rest together, and names
+# are cut, so the counter (which goes into every session record) stays small.
+MAX_UNKNOWN_TYPES = 100
+MAX_TYPE_NAME = 120
+OTHER_UNKNOWN = "(other unknown types)"
+
 # Beta names that live servers have been seen sending, mapped to their GA names.
 LEGACY_NAMES: dict[str, str] = {
     "response.audio.delta": "response.output_audio.delta",
@@ -120,25 +126,71 @@ def connect_request(base_url: str, model: str, api_key: str) -> ConnectRequest:
     return ConnectRequest(url=url, headers=headers)
 
 
+# Reading server JSON: a field of the wrong type reads as absent, so no shape a server sends can raise here.
+# Only audio is stricter (see ``_audio_delta``): it is what we measure.
+
+
+def _field(container: Any, key: str) -> Any:
+    """``container[key]`` when ``container`` is a JSON object, else None."""
+    return container.get(key) if isinstance(container, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    """A JSON string as records can store it, else None.
+
+    ``json.loads`` turns an escaped lone surrogate (``"\\ud800"``) into a str that cannot be encoded as UTF-8;
+    such text would reach records and break the sinks that write them, so it is replaced by ``?`` here.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+    """A token count: a non-negative JSON integer below 2**53, else 0.
+
+    Python reads integers of any size, but a count of 10**400 cannot even become a float for the cost estimate;
+    no real count comes near 2**53 (the exact-integer range of JSON numbers).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53:
+        return value
+    return 0
 
 
 def parse_usage(usage: Any) -> ev.Usage | None:
-    """Read a ``response.done`` usage block; tolerant of missing parts."""
+    """Read a ``response.done`` usage block; tolerant of missing parts and wrong shapes."""
     if not isinstance(usage, dict):
         return None
-    inp = usage.get("input_token_details") or {}
-    out = usage.get("output_token_details") or {}
+    inp = usage.get("input_token_details")
+    out = usage.get("output_token_details")
     return ev.Usage(
         input_tokens=_int(usage.get("input_tokens")),
         output_tokens=_int(usage.get("output_tokens")),
-        input_audio_tokens=_int(inp.get("audio_tokens")),
-        input_text_tokens=_int(inp.get("text_tokens")),
-        cached_tokens=_int(inp.get("cached_tokens")),
-        output_audio_tokens=_int(out.get("audio_tokens")),
-        output_text_tokens=_int(out.get("text_tokens")),
+        input_audio_tokens=_int(_field(inp, "audio_tokens")),
+        input_text_tokens=_int(_field(inp, "text_tokens")),
+        cached_tokens=_int(_field(inp, "cached_tokens")),
+        output_audio_tokens=_int(_field(out, "audio_tokens")),
+        output_text_tokens=_int(_field(out, "text_tokens")),
     )
+
+
+def _audio_delta(delta: Any) -> ev.AudioDelta | ev.MalformedMessage:
+    """Decode a base64 audio delta; anything that is not base64 text is a malformed message.
+
+    Not an empty delta: audio is what the tool measures, and counting an undecodable delta as zero bytes would
+    report a broken server as the silent ``response.zero_audio``. As ``MalformedMessage`` the engine ends the
+    session as ``protocol.unexpected``, which is what happened.
+    """
+    if not isinstance(delta, str):
+        return ev.MalformedMessage(f"audio delta is {type(delta).__name__}, not base64 text")
+    try:
+        return ev.AudioDelta(base64.b64decode(delta))
+    except ValueError as exc:  # binascii.Error (bad length or padding), or text that is not ASCII
+        return ev.MalformedMessage(f"audio delta is not base64: {type(exc).__name__}")
 
 
 class OpenAIRealtimeProtocol:
@@ -221,8 +273,11 @@ class OpenAIRealtimeProtocol:
         """Parse one server message into zero or one neutral event."""
         try:
             message = json.loads(data)
-        except ValueError as exc:
+        except ValueError as exc:  # also UnicodeDecodeError: bytes that are not UTF-8
             self._events.append(ev.MalformedMessage(f"not JSON: {exc}"))
+            return
+        except RecursionError:  # a few kilobytes of "[[[[..." exhaust the parser's stack
+            self._events.append(ev.MalformedMessage("JSON nested too deeply"))
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self._events.append(ev.MalformedMessage("message without a type"))
@@ -233,23 +288,28 @@ class OpenAIRealtimeProtocol:
             kind = LEGACY_NAMES[kind]
         event = self._parse(kind, message)
         if isinstance(event, ev.UnknownEvent):
-            self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
+            self._count_unknown(event.type)
         self._events.append(event)
+
+    def _count_unknown(self, kind: str) -> None:
+        if kind not in self.unknown_events and len(self.unknown_events) >= MAX_UNKNOWN_TYPES:
+            kind = OTHER_UNKNOWN
+        self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
 
     def _parse(self, kind: str, message: dict[str, Any]) -> ev.Event:
         match kind:
             case "response.output_audio.delta":
-                return ev.AudioDelta(base64.b64decode(message.get("delta") or ""))
+                return _audio_delta(message.get("delta"))
             case "response.output_audio_transcript.delta":
-                return ev.TranscriptDelta(str(message.get("delta") or ""))
+                return ev.TranscriptDelta(_text(message.get("delta")) or "")
             case "response.output_text.delta":
-                return ev.TextDelta(str(message.get("delta") or ""))
+                return ev.TextDelta(_text(message.get("delta")) or "")
             case "response.created":
-                return ev.ResponseCreated(str((message.get("response") or {}).get("id", "")))
+                return ev.ResponseCreated(_text(_field(message.get("response"), "id")) or "")
             case "response.done":
-                return self._response_done(message.get("response") or {})
+                return self._response_done(message.get("response"))
             case "session.created":
-                return ev.SessionCreated(str((message.get("session") or {}).get("id", "")))
+                return ev.SessionCreated(_text(_field(message.get("session"), "id")) or "")
             case "session.updated":
                 return ev.SessionUpdated()
             case "input_audio_buffer.speech_started":
@@ -261,27 +321,28 @@ class OpenAIRealtimeProtocol:
             case "conversation.item.deleted" | "conversation.item.truncated":
                 return ev.ContextTruncated(kind)
             case "error":
-                error = message.get("error") or {}
+                error = message.get("error")
                 return ev.ServerError(
-                    code=error.get("code"),
-                    type=error.get("type"),
-                    message=str(error.get("message", "")),
-                    caused_by=error.get("event_id"),
+                    code=_text(_field(error, "code")),
+                    type=_text(_field(error, "type")),
+                    message=_text(_field(error, "message")) or "",
+                    caused_by=_text(_field(error, "event_id")),
                 )
         if kind in _QUIET_EVENTS:
             return ev.Ignored(kind)
-        return ev.UnknownEvent(kind)
+        return ev.UnknownEvent((_text(kind) or "")[:MAX_TYPE_NAME])
 
     @staticmethod
-    def _response_done(response: dict[str, Any]) -> ev.ResponseDone:
-        details = response.get("status_details") or {}
-        error = details.get("error") or {}
+    def _response_done(response: Any) -> ev.ResponseDone:
+        """A ``status`` that is missing or not text reads as "", which the taxonomy calls protocol.unexpected."""
+        details = _field(response, "status_details")
+        error = _field(details, "error")
         return ev.ResponseDone(
-            response_id=str(response.get("id", "")),
-            status=str(response.get("status", "")),
-            reason=details.get("reason"),
-            error_type=error.get("type"),
-            error_code=error.get("code"),
-            error_message=error.get("message"),
-            usage=parse_usage(response.get("usage")),
+            response_id=_text(_field(response, "id")) or "",
+            status=_text(_field(response, "status")) or "",
+            reason=_text(_field(details, "reason")),
+            error_type=_text(_field(error, "type")),
+            error_code=_text(_field(error, "code")),
+            error_message=_text(_field(error, "message")),
+            usage=parse_usage(_field(response, "usage")),
         )

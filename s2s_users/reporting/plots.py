@@ -20,8 +20,6 @@ from s2s_users.metrics.records import SessionRecord
 from s2s_users.metrics.survival import kaplan_meier_counts
 from s2s_users.reporting.summary import Report, percentile
 
-# Applied while a figure is saved, never to matplotlib's global settings (which belong to whoever imports us).
-_SVG_SETTINGS = {"svg.hashsalt": "s2s_users", "svg.fonttype": "none"}  # text stays text: smaller, searchable
 WIDTH_IN, HEIGHT_IN = 8.0, 3.6
 DENSE_POINTS = 3000
 SILENT_COLOUR, VISIBLE_COLOUR, FAIL_COLOUR = "#b00020", "#f29900", "#d93025"
@@ -36,7 +34,9 @@ def _figure() -> tuple[Figure, Any]:
 
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
-    with matplotlib.rc_context(_SVG_SETTINGS):
+    # Applied while saving, never to matplotlib's global settings (they belong to whoever imports us).
+    # fonttype none: text stays text (smaller, searchable); a fixed hash salt: the same report, the same bytes.
+    with matplotlib.rc_context({"svg.hashsalt": "s2s_users", "svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
