@@ -54,8 +54,9 @@ class RunSettings:
     def embedded_mock(self) -> bool:
         return self.url is None
 
-    def engine_settings(self) -> EngineSettings:
+    def engine_settings(self, output_rate: int) -> EngineSettings:
         return EngineSettings(
+            output_rate=output_rate,
             turns=self.turns,
             turn_mode=self.turn_mode,
             pace=self.pace,

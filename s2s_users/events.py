@@ -21,6 +21,14 @@ class Usage:
     output_text_tokens: int = 0
 
 
+@dataclass(slots=True)
+class ProtocolCounts:
+    """What a provider adapter counts as it reads, and a session record reports: beta-named and unknown events."""
+
+    legacy_events: int = 0
+    unknown_events: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class SessionCreated:
     """The server opened the session (OpenAI ``session.created``, Gemini ``setupComplete``)."""
@@ -97,6 +105,8 @@ class ServerError:
     type: str | None
     message: str
     caused_by: str | None = None
+    about_configuration: bool = False
+    """The server blamed our session configuration (our ``session.update``): the session would run on defaults."""
 
 
 @dataclass(frozen=True, slots=True)

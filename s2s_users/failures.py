@@ -172,6 +172,11 @@ class ProtocolBroken:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigurationRejected:
+    """The server refused our session configuration: the session would run on its defaults."""
+
+
+@dataclass(frozen=True, slots=True)
 class HarnessStopped:
     """Locust stopped the user."""
 
@@ -183,6 +188,7 @@ Observation = (
     | DeadlinePassed
     | HandshakeRejected
     | ProtocolBroken
+    | ConfigurationRejected
     | HarnessStopped
 )
 
@@ -229,6 +235,8 @@ def classify(observation: Observation) -> FailureClass | None:
             return FailureClass.CONNECT_REJECTED
         case ProtocolBroken():
             return FailureClass.PROTOCOL_UNEXPECTED
+        case ConfigurationRejected():
+            return FailureClass.SERVER_ERROR_EVENT
         case HarnessStopped():
             return FailureClass.HARNESS_STOPPED
     raise TypeError(f"not an observation: {observation!r}")

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidPro
 from s2s_users import events as ev
 from s2s_users.engine.conversation import Conversation, State
 from s2s_users.metrics.records import SessionRecord, TurnRecord
+from s2s_users.protocols.base import RealtimeProtocol
 from s2s_users.protocols.openai_realtime import ConnectRequest
 from s2s_users.redact import redact_url
 from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocket
@@ -95,13 +96,15 @@ def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[
 
 def run_session(
     request: ConnectRequest,
+    adapter: RealtimeProtocol,
     conversation: Conversation,
     on_turn: Callable[[TurnRecord], None],
     on_session: Callable[[SessionRecord], None],
     transport: TransportOptions = DEFAULT_TRANSPORT,
     clock: Clock = time.monotonic,
 ) -> SessionRecord:
-    """Play one conversation over one WebSocket; report turns as they end and the session at its end.
+    """Play one conversation over one WebSocket, ``adapter`` speaking the provider's protocol; report turns as they
+    end and the session at its end.
 
     ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
     session is then recorded as ``harness.stopped`` before the kill goes on.
@@ -111,7 +114,7 @@ def run_session(
         with _map_errors(conversation, clock, redact_url(request.url.split("?")[0])):
             ws = WebSocket.connect(request.url, request.headers, transport)
             try:
-                _drive(ws, conversation, on_turn, clock)
+                _drive(ws, adapter, conversation, on_turn, clock)
             except Exception:
                 ws.abort()  # the connection failed: nothing to say to the server
                 raise
@@ -126,9 +129,16 @@ def run_session(
     return _report(conversation, on_turn, on_session)
 
 
-def _drive(ws: WebSocket, conversation: Conversation, on_turn: Callable[[TurnRecord], None], clock: Clock) -> None:
-    adapter = conversation.adapter
+def _drive(
+    ws: WebSocket,
+    adapter: RealtimeProtocol,
+    conversation: Conversation,
+    on_turn: Callable[[TurnRecord], None],
+    clock: Clock,
+) -> None:
     while not conversation.finished:
+        for intent in conversation.take_intents():
+            adapter.apply(intent)
         for message in adapter.messages_to_send():
             ws.send(message)
         for turn in conversation.take_new_turns():

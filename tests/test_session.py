@@ -68,10 +68,10 @@ def play(url: str, turns: int = 2, turn_timeout_s: float = 5.0) -> tuple[Session
     adapter = OpenAIRealtimeProtocol(RealtimeSettings())
     script = build_script([("p1", bytes(4800))], 24_000, 20)
     settings = EngineSettings(turns=turns, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
-    conversation = Conversation(adapter, script, settings, LABELS, now=time.monotonic())
+    conversation = Conversation(script, settings, LABELS, now=time.monotonic(), counts=adapter.counts)
     live: list[TurnRecord] = []
     sessions: list[SessionRecord] = []
-    record = run_session(connect_request(url, "m", "key"), conversation, live.append, sessions.append)
+    record = run_session(connect_request(url, "m", "key"), adapter, conversation, live.append, sessions.append)
     assert sessions == [record]  # reported exactly once
     return record, live
 

@@ -300,9 +300,10 @@ def play(
     script = build_script([("p1", bytes(round(48_000 * prompt_s)))], 24_000, 20)
     settings = EngineSettings(turns=1, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
     started = time.monotonic()
-    conversation = Conversation(adapter, script, settings, LABELS, now=started)
+    conversation = Conversation(script, settings, LABELS, now=started, counts=adapter.counts)
     sessions: list[SessionRecord] = []
-    record = run_session(connect_request(url, "m", "key"), conversation, lambda turn: None, sessions.append, options)
+    request = connect_request(url, "m", "key")
+    record = run_session(request, adapter, conversation, lambda turn: None, sessions.append, options)
     elapsed = time.monotonic() - started
     assert sessions == [record]
     return record, elapsed

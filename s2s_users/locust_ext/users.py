@@ -49,12 +49,12 @@ class OpenAIRealtimeUser(User):
             worker=rt.worker(),
         )
         conversation = Conversation(
-            adapter,
             rt.script,
-            settings.engine_settings(),
+            settings.engine_settings(adapter.output_rate),
             labels,
             now=time.monotonic(),
             wall_offset=time.time() - time.monotonic(),
+            counts=adapter.counts,
         )
         request = connect_request(rt.target_url(), self.model, settings.api_key)
         events = self.environment.events
@@ -69,7 +69,7 @@ class OpenAIRealtimeUser(User):
             fire_session(events, record)
             rt.session_finished(key, record)
 
-        record = run_session(request, conversation, on_turn, on_session, transport=rt.transport)
+        record = run_session(request, adapter, conversation, on_turn, on_session, transport=rt.transport)
         self.sessions_played += 1
         if record.end_class == FailureClass.CONNECT_REJECTED:
             rt.log_rejection_once(record.failure_detail or "connection rejected")

@@ -1,29 +1,22 @@
-"""What the turn engine needs from a provider adapter (sans-I/O on both sides)."""
+"""What the I/O loop needs from a provider adapter (sans-I/O on both sides)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from s2s_users import events as ev
+from s2s_users.intents import Intent
 
 
 class RealtimeProtocol(Protocol):
-    """A provider adapter: intents in → messages out; messages in → neutral events out."""
+    """A provider adapter: the engine's intents in → messages out; messages in → neutral events out."""
 
     provider: str
     input_rate: int
     output_rate: int
-    legacy_events: int
-    unknown_events: dict[str, int]
-    config_event_id: str | None
+    counts: ev.ProtocolCounts
 
-    def configure(self) -> None: ...
-
-    def append_audio(self, audio_b64: str) -> None: ...
-
-    def commit(self) -> None: ...
-
-    def create_response(self) -> None: ...
+    def apply(self, intent: Intent) -> None: ...
 
     def messages_to_send(self) -> list[str]: ...
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from s2s_users import events as ev
 from s2s_users.exceptions import ConfigError
+from s2s_users.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
 from s2s_users.redact import redact_url
 
 SAMPLE_RATE = 24_000
@@ -202,17 +203,35 @@ class OpenAIRealtimeProtocol:
 
     def __init__(self, settings: RealtimeSettings) -> None:
         self.settings = settings
-        self.legacy_events = 0
-        """How many beta-named events the server sent."""
-        self.unknown_events: dict[str, int] = {}
-        """Counts of event types we do not know, by type."""
+        self.counts = ev.ProtocolCounts()
+        """Beta-named events the server sent, and event types we do not know (by type)."""
         self.config_event_id: str | None = None
         """The ``event_id`` of our ``session.update``, to tell its errors apart."""
         self._events: list[ev.Event] = []
         self._outgoing: list[str] = []
         self._next_id = 0
 
+    @property
+    def legacy_events(self) -> int:
+        return self.counts.legacy_events
+
+    @property
+    def unknown_events(self) -> dict[str, int]:
+        return self.counts.unknown_events
+
     # --- intents → messages ---------------------------------------------------------------------------
+
+    def apply(self, intent: Intent) -> None:
+        """Queue the messages that carry out one of the engine's intents."""
+        match intent:
+            case AppendAudio(audio_b64=audio_b64):
+                self.append_audio(audio_b64)
+            case Configure():
+                self.configure()
+            case Commit():
+                self.commit()
+            case CreateResponse():
+                self.create_response()
 
     def _event_id(self) -> str:
         self._next_id += 1
@@ -284,7 +303,7 @@ class OpenAIRealtimeProtocol:
             return
         kind: str = message["type"]
         if kind in LEGACY_NAMES:
-            self.legacy_events += 1
+            self.counts.legacy_events += 1
             kind = LEGACY_NAMES[kind]
         event = self._parse(kind, message)
         if isinstance(event, ev.UnknownEvent):
@@ -292,9 +311,10 @@ class OpenAIRealtimeProtocol:
         self._events.append(event)
 
     def _count_unknown(self, kind: str) -> None:
-        if kind not in self.unknown_events and len(self.unknown_events) >= MAX_UNKNOWN_TYPES:
+        unknown = self.counts.unknown_events
+        if kind not in unknown and len(unknown) >= MAX_UNKNOWN_TYPES:
             kind = OTHER_UNKNOWN
-        self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
+        unknown[kind] = unknown.get(kind, 0) + 1
 
     def _parse(self, kind: str, message: dict[str, Any]) -> ev.Event:
         match kind:
@@ -322,11 +342,13 @@ class OpenAIRealtimeProtocol:
                 return ev.ContextTruncated(kind)
             case "error":
                 error = message.get("error")
+                caused_by = _text(_field(error, "event_id"))
                 return ev.ServerError(
                     code=_text(_field(error, "code")),
                     type=_text(_field(error, "type")),
                     message=_text(_field(error, "message")) or "",
-                    caused_by=_text(_field(error, "event_id")),
+                    caused_by=caused_by,
+                    about_configuration=caused_by is not None and caused_by == self.config_event_id,
                 )
         if kind in _QUIET_EVENTS:
             return ev.Ignored(kind)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from s2s_users import events as ev
 from s2s_users.engine.conversation import (
     TRANSITIONS,
     Conversation,
@@ -15,9 +16,11 @@ from s2s_users.engine.conversation import (
     IllegalTransition,
     State,
     Trigger,
+    trigger_of,
 )
 from s2s_users.engine.pacing import Pace
 from s2s_users.engine.script import build_script
+from s2s_users.intents import AppendAudio, Commit, Configure, CreateResponse
 from s2s_users.metrics.records import SessionLabels
 from s2s_users.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings
 
@@ -35,7 +38,7 @@ class Harness:
         silence_ms = 200 if turn_mode == "server_vad" else 0
         script = build_script([("p1", bytes(4800))], 24_000, 20, trailing_silence_ms=silence_ms)
         settings = EngineSettings(turns=turns, turn_mode=turn_mode, pace=pace or Pace(1.0), **engine)
-        self.conv = Conversation(self.adapter, script, settings, LABELS, now=0.0, wall_offset=1_000.0)
+        self.conv = Conversation(script, settings, LABELS, now=0.0, wall_offset=1_000.0, counts=self.adapter.counts)
         self.sent: list[dict[str, Any]] = []
 
     def server(self, *messages: dict[str, Any]) -> None:
@@ -56,6 +59,8 @@ class Harness:
         self.now = target
 
     def _collect(self) -> None:
+        for intent in self.conv.take_intents():  # as session.py's loop hands them to the adapter
+            self.adapter.apply(intent)
         self.sent.extend(json.loads(m) for m in self.adapter.messages_to_send())
 
     def sent_types(self) -> list[str]:
@@ -293,7 +298,7 @@ def test_end_states_are_sticky_and_illegal_moves_raise() -> None:
     assert TRANSITIONS[State.DONE] == {} and TRANSITIONS[State.ENDED] == {}
     h = Harness()
     with pytest.raises(IllegalTransition):
-        h.conv._fire(Trigger.RESPONSE_STARTED)
+        h.conv._fire(Trigger.PROMPT_SENT)  # an internal move the table does not allow while connecting
     h.conv.on_stopped(0.0)
     h.conv.on_connection_ended(None, "", False, 1.0)  # ignored: already ended
     assert h.conv.session_record().end_class == "harness.stopped"
@@ -301,7 +306,7 @@ def test_end_states_are_sticky_and_illegal_moves_raise() -> None:
 
 def test_every_live_state_can_end_the_session() -> None:
     live = [s for s in State if s not in (State.DONE, State.ENDED)]
-    assert all(TRANSITIONS[s][Trigger.SESSION_ENDED] is State.ENDED for s in live)
+    assert all(TRANSITIONS[s][Trigger.SESSION_ENDED].next is State.ENDED for s in live)
 
 
 def test_each_turn_record_carries_the_time_it_ended_also_when_prompts_are_sent_fast() -> None:
@@ -327,3 +332,29 @@ def test_progress_is_the_session_so_far_without_its_turns() -> None:
     assert progress.turns == () and progress.turns_completed == 1 and progress.outcome == "completed"
     assert progress.assistant_audio_s == h.conv.session_record().assistant_audio_s > 0
     assert progress.estimated_cost_usd == h.conv.session_record().estimated_cost_usd > 0
+
+
+def test_the_engine_says_what_to_send_and_never_touches_the_adapter() -> None:
+    h = Harness(turns=1)
+    assert not hasattr(h.conv, "adapter")
+    h.conv.handle(ev.SessionCreated("sess_1"), 0.0)
+    assert h.conv.take_intents() == [Configure()]
+    h.conv.handle(ev.SessionUpdated(), 0.0)
+    h.conv.on_timer(0.2)
+    intents = h.conv.take_intents()
+    assert [type(i) for i in intents] == [AppendAudio] * 5 + [Commit, CreateResponse]
+
+
+def test_a_server_event_a_state_does_not_expect_is_ignored() -> None:
+    h = Harness()
+    h.conv.handle(ev.ResponseDone("resp_x", "completed"), 0.0)  # no session yet: nothing to end
+    assert h.conv.state is State.CONNECTING and h.conv.take_new_turns() == []
+
+
+def test_an_error_about_our_configuration_is_its_own_trigger() -> None:
+    assert trigger_of(ev.ServerError("invalid_value", None, "bad voice", about_configuration=True)) is (
+        Trigger.CONFIG_REJECTED
+    )
+    assert trigger_of(ev.ServerError("session_expired", None, "cap")) is Trigger.CAP_ERROR
+    assert trigger_of(ev.ServerError("rate_limit_exceeded", None, "slow down")) is Trigger.SERVER_ERROR
+    assert trigger_of(ev.UnknownEvent("x.y")) is None

@@ -198,7 +198,9 @@ class Driver:
         self.setup = setup
         self.now = 0.0
         self.adapter = OpenAIRealtimeProtocol(RealtimeSettings(turn_mode=setup.settings.turn_mode))
-        self.conv = Conversation(self.adapter, setup.script, setup.settings, LABELS, now=0.0, wall_offset=1_000.0)
+        self.conv = Conversation(
+            setup.script, setup.settings, LABELS, now=0.0, wall_offset=1_000.0, counts=self.adapter.counts
+        )
         self.reported: list[TurnRecord] = []
         self.record_at_finish: SessionRecord | None = None
 
@@ -225,6 +227,8 @@ class Driver:
         self._after_step()
 
     def _after_step(self) -> None:
+        for intent in self.conv.take_intents():
+            self.adapter.apply(intent)
         self.adapter.messages_to_send()
         self.reported.extend(self.conv.take_new_turns())
         if self.conv.finished and self.record_at_finish is None:
