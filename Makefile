@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?= --headless -u 4 -r 4 --sessions-per-user 1 --turns 60 --s2s-pace 10 --mock-time-scale 10 \
 	--think-time 0.1 --chunk-ms 100 --run-time 10m --only-summary --exit-code-on-error 0
 
-.PHONY: demo test lint types unit bench install clean
+.PHONY: demo test system lint types unit bench install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -36,7 +36,11 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint types unit
+# Debian packages the tests need: installed when run as root, otherwise one line saying what to install.
+system:
+	@scripts/system-packages.sh
+
+test: system lint types unit
 
 # Benchmarks print a table and leave results in benchmarks/results/ (see benchmarks/README.md).
 bench: $(STAMP)

@@ -23,7 +23,7 @@ from s2s_users.locust_ext.relay import Batch, HasProgress, Outbox
 from s2s_users.locust_ext.roles import worker_index, worker_name
 from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
-from s2s_users.protocols.openai_realtime import SAMPLE_RATE
+from s2s_users.protocols.openai_wire import SAMPLE_RATE
 from s2s_users.sinks.influx import InfluxSink
 from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions
 

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from s2s_users.mockserver.profiles import SESSION_CAP_REASON, Fault, ModelProfile
+from s2s_users.protocols.openai_wire import AUDIO_FORMAT, BETA_NAMES, SAMPLE_RATE
 
-RATE = 24_000
+RATE = SAMPLE_RATE
 FRAME = 480  # 20 ms VAD frames
 VAD_RMS = 300.0  # PCM16 units; espeak prompts sit far above, digital silence at 0
 VAD_SILENCE_MS = 500
@@ -42,15 +43,6 @@ UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
     Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
     Fault.CANCELLED: ("cancelled", "turn_detected"),
 }
-#: GA event names and their beta (preview) names, for profiles with flavour "beta".
-BETA_NAMES = {
-    "response.output_audio.delta": "response.audio.delta",
-    "response.output_audio.done": "response.audio.done",
-    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
-    "response.output_audio_transcript.done": "response.audio_transcript.done",
-    "response.output_text.delta": "response.text.delta",
-    "conversation.item.added": "conversation.item.created",
-}
 WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
 
@@ -60,6 +52,8 @@ class Send:
     turn: int = 0
     audio_samples: int = 0
     """Assistant audio in this message (output audio deltas), counted in the truth log when it goes out."""
+    response_id: str | None = None
+    """The response this message belongs to (a cancel drops what is still queued of it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +168,10 @@ class MockSession:
         if self.profile.flavour == "beta":
             kind = BETA_NAMES.get(kind, kind)
         message = {"type": kind, "event_id": self._id("event"), **fields}
-        send = Send(json.dumps(message, separators=(",", ":")), self.turn if turn is None else turn, audio_samples)
+        response = fields.get("response")
+        response_id = fields.get("response_id") or (response.get("id") if isinstance(response, dict) else None)
+        text = json.dumps(message, separators=(",", ":"))
+        send = Send(text, self.turn if turn is None else turn, audio_samples, response_id)
         heapq.heappush(self._queue, (at, next(self._seq), send))
 
     def _delay(self, seconds: float) -> float:
@@ -222,7 +219,7 @@ class MockSession:
         self._emit(now, "error", error={**error, "event_id": client_event_id})
 
     def _session_object(self) -> dict[str, Any]:
-        audio_format = {"type": "audio/pcm", "rate": RATE}
+        audio_format = dict(AUDIO_FORMAT)
         return {
             "id": self.session_id,
             "object": "realtime.session",
@@ -452,7 +449,7 @@ class MockSession:
             f'{{"type":"{kind}","event_id":"{self._id("event")}","response_id":"{ids["response_id"]}",'
             f'"item_id":"{ids["item_id"]}","output_index":0,"content_index":0,"delta":"{delta}"}}'
         )
-        heapq.heappush(self._queue, (at, next(self._seq), Send(text, turn, samples)))
+        heapq.heappush(self._queue, (at, next(self._seq), Send(text, turn, samples, ids["response_id"])))
 
     def _truncate(self, at: float) -> None:
         """Drop the oldest conversation item and truncate the next, as a server keeping its context small."""
@@ -517,8 +514,6 @@ class MockSession:
 
 
 def _belongs_to(output: object, response_id: str) -> bool:
-    if isinstance(output, _EndResponse | _Stream):
+    if isinstance(output, _EndResponse | _Stream | Send):
         return output.response_id == response_id
-    if isinstance(output, Send):
-        return f'"response_id":"{response_id}"' in output.text or f'"id":"{response_id}"' in output.text
     return False

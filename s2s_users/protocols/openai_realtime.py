@@ -19,9 +19,8 @@ from typing import Any
 from s2s_users import events as ev
 from s2s_users.exceptions import ConfigError
 from s2s_users.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
+from s2s_users.protocols.openai_wire import AUDIO_FORMAT, GA_NAMES, SAMPLE_RATE
 from s2s_users.redact import redact_url
-
-SAMPLE_RATE = 24_000
 
 # A server can invent event types without end: the first ones are counted by name, the rest together, and names
 # are cut, so the counter (which goes into every session record) stays small.
@@ -29,16 +28,8 @@ MAX_UNKNOWN_TYPES = 100
 MAX_TYPE_NAME = 120
 OTHER_UNKNOWN = "(other unknown types)"
 
-# Beta names that live servers have been seen sending, mapped to their GA names.
-LEGACY_NAMES: dict[str, str] = {
-    "response.audio.delta": "response.output_audio.delta",
-    "response.audio.done": "response.output_audio.done",
-    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
-    "response.audio_transcript.done": "response.output_audio_transcript.done",
-    "response.text.delta": "response.output_text.delta",
-    "response.text.done": "response.output_text.done",
-    "conversation.item.created": "conversation.item.added",
-}
+# Beta names that live servers have been seen sending, mapped to their GA names (counted as legacy events).
+LEGACY_NAMES = GA_NAMES
 
 # GA server events that carry nothing the turn engine needs; known, so not "unknown".
 _QUIET_EVENTS = frozenset(
@@ -250,7 +241,7 @@ class OpenAIRealtimeProtocol:
             turn_detection = None  # we commit and create responses ourselves: deterministic turn ends
         else:
             turn_detection = {"type": "server_vad", "create_response": True, "interrupt_response": True}
-        audio_format = {"type": "audio/pcm", "rate": SAMPLE_RATE}
+        audio_format = dict(AUDIO_FORMAT)
         session = {
             "type": "realtime",
             "output_modalities": ["audio"],

@@ -1,0 +1,94 @@
+"""The tester and the mock without sockets: the engine and the real adapter against the mock's sans-I/O session.
+
+``play`` runs ``session.py``'s loop on a fake clock: intents go to the adapter, its messages to ``MockSession``;
+the mock's outputs due by now come back through the adapter as events (a close frame or an abort end the
+connection, as they would on a socket). The clock jumps from one deadline to the next, so a session of minutes
+plays in milliseconds, deterministically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from s2s_users.engine.conversation import Conversation, EngineSettings
+from s2s_users.engine.pacing import Pace
+from s2s_users.engine.script import Script, build_script
+from s2s_users.metrics.records import SessionLabels, SessionRecord
+from s2s_users.mockserver.behavior import Abort, CloseWithFrame, MockSession, Send
+from s2s_users.mockserver.profiles import ModelProfile
+from s2s_users.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings
+from s2s_users.protocols.openai_wire import SAMPLE_RATE
+
+LABELS = SessionLabels("run-mem", "m", "openai", "marin", "manual", "in-memory", "local")
+#: One second of a loud prompt (the mock's VAD hears it), in 100 ms chunks.
+PROMPT = (b"\x00\x40" + b"\x00\xc0") * (SAMPLE_RATE // 2)
+
+
+def script(prompt: bytes = PROMPT, chunk_ms: int = 100, trailing_silence_ms: int = 0) -> Script:
+    return build_script([("p1", prompt)], SAMPLE_RATE, chunk_ms, trailing_silence_ms)
+
+
+@dataclass
+class Played:
+    record: SessionRecord
+    truth: dict[str, Any]
+    client_messages: int
+
+
+def play(
+    profile: ModelProfile,
+    turns: int = 3,
+    turn_mode: str = "manual",
+    seed: int = 1,
+    turn_timeout_s: float = 2.0,
+    the_script: Script | None = None,
+    max_steps: int = 1_000_000,
+) -> Played:
+    """One session of ``turns`` turns against ``profile``, start to end, on a fake clock."""
+    now = 0.0
+    mock = MockSession(profile, time_scale=1.0, seed=seed, now=now)
+    adapter = OpenAIRealtimeProtocol(RealtimeSettings(turn_mode=turn_mode))
+    settings = EngineSettings(
+        turns=turns, turn_mode=turn_mode, pace=Pace(1.0), think_time_s=0.5, turn_timeout_s=turn_timeout_s
+    )
+    conversation = Conversation(
+        the_script or script(), settings, LABELS, now=now, wall_offset=1_000.0, counts=adapter.counts
+    )
+    sent = 0
+    connected = True
+    for _ in range(max_steps):
+        for output in mock.outputs_due(now) if connected else []:
+            match output:
+                case Send(text=text):
+                    adapter.receive_message(text)
+                    for event in adapter.events_received():
+                        conversation.handle(event, now)
+                case CloseWithFrame(code=code, reason=reason):
+                    connected = False
+                    conversation.on_connection_ended(code, reason, True, now)
+                case Abort():
+                    connected = False
+                    conversation.on_connection_ended(None, "", False, now)
+            if not connected:
+                break
+        conversation.on_timer(now)
+        # What the engine wants sent goes out before any time passes, as session.py sends before it waits.
+        for intent in conversation.take_intents():
+            adapter.apply(intent)
+        for message in adapter.messages_to_send():
+            sent += 1
+            if connected:
+                mock.receive(message, now)
+        if conversation.finished:
+            break
+        due = [t for t in (conversation.next_deadline(), mock.next_due() if connected else None) if t is not None]
+        assert due, "nothing is due and the session is not over: it would wait for ever"
+        now = max(now, min(due))
+    else:
+        raise AssertionError(f"the session did not end within {max_steps} steps")
+    if connected:  # we close, as session.py does: the mock records the client's close
+        conversation.on_closed_by_us(1000, "", True)
+        mock.end_reason = "client closed 1000"
+    conversation.take_new_turns()
+    return Played(conversation.session_record(), mock.truth(), sent)
