@@ -27,8 +27,8 @@ from pathlib import Path  # noqa: E402
 import gevent  # noqa: E402
 
 from benchmarks.results import markdown_table, publish  # noqa: E402
-from s2s_users.reporting.summary import percentile  # noqa: E402
-from s2s_users.sinks.influx import InfluxSettings, InfluxSink  # noqa: E402
+from s2s_users.core.reporting.summary import percentile  # noqa: E402
+from s2s_users.io.sinks.influx import InfluxSettings, InfluxSink  # noqa: E402
 from tests.support.influx import InfluxService  # noqa: E402
 from tests.support.records import LABELS  # noqa: E402
 from tests.support.records import turn as make_turn  # noqa: E402

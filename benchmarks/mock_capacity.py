@@ -31,7 +31,7 @@ import psutil
 from websockets.asyncio.client import connect
 
 from benchmarks.results import markdown_table, publish
-from s2s_users.reporting.summary import percentile
+from s2s_users.core.reporting.summary import percentile
 
 TTFA_S = 0.5
 SCENARIO = """
@@ -101,7 +101,7 @@ async def level(url: str, sessions: int) -> list[tuple[float, float]]:
 
 
 def measure(sessions: int, audio_s: float, scenario: Path) -> Row:
-    command = [sys.executable, "-m", "s2s_users.mockserver", "--port", "0", "--scenario", str(scenario)]
+    command = [sys.executable, "-m", "s2s_users", "mock", "--port", "0", "--scenario", str(scenario)]
     mock = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert mock.stdout is not None

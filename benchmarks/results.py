@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from s2s_users.reporting import render
+from s2s_users.core.reporting import render
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -96,7 +96,7 @@ common=(--network host -e S2S_API_KEY=mock-key)
 phase "starting mock on 127.0.0.1:$mock_port, master on 127.0.0.1:$master_port, $WORKERS workers"
 containers+=("$NAME-mock")
 docker run -d --name "$NAME-mock" "${common[@]}" --entrypoint python3 "$IMAGE" \
-  -m s2s_users.mockserver --host 127.0.0.1 --port "$mock_port" --time-scale 10 >/dev/null
+  -m s2s_users mock --host 127.0.0.1 --port "$mock_port" --time-scale 10 >/dev/null
 wait_for_port "$mock_port" || fail "the mock does not listen on 127.0.0.1:$mock_port"
 
 containers+=("$NAME-master")

@@ -18,8 +18,11 @@ from typing import Any
 
 import gevent
 
-from s2s_users.config import RunSettings
-from s2s_users.exceptions import ConfigError
+from s2s_users.core.config import RunSettings
+from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.redact import redact_url
+from s2s_users.core.reporting.summary import percentile
+from s2s_users.io.sinks.influx import InfluxSink, check_connection
 from s2s_users.locust_ext import webui
 from s2s_users.locust_ext.master_watch import BEACON_INTERVAL_S, MasterWatch
 from s2s_users.locust_ext.options import OPTIONS_BY_DEST, add_options
@@ -28,9 +31,6 @@ from s2s_users.locust_ext.relay import Batch
 from s2s_users.locust_ext.roles import LOCAL_NODE, is_master, is_worker, owns_records, runs_users, worker_name
 from s2s_users.locust_ext.settings import influx_settings, run_settings
 from s2s_users.locust_ext.user_side import UserSide, script_for
-from s2s_users.redact import redact_url
-from s2s_users.reporting.summary import percentile
-from s2s_users.sinks.influx import InfluxSink, check_connection
 
 log = logging.getLogger("s2s_users")
 

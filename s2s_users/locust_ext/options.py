@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from s2s_users.exceptions import ConfigError
+from s2s_users.core.exceptions import ConfigError
 
 DEFAULT_MODELS = "gpt-realtime,gpt-realtime-2"
 
@@ -103,7 +103,7 @@ OPTIONS: tuple[Option, ...] = (
         "--mock-scenario",
         "",
         "Embedded mock only: a TOML/JSON scenario file (profiles, faults, seed), or the name of a bundled one "
-        "(s2s_users/mockserver/scenarios/). Its truth log goes to the report folder",
+        "(s2s_users/core/mock/scenarios/). Its truth log goes to the report folder",
     ),
     Option(
         "--silence-floor-dbfs",

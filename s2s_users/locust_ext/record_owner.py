@@ -19,21 +19,21 @@ from typing import Any
 
 import gevent
 
-from s2s_users.config import RunSettings
+from s2s_users.core.config import RunSettings
+from s2s_users.core.metrics.live import LiveView
+from s2s_users.core.metrics.records import SessionRecord
+from s2s_users.core.redact import redact_url
+from s2s_users.core.reporting.gates import check_gates
+from s2s_users.core.reporting.render import render_text
+from s2s_users.core.version import package_version
+from s2s_users.io.reports import load_sessions, write_report
+from s2s_users.io.sinks.files import JsonlSessionSink
+from s2s_users.io.sinks.influx import InfluxSink
+from s2s_users.io.sinks.influx.points import RunLabels
+from s2s_users.io.sinks.influx.publisher import RunDescription, RunPublisher
 from s2s_users.locust_ext.master_watch import SILENCE_S
 from s2s_users.locust_ext.relay import Batch, Ledger
 from s2s_users.locust_ext.settings import gates
-from s2s_users.metrics.live import LiveView
-from s2s_users.metrics.records import SessionRecord
-from s2s_users.redact import redact_url
-from s2s_users.reporting.files import load_sessions, write_report
-from s2s_users.reporting.gates import check_gates
-from s2s_users.reporting.render import render_text
-from s2s_users.sinks.files import JsonlSessionSink
-from s2s_users.sinks.influx import InfluxSink
-from s2s_users.sinks.influx.points import RunLabels
-from s2s_users.sinks.influx.publisher import RunDescription, RunPublisher
-from s2s_users.version import package_version
 
 log = logging.getLogger("s2s_users")
 

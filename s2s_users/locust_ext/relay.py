@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from s2s_users.failures import FailureClass
-from s2s_users.metrics.live import TurnEvent
-from s2s_users.metrics.records import SessionOutcome, SessionRecord, TurnRecord
+from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.live import TurnEvent
+from s2s_users.core.metrics.records import SessionOutcome, SessionRecord, TurnRecord
 
 
 class HasProgress(Protocol):

@@ -6,13 +6,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from s2s_users.config import RunSettings, settings_from_options
-from s2s_users.exceptions import ConfigError
+from s2s_users.core.config import RunSettings, settings_from_options
+from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
+from s2s_users.core.mock.scenario import load_scenario
+from s2s_users.core.reporting.gates import Gates
+from s2s_users.io.sinks.influx import InfluxSettings
 from s2s_users.locust_ext.options import DEFAULT_MODELS
-from s2s_users.mockserver import DEFAULT_MOCK_API_KEY
-from s2s_users.mockserver.scenario import load_scenario
-from s2s_users.reporting.gates import Gates
-from s2s_users.sinks.influx import InfluxSettings
 
 
 def run_settings(options: Any) -> RunSettings:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from s2s_users.failures import FailureClass
-from s2s_users.metrics.records import OK, SessionRecord, TurnRecord
+from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.records import OK, SessionRecord, TurnRecord
 
 REQUEST_TYPE = "s2s"
 

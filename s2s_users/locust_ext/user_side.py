@@ -16,16 +16,17 @@ from typing import Any
 
 import gevent
 
-from s2s_users.audio import load_prompts
-from s2s_users.config import RunSettings
-from s2s_users.engine.script import Script, build_script
+from s2s_users.core.config import RunSettings
+from s2s_users.core.engine.script import Script, build_script
+from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
+from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
+from s2s_users.io.mockserver import MockServerProcess
+from s2s_users.io.prompts import load_prompts
+from s2s_users.io.sinks.influx import InfluxSink
+from s2s_users.io.transport import DEFAULT_TRANSPORT, TransportOptions
 from s2s_users.locust_ext.relay import Batch, HasProgress, Outbox
 from s2s_users.locust_ext.roles import worker_index, worker_name
-from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
-from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
-from s2s_users.protocols.openai_wire import SAMPLE_RATE
-from s2s_users.sinks.influx import InfluxSink
-from s2s_users.transport import DEFAULT_TRANSPORT, TransportOptions
 
 log = logging.getLogger("s2s_users")
 

@@ -9,13 +9,13 @@ import time
 
 import gevent
 
-from s2s_users.engine.conversation import Conversation
-from s2s_users.failures import FailureClass
+from s2s_users.core.engine.conversation import Conversation
+from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_request
+from s2s_users.io.session import run_session
 from s2s_users.locust_ext.hooks import user_side_of
 from s2s_users.locust_ext.stats import fire_session, fire_turn
-from s2s_users.metrics.records import SessionLabels, SessionRecord, TurnRecord
-from s2s_users.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_request
-from s2s_users.session import run_session
 
 # Handshake answers that will not change by retrying: stop the user instead of hammering the endpoint.
 _PERMANENT_REJECTIONS = frozenset({400, 401, 403, 404})

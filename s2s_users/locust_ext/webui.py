@@ -16,11 +16,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from s2s_users.exceptions import ConfigError
+from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.metrics.live import LiveView
+from s2s_users.core.reporting.html import html_table
+from s2s_users.core.reporting.plots import survival_svg_from, timeline_svg
 from s2s_users.locust_ext.webform import form_values, hide_secrets, is_ours
-from s2s_users.metrics.live import LiveView
-from s2s_users.reporting.html import html_table
-from s2s_users.reporting.plots import survival_svg_from, timeline_svg
 
 TAB_KEY = "s2s-sessions"
 TABLE_STRUCTURE = [

@@ -23,7 +23,7 @@ import pytest
 
 from grafana.queries import InfluxQL, PanelQuery, dashboard_names, fill, queries, rows, selected_columns
 from grafana.render import render
-from s2s_users.metrics.survival import kaplan_meier
+from s2s_users.core.metrics.survival import kaplan_meier
 from tests.integration.conftest import ROOT
 from tests.integration.test_endurance_run import FAST
 from tests.support.cluster import Cluster

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from s2s_users.reporting.summary import percentile
+from s2s_users.core.reporting.summary import percentile
 from tests.integration.conftest import LOCUST, LOCUSTFILE, ROOT, LocustRun
 from tests.support.influx import InfluxDatabase
 

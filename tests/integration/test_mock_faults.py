@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from s2s_users.mockserver.profiles import Fault
+from s2s_users.core.mock.profiles import Fault
 from tests.integration.conftest import LocustRun, run_locust
 from tests.integration.test_endurance_run import FAST
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from s2s_users.mockserver import MockServerProcess
+from s2s_users.io.mockserver import MockServerProcess
 from tests.integration.conftest import LOCUST, LOCUSTFILE, ROOT
 from tests.support.influx import InfluxDatabase
 from tests.support.webui import CHROMIUM, WebUI, web_ui

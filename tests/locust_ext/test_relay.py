@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.locust_ext.relay import Batch, Ledger, Outbox
-from s2s_users.metrics.records import SessionRecord
 from tests.support.records import T0
 from tests.support.records import session as make_session
 from tests.support.records import turn as make_turn

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from s2s_users.exceptions import ConfigError
+from s2s_users.core.exceptions import ConfigError
 from s2s_users.locust_ext.options import OPTIONS, SECRET_OPTIONS
 from s2s_users.locust_ext.webform import form_values, hide_secrets, is_ours
 

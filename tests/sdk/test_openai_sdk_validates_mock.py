@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from s2s_users.mockserver import DEFAULT_MOCK_API_KEY, MockServerProcess
+from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
+from s2s_users.io.mockserver import MockServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

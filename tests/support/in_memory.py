@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from s2s_users.engine.conversation import Conversation, EngineSettings
-from s2s_users.engine.pacing import Pace
-from s2s_users.engine.script import Script, build_script
-from s2s_users.metrics.records import SessionLabels, SessionRecord
-from s2s_users.mockserver.behavior import Abort, CloseWithFrame, MockSession, Send
-from s2s_users.mockserver.profiles import ModelProfile
-from s2s_users.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings
-from s2s_users.protocols.openai_wire import SAMPLE_RATE
+from s2s_users.core.engine.conversation import Conversation, EngineSettings
+from s2s_users.core.engine.pacing import Pace
+from s2s_users.core.engine.script import Script, build_script
+from s2s_users.core.metrics.records import SessionLabels, SessionRecord
+from s2s_users.core.mock.behavior import MockSession
+from s2s_users.core.mock.outputs import Abort, CloseWithFrame, Send
+from s2s_users.core.mock.profiles import ModelProfile
+from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings
+from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
 
 LABELS = SessionLabels("run-mem", "m", "openai", "marin", "manual", "in-memory", "local")
 #: One second of a loud prompt (the mock's VAD hears it), in 100 ms chunks.

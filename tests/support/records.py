@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from s2s_users.failures import FailureClass
-from s2s_users.metrics.records import SessionLabels, SessionOutcome, SessionRecord, TurnRecord, turn_outcome
+from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.records import SessionLabels, SessionOutcome, SessionRecord, TurnRecord, turn_outcome
 
 T0 = 1_760_000_000.0  # an epoch second in 2025
 

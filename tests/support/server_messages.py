@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from s2s_users.protocols.openai_realtime import LEGACY_NAMES, OpenAIRealtimeProtocol, RealtimeSettings
+from s2s_users.core.protocols.openai_realtime import LEGACY_NAMES, OpenAIRealtimeProtocol, RealtimeSettings
 
 DATA = Path(__file__).parent.parent / "data"
 RECORDED: list[dict[str, Any]] = [

@@ -1,0 +1,131 @@
+"""Run settings: validated once from the command-line options, frozen afterwards.
+
+Every check here fails with a one-line ``ConfigError`` saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s2s_users.core.engine.conversation import EngineSettings
+from s2s_users.core.engine.pacing import Pace, parse_pace
+from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.protocols.openai_realtime import RealtimeSettings, check_url
+
+TURN_MODES = ("manual", "server_vad")
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a short random tail."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Everything a session needs to know about the run. ``api_key`` never appears in repr or records."""
+
+    url: str | None
+    models: tuple[str, ...]
+    api_key: str = field(repr=False)
+    voice: str
+    instructions: str
+    turn_mode: str
+    turns: int
+    sessions_per_user: int
+    pace: Pace
+    chunk_ms: int
+    think_time_s: float
+    turn_timeout_s: float
+    prompts_dir: Path | None
+    report_dir: Path
+    mock_time_scale: float
+    mock_scenario: Path | None
+    silence_floor_dbfs: float
+    vad_silence_ms: int
+    run_id: str
+    scenario: str
+
+    @property
+    def embedded_mock(self) -> bool:
+        return self.url is None
+
+    def engine_settings(self, output_rate: int) -> EngineSettings:
+        return EngineSettings(
+            output_rate=output_rate,
+            turns=self.turns,
+            turn_mode=self.turn_mode,
+            pace=self.pace,
+            think_time_s=self.think_time_s,
+            turn_timeout_s=self.turn_timeout_s,
+            silence_floor_dbfs=self.silence_floor_dbfs,
+        )
+
+    def realtime_settings(self) -> RealtimeSettings:
+        return RealtimeSettings(voice=self.voice, instructions=self.instructions, turn_mode=self.turn_mode)
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+    if value < 0 or (value == 0 and not allow_zero):
+        floor = "0 or more" if allow_zero else "more than 0"
+        raise ConfigError(f"{name} {value:g} is out of range: use {floor}")
+    return value
+
+
+def resolve_api_key(explicit: str | None, url: str | None, mock_key: str) -> str:
+    """The key for the target: the option if given; else the mock's own key, or the provider's env var."""
+    if explicit:
+        return explicit
+    if url is None:
+        return mock_key
+    azure = ".openai.azure.com" in url or "/openai/" in url
+    env_name = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
+    key = os.environ.get(env_name, "")
+    if not key:
+        raise ConfigError(f"no API key for {url}: set {env_name} (or S2S_API_KEY / --s2s-api-key)")
+    return key
+
+
+def settings_from_options(options: Any, mock_key: str, report_root: Path = Path("runs")) -> RunSettings:
+    """Validate Locust's parsed options (an argparse namespace) into ``RunSettings``."""
+    url = (options.s2s_url or "").strip() or None
+    if url is not None:
+        check_url(url)
+    models = tuple(m.strip() for m in str(options.s2s_model).split(",") if m.strip())
+    if not models:
+        raise ConfigError("--s2s-model is empty: name at least one model, e.g. --s2s-model gpt-realtime")
+    if options.turn_mode not in TURN_MODES:
+        raise ConfigError(f"--turn-mode {options.turn_mode!r} is not valid: use manual or server_vad")
+    if options.turns < 1:
+        raise ConfigError(f"--turns {options.turns} is out of range: play at least 1 turn")
+    if options.sessions_per_user < 0:
+        raise ConfigError("--sessions-per-user must be 0 (until the run ends) or more")
+    run_id = options.run_id or new_run_id()
+    report_dir = Path(options.report_dir) if options.report_dir else report_root / run_id
+    prompts_dir = Path(options.prompts) if options.prompts else None
+    return RunSettings(
+        url=url,
+        models=models,
+        api_key=resolve_api_key(options.s2s_api_key, url, mock_key),
+        voice=options.s2s_voice,
+        instructions=options.s2s_instructions,
+        turn_mode=options.turn_mode,
+        turns=options.turns,
+        sessions_per_user=options.sessions_per_user,
+        pace=parse_pace(options.s2s_pace),
+        chunk_ms=options.chunk_ms,
+        think_time_s=_positive("--think-time", options.think_time, allow_zero=True),
+        turn_timeout_s=_positive("--turn-timeout", options.turn_timeout),
+        prompts_dir=prompts_dir,
+        report_dir=report_dir,
+        mock_time_scale=_positive("--mock-time-scale", options.mock_time_scale),
+        mock_scenario=Path(options.mock_scenario) if getattr(options, "mock_scenario", "") else None,
+        silence_floor_dbfs=options.silence_floor_dbfs,
+        vad_silence_ms=int(_positive("--vad-silence-ms", options.vad_silence_ms, allow_zero=True)),
+        run_id=run_id,
+        scenario=options.scenario,
+    )

@@ -1,0 +1,138 @@
+"""A session's books, kept apart from its state machine: turns played, failures, capacity, cost, the record.
+
+The conversation tells the account what happened (a turn ended with a code, the session ended, how the socket
+closed); the account knows what that means for the record: the first failure and the first silent one, the
+assistant audio accumulated before each (the capacity), the running cost, the outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from s2s_users.core import failures as fl
+from s2s_users.core.events import ProtocolCounts
+from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.cost import turn_cost_usd
+from s2s_users.core.metrics.records import OK, SessionLabels, SessionOutcome, SessionRecord, TurnRecord
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    code: FailureClass
+    turn: int
+    detail: str | None
+
+
+class SessionAccount:
+    """The running totals of one session, from which its record (or its progress so far) is built."""
+
+    def __init__(
+        self, labels: SessionLabels, turns_planned: int, started_at: float, wall_offset: float, counts: ProtocolCounts
+    ) -> None:
+        self.labels = labels
+        self.turns_planned = turns_planned
+        self.session_id = ""
+        self.http_status: int | None = None
+        self.end_class: FailureClass | None = None
+        self.ended_at: float | None = None
+        self.truncations = 0
+        self._started_at = started_at
+        self._wall_offset = wall_offset
+        self._counts = counts
+        self._turns: list[TurnRecord] = []
+        self._new_turns: list[TurnRecord] = []
+        self._audio_s = 0.0
+        self._turns_ok = 0
+        self._cost_usd = 0.0
+        self._failure: _Failure | None = None
+        self._silent_turn: int | None = None
+        self._visible_turn: int | None = None
+        self._capacity: float | None = None
+        self._silent_capacity: float | None = None
+        self._close: tuple[int | None, str | None, bool | None] = (None, None, None)
+
+    # --- what happened ----------------------------------------------------------------------------------
+
+    def turn_ended(self, record: TurnRecord) -> None:
+        """A turn's record is final: count its audio, cost and failure (capacity is what came before it)."""
+        self._turns.append(record)
+        self._new_turns.append(record)
+        code = record.outcome if isinstance(record.outcome, FailureClass) else None
+        self.note_failure(code, record.turn, record.detail)
+        self._audio_s += record.assistant_audio_s
+        self._turns_ok += record.outcome == OK
+        self._cost_usd += turn_cost_usd(self.labels.model, record)
+
+    def note_failure(self, code: FailureClass | None, turn: int, detail: str | None) -> None:
+        if not fl.is_failure(code):
+            return
+        assert code is not None
+        if self._failure is None:
+            self._failure = _Failure(code, turn, detail)
+            self._capacity = self._audio_s
+        if fl.is_silent(code) and self._silent_turn is None:
+            self._silent_turn = turn
+            self._silent_capacity = self._audio_s
+        if not fl.is_silent(code) and self._visible_turn is None:
+            self._visible_turn = turn
+
+    def closed(self, code: int | None, reason: str | None, frame_received: bool, overwrite: bool = False) -> None:
+        """How the socket ended: a drop says so (``overwrite``); our own close afterwards only fills a gap."""
+        if overwrite or self._close == (None, None, None):
+            self._close = (code, reason, frame_received)
+
+    def take_new_turns(self) -> list[TurnRecord]:
+        out, self._new_turns = self._new_turns, []
+        return out
+
+    # --- the record -------------------------------------------------------------------------------------
+
+    def _outcome(self) -> SessionOutcome:
+        if self._failure is not None:
+            return SessionOutcome.FAILED
+        if self.end_class is FailureClass.SESSION_EXPIRED:
+            return SessionOutcome.EXPIRED
+        if self.end_class is FailureClass.HARNESS_STOPPED:
+            return SessionOutcome.STOPPED
+        return SessionOutcome.COMPLETED
+
+    def progress(self) -> SessionRecord:
+        """The session so far, without its turns: cheap enough to report every second while it runs."""
+        failure = self._failure
+        close_code, close_reason, close_frame = self._close
+        ended = self.ended_at if self.ended_at is not None else self._started_at
+        return SessionRecord(
+            session_id=self.session_id,
+            labels=self.labels,
+            started_at=round(self._started_at + self._wall_offset, 6),
+            ended_at=round(ended + self._wall_offset, 6),
+            turns_planned=self.turns_planned,
+            turns_completed=self._turns_ok,
+            assistant_audio_s=round(self._audio_s, 4),
+            capacity_to_failure_s=round(self._capacity if self._capacity is not None else self._audio_s, 4),
+            censored=self._capacity is None,
+            capacity_to_silent_failure_s=round(
+                self._silent_capacity if self._silent_capacity is not None else self._audio_s, 4
+            ),
+            silent_censored=self._silent_capacity is None,
+            outcome=self._outcome(),
+            failure_class=failure.code if failure else None,
+            failure_turn=failure.turn if failure else None,
+            failure_detail=failure.detail if failure else None,
+            silent_failure_turn=self._silent_turn,
+            visible_failure_turn=self._visible_turn,
+            end_class=self.end_class,
+            close_code=close_code,
+            close_reason=close_reason,
+            close_frame_received=close_frame,
+            context_truncations=self.truncations,
+            legacy_events=self._counts.legacy_events,
+            unknown_events=dict(self._counts.unknown_events),
+            estimated_cost_usd=round(self._cost_usd, 6),
+            http_status=self.http_status,
+        )
+
+    def session_record(self) -> SessionRecord:
+        """The record of the whole session, turns included."""
+        return dataclasses.replace(self.progress(), turns=tuple(self._turns))

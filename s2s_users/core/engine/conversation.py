@@ -1,0 +1,355 @@
+"""The turn engine: one scripted multi-turn session as a table-driven state machine.
+
+Pure, as h11's connection is: events from the provider adapter and the current time come in; intents (what to
+send) and turn and session records come out. ``session.py`` owns the socket and the waiting: it hands
+``take_intents()`` to the adapter and asks ``next_deadline()`` when to call ``on_timer()`` again.
+
+Every move goes through ``TRANSITIONS``, keyed by state and trigger, to the next state and the action that does
+the work. A server event that a state does not expect is ignored (servers send what they send); an internal
+trigger that the table does not allow is a bug (``IllegalTransition``). The end states are sticky. What a turn or
+session *means* (capacity, failures, cost, the record) is the ``SessionAccount``'s business; how a turn or
+session ended is always decided by ``failures.classify()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from s2s_users.core import events as ev
+from s2s_users.core import failures as fl
+from s2s_users.core.engine.account import SessionAccount
+from s2s_users.core.engine.pacing import ChunkPacer, Pace
+from s2s_users.core.engine.script import Script
+from s2s_users.core.engine.table import (
+    SERVER_TRIGGERS,
+    TRANSITIONS,
+    TRANSITIONS_BY_MODE,
+    TURN_STATES,
+    Action,
+    State,
+    Trigger,
+    trigger_of,
+)
+from s2s_users.core.engine.turn import TurnInProgress
+from s2s_users.core.failures import FailureClass
+from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
+from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
+
+
+class IllegalTransition(RuntimeError):
+    """The engine tried a move its table does not allow: a bug in the engine, not in the server."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    turns: int = 60
+    turn_mode: str = "manual"
+    pace: Pace = field(default_factory=lambda: Pace(1.0))
+    think_time_s: float = 1.0
+    turn_timeout_s: float = 30.0
+    silence_floor_dbfs: float = -50.0
+    output_rate: int = 24_000
+    """Sample rate of the assistant's PCM16 audio (the provider's): bytes to seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """How the session (or the running turn) ends: the code from ``classify()`` and what the record says."""
+
+    code: FailureClass
+    detail: str
+
+
+class Conversation:
+    """One session's conversation logic. Feed it events and timer ticks; take intents and records from it."""
+
+    def __init__(
+        self,
+        script: Script,
+        settings: EngineSettings,
+        labels: SessionLabels,
+        now: float,
+        wall_offset: float = 0.0,
+        counts: ev.ProtocolCounts | None = None,
+    ) -> None:
+        """``now`` is the monotonic clock at connect; ``wall_offset`` turns it into epoch seconds for records;
+        ``counts`` is the adapter's count of legacy and unknown events, which the record reports."""
+        self.script = script
+        self.settings = settings
+        self.labels = labels
+        self.state = State.CONNECTING
+        self.account = SessionAccount(labels, settings.turns, now, wall_offset, counts or ev.ProtocolCounts())
+        self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
+        self._wall_offset = wall_offset
+        self._setup_deadline = now + settings.turn_timeout_s
+        self._turn: TurnInProgress | None = None
+        self._think_until = 0.0
+        self._intents: list[Intent] = []
+        self._actions: dict[Action, Callable[[float, object], None]] = {
+            Action.NONE: lambda now, payload: None,
+            Action.CONFIGURE: self._configure,
+            Action.START_TURN: self._start_turn,
+            Action.END_PROMPT: self._end_prompt,
+            Action.COUNT_AUDIO: self._count_audio,
+            Action.COUNT_TRANSCRIPT: self._count_transcript,
+            Action.COUNT_TEXT: self._count_text,
+            Action.COUNT_TRUNCATION: self._count_truncation,
+            Action.END_RESPONSE: self._end_response,
+            Action.ERROR_ENDS_TURN: self._error_ends_turn,
+            Action.NOTE_ERROR: self._note_error,
+            Action.REJECT_CONFIG: self._reject_config,
+            Action.END_SESSION: self._end_session,
+            Action.TIME_OUT_TURN: self._time_out_turn,
+            Action.THINK: self._think,
+            Action.FINISH: self._finish,
+        }
+
+    @property
+    def session_id(self) -> str:
+        return self.account.session_id
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (State.DONE, State.ENDED)
+
+    # --- the table --------------------------------------------------------------------------------------
+
+    def _fire(self, trigger: Trigger, now: float = 0.0, payload: object = None) -> None:
+        transition = self._table[self.state].get(trigger)
+        if transition is None:
+            if trigger in SERVER_TRIGGERS:
+                return  # not for this state: servers send what they send
+            raise IllegalTransition(f"{trigger.value} is not allowed in state {self.state.value}")
+        if transition.next is not None:
+            self.state = transition.next
+        self._actions[transition.action](now, payload)
+
+    # --- inputs -----------------------------------------------------------------------------------------
+
+    def handle(self, event: ev.Event, now: float) -> None:
+        """React to one event from the adapter."""
+        if self.finished:
+            return
+        if self._turn is not None:
+            self._turn.last_event_at = now  # any event shows the server is alive
+        trigger = trigger_of(event)
+        if trigger is not None:
+            self._fire(trigger, now, event)
+
+    def on_timer(self, now: float) -> None:
+        """Do whatever is due at ``now``: send chunks, end thinking, enforce deadlines."""
+        if self.finished:
+            return
+        if self.state in (State.CONNECTING, State.CONFIGURING):
+            if now >= self._setup_deadline:
+                waiting_for = "session.created" if self.state is State.CONNECTING else "session.updated"
+                within = f"no {waiting_for} within {self.settings.turn_timeout_s:g} s"
+                code = fl.classify(fl.DeadlinePassed(first_audio_seen=False))
+                assert code is not None
+                self._fire(Trigger.SETUP_TIMEOUT, now, _Ending(code, within))
+            return
+        if self.state is State.THINKING:
+            if now >= self._think_until:
+                self._fire(Trigger.THINK_ELAPSED, now)
+            return
+        turn = self._turn
+        assert turn is not None
+        self._send_due_chunks(turn, now)
+        deadline = turn.deadline(self.settings.turn_timeout_s)
+        if self.state in (State.AWAITING, State.RECEIVING) and deadline is not None and now >= deadline:
+            self._fire(Trigger.TURN_TIMEOUT, now)
+
+    def next_deadline(self) -> float | None:
+        """When ``on_timer`` next has something to do (monotonic seconds), or None when finished."""
+        if self.finished:
+            return None
+        if self.state in (State.CONNECTING, State.CONFIGURING):
+            return self._setup_deadline
+        if self.state is State.THINKING:
+            return self._think_until
+        turn = self._turn
+        assert turn is not None
+        candidates = [t for t in (turn.next_chunk_due(), turn.deadline(self.settings.turn_timeout_s)) if t is not None]
+        return min(candidates) if candidates else None
+
+    def on_connection_ended(self, code: int | None, reason: str, frame_received: bool, now: float) -> None:
+        """The socket closed (or dropped) while we still had work to do."""
+        self.account.closed(code, reason, frame_received, overwrite=True)
+        failure = fl.classify(fl.ConnectionEnded(code=code, reason=reason, frame_received=frame_received))
+        assert failure is not None
+        detail = f"close {code} {reason}".strip() if frame_received else "no close frame received or sent"
+        if not self.finished:
+            self._fire(Trigger.CONNECTION_ENDED, now, _Ending(failure, detail))
+
+    def on_closed_by_us(self, code: int | None, reason: str | None, frame_received: bool) -> None:
+        """Record how the socket ended after we closed it (end of script, or after a failure)."""
+        self.account.closed(code, reason, frame_received)
+
+    def on_connect_failed(self, http_status: int | None, detail: str, now: float) -> None:
+        """The handshake failed before the session existed."""
+        failure = fl.classify(fl.HandshakeRejected(http_status))
+        assert failure is not None
+        self.account.http_status = http_status
+        if not self.finished:
+            self._fire(Trigger.CONNECT_FAILED, now, _Ending(failure, detail))
+
+    def on_stopped(self, now: float) -> None:
+        """Locust stopped the user: the session is censored here, never counted as a failure."""
+        code = fl.classify(fl.HarnessStopped())
+        assert code is not None
+        if not self.finished:
+            self._fire(Trigger.STOPPED, now, _Ending(code, "stopped by the load test"))
+
+    # --- outputs ----------------------------------------------------------------------------------------
+
+    def take_intents(self) -> list[Intent]:
+        """What to send, in order, since the last call (the I/O loop hands each to the adapter)."""
+        out, self._intents = self._intents, []
+        return out
+
+    def take_new_turns(self) -> list[TurnRecord]:
+        """Turn records finished since the last call (for live stats)."""
+        return self.account.take_new_turns()
+
+    def progress(self) -> SessionRecord:
+        """The session so far, without its turns: cheap enough to report every second while it runs."""
+        return self.account.progress()
+
+    def session_record(self) -> SessionRecord:
+        """The record of the whole session (call once finished)."""
+        return self.account.session_record()
+
+    # --- actions ----------------------------------------------------------------------------------------
+
+    def _configure(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.SessionCreated)
+        self.account.session_id = event.session_id
+        self._intents.append(Configure())
+
+    def _start_turn(self, now: float, _: object) -> None:
+        index = self._turn.index + 1 if self._turn is not None else 1
+        self._turn = TurnInProgress(
+            index=index,
+            prompt=self.script.prompt_for_turn(index),
+            pacer=ChunkPacer(now, self.script.chunk_s, self.settings.pace),
+            started_at=now,
+            last_event_at=now,
+        )
+        self._send_due_chunks(self._turn, now)
+
+    def _send_due_chunks(self, turn: TurnInProgress, now: float) -> None:
+        while (chunk := turn.take_due_chunk(now)) is not None:
+            self._intents.append(AppendAudio(chunk))
+            if turn.next_chunk == turn.prompt.prompt_chunks and self.state is State.SENDING:
+                self._fire(Trigger.PROMPT_SENT, now)
+
+    def _end_prompt(self, now: float, _: object) -> None:
+        assert self._turn is not None
+        self._turn.end_of_prompt(now)
+        if self.settings.turn_mode == "manual":
+            self._intents += [Commit(), CreateResponse()]
+
+    def _count_audio(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.AudioDelta) and self._turn is not None
+        self._turn.count_audio(event.pcm, now)
+
+    def _count_transcript(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.TranscriptDelta) and self._turn is not None
+        self._turn.transcript_chars += len(event.text)
+
+    def _count_text(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.TextDelta) and self._turn is not None
+        self._turn.text_chars += len(event.text)
+
+    def _count_truncation(self, now: float, _: object) -> None:
+        self.account.truncations += 1
+        if self._turn is not None:
+            self._turn.context_truncated = True
+
+    def _end_response(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.ResponseDone) and self._turn is not None
+        turn = self._turn
+        code = fl.classify(
+            fl.ResponseEnded(
+                status=event.status,
+                audio_bytes=turn.audio_bytes,
+                peak_dbfs=turn.peak_dbfs,
+                silence_floor_dbfs=self.settings.silence_floor_dbfs,
+            )
+        )
+        self._end_turn(code, now, turn.response_detail(code, event), event)
+
+    def _error_ends_turn(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.ServerError)
+        code = fl.classify(fl.ErrorReceived(event.code))
+        assert code is not None
+        self._end_turn(code, now, _error_text(event))
+
+    def _note_error(self, now: float, event: object) -> None:
+        # A response is running, the prompt is streaming, or we are between turns: note it and keep going.
+        assert isinstance(event, ev.ServerError)
+        if self._turn is not None:
+            self._turn.detail = _error_text(event)
+
+    def _reject_config(self, now: float, event: object) -> None:
+        # A rejected session.update leaves the session on its defaults: measuring it would be a lie.
+        assert isinstance(event, ev.ServerError)
+        code = fl.classify(fl.ConfigurationRejected())
+        assert code is not None
+        self._end_session(now, _Ending(code, f"session.update rejected: {_error_text(event)}"))
+
+    def _time_out_turn(self, now: float, _: object) -> None:
+        assert self._turn is not None
+        first_audio_seen = self._turn.first_audio_at is not None
+        code = fl.classify(fl.DeadlinePassed(first_audio_seen=first_audio_seen))
+        assert code is not None
+        waited = "the next event" if first_audio_seen else "first audio"
+        self._end_turn(code, now, f"no {waited} within {self.settings.turn_timeout_s:g} s")
+
+    def _end_session(self, now: float, ending: object) -> None:
+        """End early: the running turn (if any) ends with the code; otherwise the session does."""
+        if isinstance(ending, ev.MalformedMessage):
+            code = fl.classify(fl.ProtocolBroken())
+            assert code is not None
+            ending = _Ending(code, ending.detail)
+        if isinstance(ending, ev.ServerError):  # the provider's session cap, said in an error event
+            code = fl.classify(fl.ErrorReceived(ending.code))
+            assert code is not None
+            ending = _Ending(code, _error_text(ending))
+        assert isinstance(ending, _Ending)
+        if self._turn is not None and self.state in TURN_STATES:
+            self._end_turn(ending.code, now, ending.detail, terminal=True)
+            return
+        self.account.note_failure(ending.code, self._turn.index + 1 if self._turn else 0, ending.detail)
+        self.account.end_class = ending.code
+        self._fire(Trigger.SESSION_ENDED, now)
+
+    def _end_turn(
+        self,
+        code: FailureClass | None,
+        now: float,
+        detail: str | None,
+        done: ev.ResponseDone | None = None,
+        terminal: bool = False,
+    ) -> None:
+        turn = self._turn
+        assert turn is not None
+        self.account.turn_ended(turn.record(code, now, detail, done, self.settings.output_rate, self._wall_offset))
+        if terminal or code in fl.TERMINAL:
+            self.account.end_class = code
+            self._fire(Trigger.SESSION_ENDED, now)
+        elif turn.index >= self.settings.turns:
+            self._fire(Trigger.LAST_TURN_ENDED, now)
+        else:
+            self._fire(Trigger.TURN_ENDED, now)
+
+    def _think(self, now: float, _: object) -> None:
+        self._think_until = now + self.settings.think_time_s
+
+    def _finish(self, now: float, _: object) -> None:
+        self.account.ended_at = now
+
+
+def _error_text(error: ev.ServerError) -> str:
+    return f"{error.code or error.type or 'error'}: {error.message}"

@@ -1,0 +1,183 @@
+"""The turn engine's table: states, triggers, and for each (state, trigger) the next state and the action.
+
+Read it as h11's ``_state.py``: the whole protocol of a scripted session on one page. ``trigger_of`` says which
+trigger a server event pulls; ``Conversation`` (conversation.py) fires triggers and carries out the actions.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from s2s_users.core import events as ev
+from s2s_users.core import failures as fl
+from s2s_users.core.failures import FailureClass
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"  # socket open, waiting for the server's session.created
+    CONFIGURING = "configuring"  # session.update sent, waiting for session.updated
+    SENDING = "sending"  # streaming the user's prompt
+    AWAITING = "awaiting"  # prompt done, no response yet
+    RECEIVING = "receiving"  # a response is running
+    THINKING = "thinking"  # pause between turns
+    DONE = "done"  # every planned turn played
+    ENDED = "ended"  # ended early: failure, session cap, or harness stop
+
+
+class Trigger(enum.Enum):
+    # from the server, through the adapter's neutral events (see ``trigger_of``)
+    SESSION_CREATED = "session_created"
+    SESSION_UPDATED = "session_updated"
+    RESPONSE_CREATED = "response_created"
+    AUDIO = "audio"
+    TRANSCRIPT = "transcript"
+    TEXT = "text"
+    RESPONSE_DONE = "response_done"
+    SERVER_ERROR = "server_error"
+    CONFIG_REJECTED = "config_rejected"
+    CAP_ERROR = "cap_error"
+    TRUNCATED = "truncated"
+    MALFORMED = "malformed"
+    # from the clock and from the engine itself
+    PROMPT_SENT = "prompt_sent"
+    THINK_ELAPSED = "think_elapsed"
+    SETUP_TIMEOUT = "setup_timeout"
+    TURN_TIMEOUT = "turn_timeout"
+    TURN_ENDED = "turn_ended"
+    LAST_TURN_ENDED = "last_turn_ended"
+    SESSION_ENDED = "session_ended"
+    # from the I/O loop
+    CONNECTION_ENDED = "connection_ended"
+    CONNECT_FAILED = "connect_failed"
+    STOPPED = "stopped"
+
+
+SERVER_TRIGGERS = frozenset(
+    {
+        Trigger.SESSION_CREATED,
+        Trigger.SESSION_UPDATED,
+        Trigger.RESPONSE_CREATED,
+        Trigger.AUDIO,
+        Trigger.TRANSCRIPT,
+        Trigger.TEXT,
+        Trigger.RESPONSE_DONE,
+        Trigger.SERVER_ERROR,
+        Trigger.CONFIG_REJECTED,
+        Trigger.CAP_ERROR,
+        Trigger.TRUNCATED,
+        Trigger.MALFORMED,
+        Trigger.CONNECTION_ENDED,
+    }
+)
+
+
+class Action(enum.Enum):
+    NONE = "none"
+    CONFIGURE = "configure"
+    START_TURN = "start_turn"
+    END_PROMPT = "end_prompt"
+    COUNT_AUDIO = "count_audio"
+    COUNT_TRANSCRIPT = "count_transcript"
+    COUNT_TEXT = "count_text"
+    COUNT_TRUNCATION = "count_truncation"
+    END_RESPONSE = "end_response"
+    ERROR_ENDS_TURN = "error_ends_turn"
+    NOTE_ERROR = "note_error"
+    REJECT_CONFIG = "reject_config"
+    END_SESSION = "end_session"
+    TIME_OUT_TURN = "time_out_turn"
+    THINK = "think"
+    FINISH = "finish"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Where a trigger leads (``None``: the state stays) and what it does there."""
+
+    next: State | None
+    action: Action
+
+
+_LIVE = (State.CONNECTING, State.CONFIGURING, State.SENDING, State.AWAITING, State.RECEIVING, State.THINKING)
+TURN_STATES = frozenset({State.SENDING, State.AWAITING, State.RECEIVING})
+
+
+def _table(turn_mode: str) -> dict[State, dict[Trigger, Transition]]:
+    stay = None
+    table: dict[State, dict[Trigger, Transition]] = {state: {} for state in State}
+    table[State.CONNECTING][Trigger.SESSION_CREATED] = Transition(State.CONFIGURING, Action.CONFIGURE)
+    table[State.CONFIGURING][Trigger.SESSION_UPDATED] = Transition(State.SENDING, Action.START_TURN)
+    table[State.SENDING][Trigger.PROMPT_SENT] = Transition(State.AWAITING, Action.END_PROMPT)
+    table[State.AWAITING][Trigger.RESPONSE_CREATED] = Transition(State.RECEIVING, Action.NONE)
+    # Some servers never send response.created: the first audio starts the response as well.
+    table[State.AWAITING][Trigger.AUDIO] = Transition(State.RECEIVING, Action.COUNT_AUDIO)
+    table[State.RECEIVING][Trigger.AUDIO] = Transition(stay, Action.COUNT_AUDIO)
+    if turn_mode == "server_vad":
+        # The server may answer before the prompt's trailing silence is out. In manual mode no answer to this turn
+        # can exist before our commit: audio then is a straggler of an earlier response (it made a negative TTFA,
+        # turned a later no-answer into timeout.stall and could hide a zero-audio response), so it is ignored.
+        table[State.SENDING][Trigger.AUDIO] = Transition(stay, Action.COUNT_AUDIO)
+    for state in TURN_STATES:
+        table[state][Trigger.TRANSCRIPT] = Transition(stay, Action.COUNT_TRANSCRIPT)
+        table[state][Trigger.TEXT] = Transition(stay, Action.COUNT_TEXT)
+    for state in (State.AWAITING, State.RECEIVING):
+        table[state][Trigger.RESPONSE_DONE] = Transition(stay, Action.END_RESPONSE)
+        table[state][Trigger.TURN_TIMEOUT] = Transition(stay, Action.TIME_OUT_TURN)
+        table[state][Trigger.TURN_ENDED] = Transition(State.THINKING, Action.THINK)
+        table[state][Trigger.LAST_TURN_ENDED] = Transition(State.DONE, Action.FINISH)
+    table[State.THINKING][Trigger.THINK_ELAPSED] = Transition(State.SENDING, Action.START_TURN)
+    # Errors: before the session is configured, any error means it was not; later, it depends on the state.
+    for state in (State.CONNECTING, State.CONFIGURING):
+        for trigger in (Trigger.SERVER_ERROR, Trigger.CONFIG_REJECTED, Trigger.CAP_ERROR):
+            table[state][trigger] = Transition(stay, Action.REJECT_CONFIG)
+        table[state][Trigger.SETUP_TIMEOUT] = Transition(stay, Action.END_SESSION)
+    table[State.AWAITING][Trigger.SERVER_ERROR] = Transition(stay, Action.ERROR_ENDS_TURN)
+    for state in (State.SENDING, State.RECEIVING, State.THINKING):
+        table[state][Trigger.SERVER_ERROR] = Transition(stay, Action.NOTE_ERROR)
+    for state in (State.SENDING, State.AWAITING, State.RECEIVING, State.THINKING):
+        table[state][Trigger.CONFIG_REJECTED] = Transition(stay, Action.REJECT_CONFIG)
+        table[state][Trigger.CAP_ERROR] = Transition(stay, Action.END_SESSION)
+    # Any live state may end the session (failure, cap, harness stop); DONE and ENDED are sticky.
+    for state in _LIVE:
+        table[state][Trigger.TRUNCATED] = Transition(stay, Action.COUNT_TRUNCATION)
+        for trigger in (Trigger.MALFORMED, Trigger.CONNECTION_ENDED, Trigger.STOPPED):
+            table[state][trigger] = Transition(stay, Action.END_SESSION)
+        table[state][Trigger.SESSION_ENDED] = Transition(State.ENDED, Action.FINISH)
+    table[State.CONNECTING][Trigger.CONNECT_FAILED] = Transition(stay, Action.END_SESSION)
+    return table
+
+
+#: The table of manual turns; ``TRANSITIONS_BY_MODE`` holds every turn mode's.
+TRANSITIONS = _table("manual")
+TRANSITIONS_BY_MODE = {"manual": TRANSITIONS, "server_vad": _table("server_vad")}
+
+
+def trigger_of(event: ev.Event) -> Trigger | None:
+    """The trigger a server event pulls; None for events that carry nothing for the engine."""
+    match event:
+        case ev.SessionCreated():
+            return Trigger.SESSION_CREATED
+        case ev.SessionUpdated():
+            return Trigger.SESSION_UPDATED
+        case ev.ResponseCreated():
+            return Trigger.RESPONSE_CREATED
+        case ev.AudioDelta():
+            return Trigger.AUDIO
+        case ev.TranscriptDelta():
+            return Trigger.TRANSCRIPT
+        case ev.TextDelta():
+            return Trigger.TEXT
+        case ev.ResponseDone():
+            return Trigger.RESPONSE_DONE
+        case ev.ServerError(about_configuration=True):
+            return Trigger.CONFIG_REJECTED
+        case ev.ServerError(code=code) if fl.classify(fl.ErrorReceived(code)) is FailureClass.SESSION_EXPIRED:
+            return Trigger.CAP_ERROR
+        case ev.ServerError():
+            return Trigger.SERVER_ERROR
+        case ev.ContextTruncated():
+            return Trigger.TRUNCATED
+        case ev.MalformedMessage():
+            return Trigger.MALFORMED
+    return None  # known-but-quiet or unknown (the adapter counts those)

@@ -1,0 +1,264 @@
+"""The live view of a run: what the web UI shows while the test runs, in memory bounded by the run's shape.
+
+Fed by turn events (as turns finish, so failures show at once) and session records (for the survival curve).
+Nothing here grows with the number of sessions or turns: quantiles come from fixed-width histograms, the
+survival curve from counts per second of capacity, the taxonomy timeline from buckets that widen as the run
+goes on. The full records stream to ``sessions.jsonl``; the final report is computed from there, exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from s2s_users.core.failures import SILENT, FailureClass, FailureKind, kind_of
+from s2s_users.core.metrics.records import SessionOutcome, SessionRecord, TurnRecord
+from s2s_users.core.metrics.survival import SurvivalCurve, kaplan_meier_counts
+
+#: Capacity is kept to the second in the live view (the report uses exact values).
+CAPACITY_RESOLUTION_S = 1.0
+TURN_AUDIO_BIN_S = 0.1
+TTFA_BIN_MS = 10.0
+TIMELINE_FIRST_BUCKET_S = 10.0
+TIMELINE_MAX_BUCKETS = 120
+_SILENT_CODES = frozenset(code.value for code in SILENT)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEvent:
+    """The part of a finished turn the live view needs; workers ship these in batches as compact lists."""
+
+    model: str
+    started_at: float
+    outcome: str
+    assistant_audio_s: float
+    ttfa_ms: float | None
+
+    @classmethod
+    def of(cls, model: str, turn: TurnRecord) -> TurnEvent:
+        return cls(model, turn.started_at, str(turn.outcome), turn.assistant_audio_s, turn.ttfa_ms)
+
+    def to_list(self) -> list[Any]:
+        return [self.model, self.started_at, self.outcome, self.assistant_audio_s, self.ttfa_ms]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> TurnEvent:
+        model, started_at, outcome, audio_s, ttfa_ms = data
+        return cls(str(model), float(started_at), str(outcome), float(audio_s), None if ttfa_ms is None else ttfa_ms)
+
+
+class Histogram:
+    """Counts in fixed-width bins: quantiles to within one bin, memory bounded by the range of values."""
+
+    def __init__(self, width: float) -> None:
+        self.width = width
+        self.counts: Counter[int] = Counter()
+        self.total = 0
+
+    def add(self, value: float) -> None:
+        self.counts[math.floor(max(value, 0.0) / self.width)] += 1
+        self.total += 1
+
+    def quantile(self, q: float) -> float | None:
+        """The middle of the bin holding the q-th quantile (0 < q < 1); None when empty."""
+        if not self.total:
+            return None
+        rank = q * self.total
+        seen = 0
+        for index in sorted(self.counts):
+            seen += self.counts[index]
+            if seen >= rank:
+                return (index + 0.5) * self.width
+        return (max(self.counts) + 0.5) * self.width
+
+
+class Timeline:
+    """Counts per code per time bucket; when there are too many buckets, pairs merge and the width doubles."""
+
+    def __init__(self, first_width_s: float = TIMELINE_FIRST_BUCKET_S, max_buckets: int = TIMELINE_MAX_BUCKETS) -> None:
+        self.width_s = first_width_s
+        self.max_buckets = max_buckets
+        self.origin: float | None = None
+        self.buckets: dict[int, Counter[str]] = {}
+
+    def start(self, at: float) -> float:
+        """Anchor the buckets at the run's first event (the first turn), not at the first failure."""
+        if self.origin is None:
+            self.origin = at
+        return self.origin
+
+    def add(self, at: float, code: str) -> None:
+        origin = self.start(at)
+        index = math.floor(max(at - origin, 0.0) / self.width_s)
+        while index >= self.max_buckets:
+            self._widen()
+            index //= 2
+        self.buckets.setdefault(index, Counter())[code] += 1
+
+    def _widen(self) -> None:
+        merged: dict[int, Counter[str]] = {}
+        for index, counts in self.buckets.items():
+            merged.setdefault(index // 2, Counter()).update(counts)
+        self.buckets = merged
+        self.width_s *= 2
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per bucket from the start of the run: its start (s from the first turn) and counts."""
+        if not self.buckets:
+            return []
+        return [
+            {"start_s": index * self.width_s, "counts": dict(self.buckets.get(index, Counter()))}
+            for index in range(max(self.buckets) + 1)
+        ]
+
+
+@dataclass
+class ModelLive:
+    """Running aggregates of one model."""
+
+    model: str
+    active: int = 0
+    sessions: int = 0
+    turns_ok: int = 0
+    turns_failed: int = 0
+    audio_s: float = 0.0
+    silent_failure_sessions: int = 0
+    failed_sessions: int = 0
+    lost_sessions: int = 0
+    cost_usd: float = 0.0
+    turn_audio: Histogram = field(default_factory=lambda: Histogram(TURN_AUDIO_BIN_S))
+    ttfa: Histogram = field(default_factory=lambda: Histogram(TTFA_BIN_MS))
+    # capacity to silent failure, rounded: time -> [events, censored]; of ended and of open sessions
+    capacity: dict[float, list[int]] = field(default_factory=dict)
+    open_capacity: dict[float, list[int]] = field(default_factory=dict)
+
+    def capacity_rows(self) -> list[tuple[float, int, int]]:
+        """Ended sessions, plus open ones censored where they are now (or failed, if they already did)."""
+        return [(t, d, c) for counts in (self.capacity, self.open_capacity) for t, (d, c) in counts.items()]
+
+    def survival(self) -> SurvivalCurve:
+        return kaplan_meier_counts(self.capacity_rows())
+
+
+def _count_capacity(counts: dict[float, list[int]], capacity_s: float, censored: bool) -> None:
+    t = round(capacity_s / CAPACITY_RESOLUTION_S) * CAPACITY_RESOLUTION_S
+    counts.setdefault(t, [0, 0])[1 if censored else 0] += 1
+
+
+class LiveView:
+    """Aggregates of the whole run for the web UI (the master's, or the local runner's)."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, ModelLive] = {}
+        self.taxonomy: Counter[str] = Counter()
+        self.timeline = Timeline()
+        self.lost_sessions = 0
+
+    def _model(self, model: str) -> ModelLive:
+        if model not in self.models:
+            self.models[model] = ModelLive(model)
+        return self.models[model]
+
+    def add_turn(self, event: TurnEvent) -> None:
+        self.timeline.start(event.started_at)
+        row = self._model(event.model)
+        if event.outcome == "ok":
+            row.turns_ok += 1
+            row.audio_s += event.assistant_audio_s
+            row.turn_audio.add(event.assistant_audio_s)
+            if event.ttfa_ms is not None:
+                row.ttfa.add(event.ttfa_ms)
+            return
+        if event.outcome == FailureClass.HARNESS_STOPPED:
+            return  # cut short by the load test: not a measurement
+        if kind_of(event.outcome) is not FailureKind.NONE:
+            row.turns_failed += 1
+        row.audio_s += event.assistant_audio_s
+        self.taxonomy[event.outcome] += 1
+        self.timeline.add(event.started_at, event.outcome)
+
+    def add_session(self, record: SessionRecord) -> None:
+        """Session-level aggregates only: its turns arrive as turn events (lost sessions have none)."""
+        row = self._model(record.model)
+        row.sessions += 1
+        row.cost_usd += record.estimated_cost_usd
+        row.failed_sessions += record.outcome == SessionOutcome.FAILED
+        if record.end_class == FailureClass.WORKER_LOST:
+            self.lost_sessions += 1
+            row.lost_sessions += 1
+        if record.silent_failure_turn is not None:
+            row.silent_failure_sessions += 1
+        # Session ends that are not a turn's outcome (drops between turns, rejections) still belong in the taxonomy.
+        last = record.turns[-1].outcome if record.turns else None
+        if record.end_class is not None and record.end_class != last:
+            self.taxonomy[record.end_class] += 1
+            self.timeline.add(record.ended_at, record.end_class)
+        _count_capacity(row.capacity, record.capacity_to_silent_failure_s, record.silent_censored)
+
+    def set_open(self, sessions: Iterable[SessionRecord]) -> None:
+        """The sessions in progress now (their progress so far): active counts and their capacity so far."""
+        for row in self.models.values():
+            row.active = 0
+            row.open_capacity = {}
+        for session in sessions:
+            row = self._model(session.model)
+            row.active += 1
+            _count_capacity(row.open_capacity, session.capacity_to_silent_failure_s, session.silent_censored)
+
+    # --- what the web UI shows ------------------------------------------------------------------------
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """The seed-style table, live: one row per model, cells as display strings."""
+        rows = []
+        for model in sorted(self.models):
+            row = self.models[model]
+            median = row.survival().median()
+            p50, p95 = row.turn_audio.quantile(0.5), row.turn_audio.quantile(0.95)
+            ttfa50, ttfa95 = row.ttfa.quantile(0.5), row.ttfa.quantile(0.95)
+            rows.append(
+                {
+                    "model": model,
+                    "active": row.active,
+                    "sessions": row.sessions,
+                    "turns": f"{row.turns_ok} ok, {row.turns_failed} failed",
+                    "median_turn_audio": "—" if p50 is None else f"{p50:.1f} s",
+                    "p95_turn_audio": "—" if p95 is None else f"{p95:.1f} s",
+                    "audio_minutes": f"{row.audio_s / 60:.2f} min",
+                    "capacity": "not reached (censored)" if median is None else f"{median / 60:.2f} min",
+                    "silent_failures": f"{row.silent_failure_sessions} / {row.sessions}",
+                    "ttfa": "—" if ttfa50 is None or ttfa95 is None else f"{ttfa50:.0f} / {ttfa95:.0f} ms",
+                }
+            )
+        return rows
+
+    def taxonomy_rows(self) -> list[dict[str, Any]]:
+        return [
+            {"code": code, "silent": "silent" if code in _SILENT_CODES else "visible", "count": count}
+            for code, count in self.taxonomy.most_common()
+        ]
+
+    def survival_rows(self) -> dict[str, list[tuple[float, int, int]]]:
+        """Per model, ``(capacity minutes, events, censored)`` counts: the input of the survival plot."""
+        return {
+            model: [(t / 60, d, c) for t, d, c in row.capacity_rows()] for model, row in sorted(self.models.items())
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything above as JSON-safe data (the ``/s2s/live.json`` route)."""
+        return {
+            "models": self.table_rows(),
+            "taxonomy": self.taxonomy_rows(),
+            "timeline": {"bucket_s": self.timeline.width_s, "rows": self.timeline.rows()},
+            "survival": {
+                model: {
+                    "minutes": [t / 60 for t in curve.times],
+                    "survival": list(curve.survival),
+                    "median_minutes": None if (m := curve.median()) is None else m / 60,
+                }
+                for model, curve in ((model, row.survival()) for model, row in sorted(self.models.items()))
+            },
+            "lost_sessions": self.lost_sessions,
+        }

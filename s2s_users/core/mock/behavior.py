@@ -1,0 +1,395 @@
+"""The mock realtime server's behaviour, sans-I/O: client messages in, timed outputs out.
+
+``MockSession`` never sleeps and never touches a socket: ``receive(text, now)`` feeds a client message,
+``outputs_due(now)`` returns what to do now (send a message, close with a frame, or abort TCP), and
+``next_due()`` says when to ask again. ``time_scale`` divides every server-side delay; the amount of audio
+never changes with it.
+
+Faults (``profiles.Fault``) are injected per turn by the profile: at a scheduled turn, past the audio ceiling, or
+by probability. What really happened is kept for the truth log (``truth()``): the faults with their turns, the
+exact assistant audio sent per turn, and how the session ended.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import itertools
+import json
+import math
+import random
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from s2s_users.core.mock.outputs import Abort, CloseWithFrame, EndResponse, Output, Send, Stream, belongs_to
+from s2s_users.core.mock.profiles import SESSION_CAP_REASON, Fault, ModelProfile
+from s2s_users.core.mock.shapes import assistant_item, response_object, session_object, usage
+from s2s_users.core.mock.vad import PREFIX_PADDING_MS, VAD_SILENCE_MS, VoiceActivity
+from s2s_users.core.mock.voice import delta_b64, voice_buffer
+from s2s_users.core.protocols.openai_wire import BETA_NAMES, SAMPLE_RATE
+
+RATE = SAMPLE_RATE
+MIN_COMMIT_MS = 100
+PARTIAL = 0.5  # faults that cut a response short do it halfway through its audio
+CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
+#: How response.done ends the responses that a fault leaves unfinished.
+UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
+    Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
+    Fault.CANCELLED: ("cancelled", "turn_detected"),
+}
+WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
+
+
+class MockSession:
+    """One realtime session as the OpenAI Realtime GA server would play it."""
+
+    def __init__(self, profile: ModelProfile, time_scale: float, seed: int, now: float) -> None:
+        self.profile = profile
+        self.time_scale = time_scale
+        self.rng = random.Random(seed)
+        self.rng.getrandbits(64)  # the draw that once made the session id: seeded sessions play as they always did
+        # Unique across runs (a seed repeats in every run of a worker index): records of two runs never collide.
+        self.session_id = f"sess_{secrets.token_hex(8)}"
+        self.assistant_audio_s = 0.0
+        self.turn_detection: dict[str, Any] | None = {
+            "type": "server_vad",
+            "threshold": 0.5,
+            "prefix_padding_ms": PREFIX_PADDING_MS,
+            "silence_duration_ms": VAD_SILENCE_MS,
+            "create_response": True,
+            "interrupt_response": True,
+        }
+        self.voice = profile.voice
+        self.instructions = "You are a helpful assistant."
+        self.doomed = False
+        """After a ceiling hit: the next client message gets a TCP abort."""
+        self.turn = 0
+        """Responses started so far: the turn number (1-based) of the current one."""
+        self.faults: list[tuple[int, str]] = []
+        self._sent_samples: dict[int, int] = {}
+        self.end_reason = "open"
+        self._items: list[str] = []
+        self._ids = itertools.count(1)
+        self._queue: list[tuple[float, int, Output | EndResponse | Stream]] = []
+        self._seq = itertools.count()
+        self._response_id: str | None = None
+        self._buffer_samples = 0
+        self._input_tokens_total = 0
+        self._voice = VoiceActivity()
+        self._speech_item = ""
+        self._response_items: dict[str, str] = {}
+        self._emit(now, "session.created", session=self._session_object())
+        if profile.session_cap_s is not None:
+            at = now + self._delay(profile.session_cap_s)
+            heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(1001, SESSION_CAP_REASON)))
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids):06d}"
+
+    def _emit(self, at: float, kind: str, audio_samples: int = 0, turn: int | None = None, **fields: Any) -> None:
+        if self.profile.flavour == "beta":
+            kind = BETA_NAMES.get(kind, kind)
+        message = {"type": kind, "event_id": self._id("event"), **fields}
+        response = fields.get("response")
+        response_id = fields.get("response_id") or (response.get("id") if isinstance(response, dict) else None)
+        text = json.dumps(message, separators=(",", ":"))
+        send = Send(text, self.turn if turn is None else turn, audio_samples, response_id)
+        heapq.heappush(self._queue, (at, next(self._seq), send))
+
+    def _delay(self, seconds: float) -> float:
+        return seconds / self.time_scale
+
+    def next_due(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+    def outputs_due(self, now: float) -> list[Output]:
+        out: list[Output] = []
+        while self._queue and self._queue[0][0] <= now:
+            item = heapq.heappop(self._queue)[2]
+            if isinstance(item, EndResponse):
+                if self._response_id == item.response_id:
+                    self._response_id = None
+                continue
+            if isinstance(item, Stream):
+                self._advance(item)
+                continue
+            out.append(item)
+            if isinstance(item, Send) and item.audio_samples:
+                self._sent_samples[item.turn] = self._sent_samples.get(item.turn, 0) + item.audio_samples
+            if isinstance(item, CloseWithFrame):
+                self.end_reason = "session_cap" if item.reason == SESSION_CAP_REASON else f"closed {item.code}"
+                break
+            if isinstance(item, Abort):
+                self.end_reason = "aborted"
+                break
+        return out
+
+    def truth(self) -> dict[str, Any]:
+        """What really happened in this session, for the truth log."""
+        return {
+            "session_id": self.session_id,
+            "model": self.profile.name,
+            "turns": self.turn,
+            "faults": [{"turn": turn, "fault": fault} for turn, fault in self.faults],
+            "turn_audio_s": [round(self._sent_samples.get(turn, 0) / RATE, 6) for turn in range(1, self.turn + 1)],
+            "assistant_audio_s": round(sum(self._sent_samples.values()) / RATE, 6),
+            "end": self.end_reason,
+        }
+
+    def _error(self, now: float, code: str, message: str, client_event_id: Any, param: str | None = None) -> None:
+        error = {"type": "invalid_request_error", "code": code, "message": message, "param": param}
+        self._emit(now, "error", error={**error, "event_id": client_event_id})
+
+    def _session_object(self) -> dict[str, Any]:
+        return session_object(self.session_id, self.profile.name, self.instructions, self.turn_detection, self.voice)
+
+    # --- client messages --------------------------------------------------------------------------------
+
+    def receive(self, text: str, now: float) -> None:
+        if self.doomed:
+            heapq.heappush(self._queue, (now, next(self._seq), Abort()))
+            return
+        try:
+            message = json.loads(text)
+            kind = message["type"]
+        except (ValueError, KeyError, TypeError):
+            self._error(now, "invalid_json", "The server could not parse the message.", None)
+            return
+        event_id = message.get("event_id")
+        match kind:
+            case "input_audio_buffer.append":
+                pcm = base64.b64decode(message.get("audio", ""))
+                self._buffer_samples += len(pcm) // 2
+                if self.turn_detection is not None:
+                    self._vad(pcm, now)
+            case "input_audio_buffer.commit":
+                self._commit(now, event_id)
+            case "input_audio_buffer.clear":
+                self._buffer_samples = 0
+                self._emit(now, "input_audio_buffer.cleared")
+            case "response.create":
+                if self._response_id is not None:
+                    self._error(
+                        now,
+                        "conversation_already_has_active_response",
+                        "Conversation already has an active response in progress.",
+                        event_id,
+                    )
+                else:
+                    self._respond(now)
+            case "response.cancel":
+                self._cancel(now, event_id)
+            case "session.update":
+                self._update(message.get("session") or {}, now, event_id)
+            case _:
+                self._error(now, "invalid_value", f"Unsupported event type '{kind}'.", event_id)
+
+    def _update(self, session: dict[str, Any], now: float, event_id: Any) -> None:
+        if "type" not in session:
+            self._error(
+                now,
+                "missing_required_parameter",
+                "Missing required parameter: 'session.type'.",
+                event_id,
+                "session.type",
+            )
+            return
+        audio = session.get("audio") or {}
+        if "turn_detection" in (audio.get("input") or {}):
+            self.turn_detection = audio["input"]["turn_detection"]
+        self.voice = (audio.get("output") or {}).get("voice", self.voice)
+        self.instructions = session.get("instructions", self.instructions)
+        self._emit(now, "session.updated", session=self._session_object())
+
+    def _commit(self, now: float, event_id: Any) -> None:
+        buffered_ms = self._buffer_samples * 1000 / RATE
+        if buffered_ms < MIN_COMMIT_MS:
+            self._error(
+                now,
+                "input_audio_buffer_commit_empty",
+                f"Error committing input audio buffer: buffer too small. Expected at least {MIN_COMMIT_MS}ms of "
+                f"audio, but buffer only has {buffered_ms:.2f}ms of audio.",
+                event_id,
+            )
+            return
+        self._committed(now)
+
+    def _committed(self, now: float, item_id: str | None = None) -> None:
+        item_id = item_id or self._id("item")
+        self._items.append(item_id)
+        self._input_tokens_total += math.ceil(self._buffer_samples * 1000 / RATE / 100)
+        self._buffer_samples = 0
+        self._emit(now, "input_audio_buffer.committed", item_id=item_id, previous_item_id=None)
+        # An audio user message: content is required (the transcript is null without input transcription).
+        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+                "content": [{"type": "input_audio", "transcript": None}]}  # fmt: skip
+        self._emit(now, "conversation.item.added", item=item, previous_item_id=None)
+        self._emit(now, "conversation.item.done", item=item, previous_item_id=None)
+
+    def _vad(self, pcm: bytes, now: float) -> None:
+        for edge in self._voice.feed(pcm):
+            if edge.started:
+                # One item id for the whole user turn: speech_started, speech_stopped, committed, the item.
+                self._speech_item = self._id("item")
+                start_ms = max(edge.position_ms - PREFIX_PADDING_MS, 0)
+                self._emit(now, "input_audio_buffer.speech_started", audio_start_ms=start_ms,
+                           item_id=self._speech_item)  # fmt: skip
+                continue
+            self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=edge.position_ms,
+                       item_id=self._speech_item)  # fmt: skip
+            self._committed(now, self._speech_item)
+            if self.turn_detection and self.turn_detection.get("create_response", True) and self._response_id is None:
+                self._respond(now)
+
+    # --- responses --------------------------------------------------------------------------------------
+
+    def _respond(self, now: float) -> None:
+        self.turn += 1
+        fault = self.profile.fault_for(self.turn, self.assistant_audio_s, self.rng)
+        if fault is not None:
+            self.faults.append((self.turn, fault.value))
+        if fault is Fault.ERROR_CLOSE:
+            # The server fails the response before it starts: an error event, then a close frame.
+            self._error(now, "server_error", "The server had an error while processing your request.", None)
+            self._emit_close(now, self.profile.close_code, "server error")
+            return
+        response_id = self._response_id = self._id("resp")
+        item_id = self._id("item")
+        self._response_items = {response_id: item_id}
+        self._emit(now, "response.created", response={"id": response_id, "object": "realtime.response",
+                                                     "status": "in_progress", "output": []})  # fmt: skip
+        t = now + self._delay(self.profile.ttfa_s)
+        match fault:
+            case Fault.ZERO_AUDIO_ABORT | Fault.ZERO_AUDIO:
+                # The seed's silent failure: a completed response with no audio (then, for the seed, a drop).
+                self.doomed = fault is Fault.ZERO_AUDIO_ABORT
+                self._done(t, response_id, item_id, "completed", audio_ms=0)
+            case Fault.FAILED:
+                error = {"type": "server_error", "code": "server_error",
+                         "message": "The server had an error while processing your request."}  # fmt: skip
+                self._done(t, response_id, item_id, "failed", audio_ms=0, error=error)
+            case _:
+                if fault is Fault.TRUNCATION:
+                    self._truncate(t)
+                self._answer(t, response_id, item_id, fault)
+
+    def _answer(self, t: float, response_id: str, item_id: str, fault: Fault | None) -> None:
+        """Stream an answer; faults that cut it short do so halfway, then end the response their way."""
+        audio_s = self.profile.draw_audio_s(self.rng)
+        samples = round(audio_s * RATE)
+        sent = round(samples * PARTIAL) if fault in CUT_SHORT else samples
+        self.assistant_audio_s += sent / RATE
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],  # required, empty until the content part is added
+        }
+        self._emit(t, "response.output_item.added", response_id=response_id, output_index=0, item=item)
+        self._emit(t, "conversation.item.added", item=item, previous_item_id=None)
+        ids: dict[str, Any] = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+        self._emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
+        offset = 2 * self.rng.randrange(len(voice_buffer()) // 4)  # in bytes, on a sample boundary
+        self._advance(Stream(response_id, self._stream(t, ids, sent, offset, fault, item_id)))
+
+    def _advance(self, stream: Stream) -> None:
+        """Run a stream's next step (its messages are then due now) and queue it again for the following one."""
+        try:
+            due = next(stream.steps)
+        except StopIteration:
+            return
+        heapq.heappush(self._queue, (due, next(self._seq), stream))
+
+    def _stream(
+        self, t: float, ids: dict[str, Any], sent: int, offset: int, fault: Fault | None, item_id: str
+    ) -> Iterator[float]:
+        """The audio deltas of one response, one step per delta (yield = wait until then), then its end."""
+        response_id = ids["response_id"]
+        delta_samples = RATE * self.profile.delta_ms // 1000
+        step = self._delay(self.profile.delta_ms / 1000 / self.profile.stream_speed)
+        quiet = fault is Fault.NEAR_SILENT
+        turn = self.turn  # the deltas belong to this turn whenever they go out
+        for index, start in enumerate(range(0, sent, delta_samples)):
+            at = t + index * step
+            yield at
+            length = min(delta_samples, sent - start) * 2
+            if index % 5 == 0:
+                self._emit(
+                    at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
+                )
+            self._emit_audio(at, turn, ids, delta_b64(offset + start * 2, length, quiet), length // 2)
+        end = t + math.ceil(sent / delta_samples) * step
+        match fault:
+            case Fault.CLOSE_1011_MID:
+                self._emit_close(end, 1011, "internal error")
+                return
+            case Fault.ABORT_MID:
+                heapq.heappush(self._queue, (end, next(self._seq), Abort()))
+                return
+            case Fault.STALL:
+                return  # nothing more, ever: the response stays active and the socket open
+        self._emit(end, "response.output_audio.done", **ids)
+        self._emit(end, "response.output_audio_transcript.done", **ids, transcript="...")
+        self._emit(end, "response.content_part.done", **ids, part={"type": "audio", "transcript": "..."})
+        status, reason = UNFINISHED_STATUS.get(fault, ("completed", None)) if fault else ("completed", None)
+        self._done(end, response_id, item_id, status, audio_ms=sent * 1000 / RATE, reason=reason)
+
+    def _emit_audio(self, at: float, turn: int, ids: dict[str, Any], delta: str, samples: int) -> None:
+        """An audio delta, serialised by hand: base64 needs no JSON escaping, and at 1,000 sessions streaming
+        ten deltas a second each, json.dumps scanning every 6 KB payload is the mock's largest cost."""
+        kind = "response.output_audio.delta"
+        if self.profile.flavour == "beta":
+            kind = BETA_NAMES[kind]
+        text = (
+            f'{{"type":"{kind}","event_id":"{self._id("event")}","response_id":"{ids["response_id"]}",'
+            f'"item_id":"{ids["item_id"]}","output_index":0,"content_index":0,"delta":"{delta}"}}'
+        )
+        heapq.heappush(self._queue, (at, next(self._seq), Send(text, turn, samples, ids["response_id"])))
+
+    def _truncate(self, at: float) -> None:
+        """Drop the oldest conversation item and truncate the next, as a server keeping its context small."""
+        if self._items:
+            self._emit(at, "conversation.item.deleted", item_id=self._items.pop(0))
+        if self._items:
+            self._emit(at, "conversation.item.truncated", item_id=self._items[0], content_index=0, audio_end_ms=0)
+
+    def _emit_close(self, at: float, code: int, reason: str) -> None:
+        heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(code, reason)))
+
+    def _done(
+        self,
+        at: float,
+        response_id: str,
+        item_id: str,
+        status: str,
+        audio_ms: float,
+        reason: str | None = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
+        output_tokens = math.ceil(audio_ms / 50)
+        item = assistant_item(item_id, has_audio=audio_ms > 0)
+        self._emit(at, "response.output_item.done", response_id=response_id, output_index=0, item=item)
+        self._emit(at, "conversation.item.done", item=item, previous_item_id=None)
+        tokens = usage(self._input_tokens_total, output_tokens)
+        response = response_object(response_id, status, item, tokens, reason, error)
+        self._emit(at, "response.done", response=response)
+        # Assistant output becomes input of later turns: the conversation grows, as billed by the real service.
+        self._input_tokens_total += output_tokens
+        heapq.heappush(self._queue, (at, next(self._seq), EndResponse(response_id)))
+
+    def _cancel(self, now: float, event_id: Any) -> None:
+        response_id = self._response_id
+        if response_id is None:
+            self._error(now, "response_cancel_not_active", "There is no active response to cancel.", event_id)
+            return
+        # Drop everything still queued for this response, then end it as cancelled.
+        kept = [entry for entry in self._queue if not belongs_to(entry[2], response_id)]
+        heapq.heapify(kept)
+        self._queue = kept
+        item_id = self._response_items.get(response_id) or self._id("item")
+        self._done(now, response_id, item_id, "cancelled", audio_ms=0, reason="client_cancelled")

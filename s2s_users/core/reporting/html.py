@@ -1,0 +1,80 @@
+"""report.html: one self-contained page (inline CSS and SVG, no scripts, no external references)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from s2s_users.core.metrics.records import SessionRecord
+from s2s_users.core.reporting.plots import audio_per_turn_svg, failures_svg, survival_svg, ttfa_over_time_svg
+from s2s_users.core.reporting.render import HOW_TO_READ, Table, budget_table, detail_table, seed_table, taxonomy_table
+from s2s_users.core.reporting.summary import Report
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;
+color:#202124}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:14px}
+th,td{border-bottom:1px solid #dadce0;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f1f3f4}
+tr.silent td:first-child{color:#b00020;font-weight:600}
+tr.quiet{color:#9aa0a6}
+figure{margin:16px 0}figcaption{font-size:13px;color:#5f6368}
+svg{max-width:100%;height:auto}
+"""
+
+
+def html_table(table: Table, row_classes: Sequence[str] = ()) -> str:
+    """An HTML table with escaped cells; ``row_classes`` gives each row a CSS class ("" for none)."""
+    header, rows = table
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = []
+    for index, row in enumerate(rows):
+        css = row_classes[index] if index < len(row_classes) else ""
+        cells = "".join(f"<td>{html.escape(cell)}</td>" for cell in row)
+        body.append(f'<tr class="{css}">{cells}</tr>' if css else f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _markdown_bold(text: str) -> str:
+    """HOW_TO_READ lines use **bold** for the term: the only markup they carry."""
+    parts = html.escape(text).split("**")
+    return "".join(f"<strong>{part}</strong>" if index % 2 else part for index, part in enumerate(parts))
+
+
+def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
+    runs = ", ".join(report.run_ids)
+    taxonomy_classes = [
+        "silent" if t.silent and (t.turns or t.session_ends) else "" if t.turns or t.session_ends else "quiet"
+        for t in report.taxonomy
+    ]
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>s2s_users report: {html.escape(runs)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>s2s_users report: run {html.escape(runs)}</h1>",
+        f"<p>{report.sessions} sessions.</p>",
+        "<h2>Sessions per model</h2>",
+        html_table(seed_table(report)),
+        html_table(detail_table(report)),
+        _figure(
+            survival_svg(records),
+            "Capacity to silent failure: share of sessions still without a silent failure after so many minutes "
+            "of assistant audio (Kaplan–Meier; + marks censored sessions; dashed lines are the medians).",
+        ),
+        _figure(audio_per_turn_svg(records), "Assistant audio per turn against the turn index; red crosses fail."),
+        _figure(ttfa_over_time_svg(records), "Time to first audio over the run: p50 (solid) and p95 (dashed)."),
+        "<h2>Failure taxonomy</h2>",
+        _figure(failures_svg(report), "Failures by class; silent classes in red."),
+        html_table(taxonomy_table(report), taxonomy_classes),
+    ]
+    for model, budget in report.budgets.items():
+        parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", html_table(budget_table(budget))]
+    parts += ["<h2>How to read this</h2>", "<ul>"]
+    parts += [f"<li>{_markdown_bold(line)}</li>" for line in HOW_TO_READ]
+    parts += ["</ul>", "</body></html>", ""]
+    return "\n".join(parts)

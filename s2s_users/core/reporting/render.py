@@ -1,0 +1,139 @@
+"""Report rendering: Markdown for report.md, aligned text for the terminal. No computation here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from s2s_users.core.reporting.summary import ModelRow, Report
+
+SEED_COLUMNS = (
+    "Model",
+    "Turns completed",
+    "Median per-turn",
+    "P95 per-turn",
+    "Total assistant audio",
+    "Capacity to silent failure",
+    "Silent failures",
+)
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds / 60:.2f}"
+
+
+def _capacity(row: ModelRow, with_ci: bool) -> str:
+    if row.silent_capacity_median_s is None:
+        return "not reached (censored)"
+    text = f"{row.silent_capacity_median_s / 60:.2f} min"
+    low, high = row.silent_capacity_ci
+    if with_ci:
+        text += f" (95% CI {_minutes(low)}–{_minutes(high)})"
+    return text
+
+
+def _seed_cells(row: ModelRow, with_ci: bool) -> tuple[str, ...]:
+    return (
+        row.model,
+        f"{row.turns_completed} / {row.turns_planned}",
+        _s(row.median_turn_audio_s),
+        _s(row.p95_turn_audio_s),
+        f"{row.total_audio_min:.2f} min",
+        _capacity(row, with_ci),
+        f"{row.silent_failure_sessions} / {row.sessions}",
+    )
+
+
+Table = tuple[tuple[str, ...], list[tuple[str, ...]]]
+
+
+def seed_table(report: Report) -> Table:
+    return SEED_COLUMNS, [_seed_cells(row, with_ci=True) for row in report.models]
+
+
+def detail_table(report: Report) -> Table:
+    rows: list[tuple[str, ...]] = []
+    for row in report.models:
+        ttfa50 = "—" if row.ttfa_p50_ms is None else f"{row.ttfa_p50_ms:.0f} ms"
+        ttfa95 = "—" if row.ttfa_p95_ms is None else f"{row.ttfa_p95_ms:.0f} ms"
+        any_cap = (
+            "not reached" if row.failure_capacity_median_s is None else f"{row.failure_capacity_median_s / 60:.2f} min"
+        )
+        rows.append((row.model, ttfa50, ttfa95, any_cap, f"${row.cost_usd:.2f}"))
+    return ("Model", "TTFA p50", "TTFA p95", "Capacity to any failure (median)", "Estimated cost"), rows
+
+
+def taxonomy_table(report: Report, code: Callable[[str], str] = str) -> Table:
+    header = ("Code", "Silent", "Turns", "Sessions (first failure)", "Sessions (ended by)", "Meaning")
+    rows: list[tuple[str, ...]] = [
+        (
+            code(t.code),
+            "yes" if t.silent else "no",
+            str(t.turns),
+            str(t.first_failures),
+            str(t.session_ends),
+            t.explanation,
+        )
+        for t in report.taxonomy
+    ]
+    return header, rows
+
+
+def budget_table(budget: tuple[tuple[int, int], ...]) -> Table:
+    return ("Assistant audio per turn", "Turns before the ceiling"), [(f"{n} s", f"about {t}") for n, t in budget]
+
+
+HOW_TO_READ = (
+    "**Turns completed**: turns that ended ok, over turns planned, summed over the model's sessions.",
+    "**Median / P95 per-turn**: seconds of assistant audio per ok turn (decoded bytes, not wall time).",
+    "**Total assistant audio**: minutes of assistant audio received over all sessions.",
+    "**Capacity to silent failure**: Kaplan–Meier median of the assistant audio accumulated before a session's "
+    "first silent failure; sessions without one are censored. 'not reached': fewer than half failed silently.",
+    "**Silent failures**: sessions with a failure that gave no error signal, over sessions.",
+    "**Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling.",
+)
+
+
+def markdown_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A Markdown table's lines; cells are shown with ``str``."""
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
+def _md_table(table: Table) -> list[str]:
+    return markdown_table(*table)
+
+
+def render_markdown(report: Report) -> str:
+    lines = [f"# s2s_users report: run {', '.join(report.run_ids)}", "", f"{report.sessions} sessions.", ""]
+    lines += ["## Sessions per model", ""]
+    lines += _md_table(seed_table(report))
+    lines += [""]
+    lines += _md_table(detail_table(report))
+    lines += ["", "## Failure taxonomy", ""]
+    lines += _md_table(taxonomy_table(report, code=lambda c: f"`{c}`"))
+    for model, budget in report.budgets.items():
+        lines += ["", f"## Turn budget: {model}", ""]
+        lines += _md_table(budget_table(budget))
+    lines += ["", "## How to read this", ""]
+    lines += [f"- {line}" for line in HOW_TO_READ]
+    lines += [""]
+    return "\n".join(lines)
+
+
+def render_text(report: Report) -> str:
+    rows = [SEED_COLUMNS] + [_seed_cells(row, with_ci=False) for row in report.models]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SEED_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    failures = [t for t in report.taxonomy if t.turns or t.first_failures or t.session_ends]
+    if failures:
+        lines += ["", "Failure taxonomy (turns / sessions first failing / sessions ended by):"]
+        lines += [
+            f"  {t.code:<28} {t.turns:>5} {t.first_failures:>5} {t.session_ends:>5}  "
+            + ("silent" if t.silent else "visible")
+            for t in failures
+        ]
+    return "\n".join(lines)

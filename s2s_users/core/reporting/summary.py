@@ -1,0 +1,144 @@
+"""From session records to the numbers of the report: seed-style table, taxonomy counts, turn budgets."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from s2s_users.core.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureClass, FailureKind, kind_of
+from s2s_users.core.metrics.records import OK, SessionOutcome, SessionRecord
+from s2s_users.core.metrics.survival import kaplan_meier
+
+BUDGET_SECONDS = (3, 5, 8, 10, 15, 20, 30)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def is_failure_outcome(outcome: str) -> bool:
+    """True for a turn outcome that counts against the service (``"ok"`` and harness or cap ends do not)."""
+    return kind_of(outcome) is not FailureKind.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    model: str
+    sessions: int
+    turns_completed: int
+    turns_planned: int
+    best_session_turns: int
+    median_turn_audio_s: float | None
+    p95_turn_audio_s: float | None
+    total_audio_min: float
+    silent_capacity_median_s: float | None
+    silent_capacity_ci: tuple[float | None, float | None]
+    failure_capacity_median_s: float | None
+    silent_failure_sessions: int
+    median_silent_failure_turn: float | None
+    ttfa_p50_ms: float | None
+    ttfa_p95_ms: float | None
+    cost_usd: float
+    turns_failed: int
+    failed_sessions: int
+    censored_sessions: int
+    lost_sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaxonomyRow:
+    code: str
+    silent: bool
+    counts_as_failure: bool
+    turns: int
+    first_failures: int
+    session_ends: int
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    run_ids: tuple[str, ...]
+    sessions: int
+    models: tuple[ModelRow, ...]
+    taxonomy: tuple[TaxonomyRow, ...]
+    budgets: dict[str, tuple[tuple[int, int], ...]]
+
+
+def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
+    ok_turns = [t for r in records for t in r.turns if t.outcome == OK]
+    audio = [t.assistant_audio_s for t in ok_turns]
+    ttfa = [t.ttfa_ms for t in ok_turns if t.ttfa_ms is not None]
+    silent = kaplan_meier([r.capacity_to_silent_failure_s for r in records], [not r.silent_censored for r in records])
+    any_failure = kaplan_meier([r.capacity_to_failure_s for r in records], [not r.censored for r in records])
+    silent_turns = [float(r.silent_failure_turn) for r in records if r.silent_failure_turn is not None]
+    return ModelRow(
+        model=model,
+        sessions=len(records),
+        turns_completed=sum(r.turns_completed for r in records),
+        turns_planned=sum(r.turns_planned for r in records),
+        best_session_turns=max(r.turns_completed for r in records),
+        median_turn_audio_s=percentile(audio, 50),
+        p95_turn_audio_s=percentile(audio, 95),
+        total_audio_min=sum(r.assistant_audio_s for r in records) / 60,
+        silent_capacity_median_s=silent.median(),
+        silent_capacity_ci=silent.median_ci(),
+        failure_capacity_median_s=any_failure.median(),
+        silent_failure_sessions=sum(r.silent_failure_turn is not None for r in records),
+        median_silent_failure_turn=percentile(silent_turns, 50),
+        ttfa_p50_ms=percentile(ttfa, 50),
+        ttfa_p95_ms=percentile(ttfa, 95),
+        cost_usd=sum(r.estimated_cost_usd for r in records),
+        turns_failed=sum(is_failure_outcome(t.outcome) for r in records for t in r.turns),
+        failed_sessions=sum(r.outcome == SessionOutcome.FAILED for r in records),
+        censored_sessions=sum(r.silent_censored for r in records),
+        lost_sessions=sum(r.end_class == FailureClass.WORKER_LOST for r in records),
+    )
+
+
+def build_report(records: Sequence[SessionRecord]) -> Report:
+    by_model: dict[str, list[SessionRecord]] = {}
+    for record in records:
+        by_model.setdefault(record.model, []).append(record)
+    rows = tuple(_model_row(model, by_model[model]) for model in sorted(by_model))
+    taxonomy = tuple(
+        TaxonomyRow(
+            code=code.value,
+            silent=code in SILENT,
+            counts_as_failure=code not in NOT_FAILURES,
+            turns=sum(t.outcome == code.value for r in records for t in r.turns),
+            first_failures=sum(r.failure_class == code for r in records),
+            session_ends=sum(r.end_class == code for r in records),
+            explanation=EXPLANATIONS[code],
+        )
+        for code in FailureClass
+    )
+    budgets = {
+        row.model: tuple((n, int(row.silent_capacity_median_s // n)) for n in BUDGET_SECONDS)
+        for row in rows
+        if row.silent_capacity_median_s is not None
+    }
+    return Report(
+        run_ids=tuple(sorted({r.run_id for r in records})),
+        sessions=len(records),
+        models=rows,
+        taxonomy=taxonomy,
+        budgets=budgets,
+    )
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """JSON-safe: tuples become lists; no NaN or infinities are produced by build_report."""
+    data = asdict(report)
+    data["budgets"] = {
+        model: [{"seconds_per_turn": n, "turns": t} for n, t in rows] for model, rows in report.budgets.items()
+    }
+    return data

@@ -1,0 +1,56 @@
+"""Reading a run folder's sessions.jsonl and writing report.md, report.html and report.json beside it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.metrics.records import SESSIONS_FILE, SessionRecord
+from s2s_users.core.reporting.html import render_html
+from s2s_users.core.reporting.render import render_markdown, render_text
+from s2s_users.core.reporting.summary import Report, build_report, report_to_dict
+
+
+def load_sessions(run_dir: Path) -> list[SessionRecord]:
+    path = run_dir / SESSIONS_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: pass a run folder written by an s2s_users run")
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(SessionRecord.from_dict(json.loads(line)))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"{path} line {number} is not a session record: {exc}") from exc
+    return records
+
+
+def write_report(run_dir: Path, records: list[SessionRecord] | None = None) -> Report:
+    """Write report.md/.html/.json from ``records`` (default: the folder's sessions.jsonl) and return the report."""
+    records = load_sessions(run_dir) if records is None else records
+    report = build_report(records)
+    (run_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    (run_dir / "report.html").write_text(render_html(report, records), encoding="utf-8")
+    (run_dir / "report.json").write_text(
+        json.dumps(report_to_dict(report), indent=2, allow_nan=False), encoding="utf-8"
+    )
+    return report
+
+
+def main(argv: list[str]) -> int:
+    """``python -m s2s_users report RUN_DIR``: (re)write report.md, report.html and report.json."""
+    if len(argv) != 1:
+        print("usage: python -m s2s_users report RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0])
+    try:
+        report = write_report(run_dir)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(render_text(report))
+    print(f"\nwrote {run_dir / 'report.html'}, {run_dir / 'report.md'} and {run_dir / 'report.json'}")
+    return 0

@@ -1,0 +1,180 @@
+"""The one I/O loop: a WebSocket client (``transport``) driving an adapter and the turn engine.
+
+This is the only module that drives the socket and the only place that waits (inside ``recv(timeout)``,
+which under Locust's gevent monkey-patching yields to other users). It is also the one boundary where
+library exceptions become taxonomy observations (``_map_errors``), as httpx does with httpcore's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus, InvalidURI
+
+from s2s_users.core import events as ev
+from s2s_users.core.engine.conversation import Conversation
+from s2s_users.core.engine.table import State
+from s2s_users.core.metrics.records import SessionRecord, TurnRecord
+from s2s_users.core.protocols.base import RealtimeProtocol
+from s2s_users.core.protocols.openai_realtime import ConnectRequest
+from s2s_users.core.redact import redact_url
+from s2s_users.io.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocket
+
+Clock = Callable[[], float]
+
+_HTTP_HINTS = {
+    401: "the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key",
+    403: "the key has no access to this model or endpoint",
+    404: "no realtime endpoint or model there: check --s2s-url and --s2s-model",
+    429: "rate limited: lower the number of users or ask the provider for more concurrent sessions",
+}
+
+
+def explain_rejection(http_status: int | None, url: str, detail: str) -> str:
+    """One line saying why the handshake failed and what to do."""
+    if http_status is None:
+        return f"cannot connect to {url}: {detail}"
+    hint = _HTTP_HINTS.get(http_status, "the server refused the session" if http_status < 500 else "server error")
+    return f"HTTP {http_status} from {url}: {hint}"
+
+
+# What websockets sends when it fails the connection over the server's bytes (RFC 6455 §7.4.1): 1002 protocol
+# error (not a frame, a bad opcode or close frame), 1007 invalid data (a close reason that is not UTF-8), 1009
+# message too big (a frame declared over max_size, refused at its header rather than buffered).
+_SERVER_BROKE_THE_PROTOCOL = frozenset({1002, 1007, 1009})
+
+
+def _protocol_failure(exc: ConnectionClosed) -> str | None:
+    """Why we failed the connection, when it was the server's bytes (no close frame came from it)."""
+    sent = exc.sent
+    if exc.rcvd is None and sent is not None and sent.code in _SERVER_BROKE_THE_PROTOCOL:
+        return f"we closed: {sent.code} {sent.reason}".strip()
+    return None
+
+
+def _closed(exc: ConnectionClosed) -> tuple[int | None, str, bool]:
+    """(code, reason, frame_received): ``rcvd is None`` means no close frame came (clients call it 1006)."""
+    if exc.rcvd is not None:
+        return exc.rcvd.code, exc.rcvd.reason, True
+    if exc.sent is not None and exc.sent.code == 1011:
+        return None, f"we closed: {exc.sent.reason} (no pong from the server)", False
+    return None, "", False
+
+
+@contextlib.contextmanager
+def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[None]:
+    """The exception boundary: websockets/OS errors → engine observations (then taxonomy codes).
+
+    Before ``session.created`` a failure is a rejected connection; after it, a transport failure.
+    """
+    try:
+        yield
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        conversation.on_connect_failed(status, explain_rejection(status, url, ""), clock())
+    except (InvalidURI, InvalidProxy) as exc:  # their text repeats the URL, which may hold a key or a password
+        conversation.on_connect_failed(None, explain_rejection(None, url, exc.msg), clock())
+    except InvalidHandshake as exc:  # proxy errors (407 ...) are handshake errors
+        conversation.on_connect_failed(None, explain_rejection(None, url, str(exc)), clock())
+    except ConnectionClosed as exc:
+        broken = _protocol_failure(exc)
+        if broken is not None:
+            # A malformed message, one layer down: the engine ends the session as protocol.unexpected.
+            conversation.on_closed_by_us(None, broken, False)
+            conversation.handle(ev.MalformedMessage(broken), clock())
+        else:
+            code, reason, frame = _closed(exc)
+            conversation.on_connection_ended(code, reason, frame, clock())
+    except (OSError, TimeoutError) as exc:
+        detail = str(exc) or type(exc).__name__
+        if conversation.state is State.CONNECTING and not conversation.session_id:
+            conversation.on_connect_failed(None, explain_rejection(None, url, detail), clock())
+        else:
+            conversation.on_connection_ended(None, detail, False, clock())
+
+
+def run_session(
+    request: ConnectRequest,
+    adapter: RealtimeProtocol,
+    conversation: Conversation,
+    on_turn: Callable[[TurnRecord], None],
+    on_session: Callable[[SessionRecord], None],
+    transport: TransportOptions = DEFAULT_TRANSPORT,
+    clock: Clock = time.monotonic,
+) -> SessionRecord:
+    """Play one conversation over one WebSocket, ``adapter`` speaking the provider's protocol; report turns as they
+    end and the session at its end.
+
+    ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
+    session is then recorded as ``harness.stopped`` before the kill goes on.
+    """
+    ws: WebSocket | None = None
+    try:
+        with _map_errors(conversation, clock, redact_url(request.url.split("?")[0])):
+            ws = WebSocket.connect(request.url, request.headers, transport)
+            try:
+                _drive(ws, adapter, conversation, on_turn, clock)
+            except Exception:
+                ws.abort()  # the connection failed: nothing to say to the server
+                raise
+            _close(ws, conversation)
+    except BaseException:
+        # GreenletExit (Locust stopping the user), KeyboardInterrupt or a bug: the session is cut short here.
+        conversation.on_stopped(clock())
+        if ws is not None:
+            _close(ws, conversation)
+        _report(conversation, on_turn, on_session)
+        raise
+    return _report(conversation, on_turn, on_session)
+
+
+def _drive(
+    ws: WebSocket,
+    adapter: RealtimeProtocol,
+    conversation: Conversation,
+    on_turn: Callable[[TurnRecord], None],
+    clock: Clock,
+) -> None:
+    while not conversation.finished:
+        for intent in conversation.take_intents():
+            adapter.apply(intent)
+        for message in adapter.messages_to_send():
+            ws.send(message)
+        for turn in conversation.take_new_turns():
+            on_turn(turn)
+        deadline = conversation.next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - clock())
+        try:
+            data = ws.recv(timeout=timeout)
+        except TimeoutError:
+            conversation.on_timer(clock())
+            continue
+        now = clock()
+        adapter.receive_message(data)
+        for event in adapter.events_received():
+            conversation.handle(event, now)
+        conversation.on_timer(now)
+
+
+def _close(ws: WebSocket, conversation: Conversation) -> None:
+    """Close with 1000 (a no-op when the socket is already gone) and note what the server sent back."""
+    with contextlib.suppress(Exception):
+        ws.close(code=1000)
+    rcvd = ws.close_rcvd
+    conversation.on_closed_by_us(
+        rcvd.code if rcvd is not None else None, rcvd.reason if rcvd is not None else None, rcvd is not None
+    )
+
+
+def _report(
+    conversation: Conversation,
+    on_turn: Callable[[TurnRecord], None],
+    on_session: Callable[[SessionRecord], None],
+) -> SessionRecord:
+    for turn in conversation.take_new_turns():
+        on_turn(turn)
+    record = conversation.session_record()
+    on_session(record)
+    return record

@@ -1,0 +1,99 @@
+"""The seed's tables from hand-made session records."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.records import SessionRecord, TurnRecord
+from s2s_users.core.reporting.render import render_markdown, render_text
+from s2s_users.core.reporting.summary import build_report, report_to_dict
+from s2s_users.io.reports import load_sessions, write_report
+from tests.support.records import session as make_session
+from tests.support.records import turn as make_turn
+from tests.support.records import with_changes
+
+
+def session(model: str, audio: list[float], fail_at: int | None = None, planned: int = 60) -> SessionRecord:
+    turns = [dataclasses.replace(make_turn(i + 1), assistant_audio_s=a) for i, a in enumerate(audio)]
+    if fail_at is None:
+        total = sum(audio)
+        return with_changes(
+            make_session(), model=model, turns=tuple(turns), turns_planned=planned, turns_completed=len(turns),
+            assistant_audio_s=total, capacity_to_failure_s=total, capacity_to_silent_failure_s=total,
+        )  # fmt: skip
+    before = sum(audio[: fail_at - 1])
+    failed: list[TurnRecord] = [
+        dataclasses.replace(make_turn(fail_at), outcome="response.zero_audio", assistant_audio_s=0.0),
+        dataclasses.replace(make_turn(fail_at + 1), outcome="transport.closed_no_frame", assistant_audio_s=0.0),
+    ]
+    return with_changes(
+        make_session(), model=model, turns=tuple(turns[: fail_at - 1] + failed), turns_planned=planned,
+        turns_completed=fail_at - 1, assistant_audio_s=before, capacity_to_failure_s=before, censored=False,
+        capacity_to_silent_failure_s=before, silent_censored=False, outcome="failed",
+        failure_class="response.zero_audio", failure_turn=fail_at, silent_failure_turn=fail_at,
+        end_class="transport.closed_no_frame",
+    )  # fmt: skip
+
+
+def seed_records() -> list[SessionRecord]:
+    return [
+        session("gpt-realtime", [6.0] * 30, planned=30),
+        session("gpt-realtime-2", [10.0] * 40, fail_at=31),
+        session("gpt-realtime-2", [9.0] * 40, fail_at=35),
+    ]
+
+
+def test_the_seed_table_numbers() -> None:
+    report = build_report(seed_records())
+    healthy, failing = report.models
+    assert (healthy.turns_completed, healthy.turns_planned) == (30, 30)
+    assert healthy.median_turn_audio_s == 6.0 and healthy.silent_capacity_median_s is None
+    assert failing.turns_completed == 64 and failing.silent_failure_sessions == 2
+    assert failing.silent_capacity_median_s == 300.0  # KM median over 300 and 306
+    assert failing.total_audio_min == pytest.approx((300 + 306) / 60)
+    assert dict(report.budgets["gpt-realtime-2"])[10] == 30
+
+
+def test_the_taxonomy_lists_every_code_with_counts() -> None:
+    rows = {t.code: t for t in build_report(seed_records()).taxonomy}
+    assert len(rows) == len(FailureClass)
+    assert (rows["response.zero_audio"].turns, rows["response.zero_audio"].first_failures) == (2, 2)
+    assert rows["transport.closed_no_frame"].session_ends == 2 and rows["transport.closed_no_frame"].silent
+
+
+def test_renderings_hold_the_rows_and_the_dict_is_json_safe() -> None:
+    report = build_report(seed_records())
+    markdown = render_markdown(report)
+    assert "| gpt-realtime | 30 / 30 | 6.00 s | 6.00 s | 3.00 min | not reached (censored) | 0 / 1 |" in markdown
+    assert "5.00 min" in render_text(report)
+    json.dumps(report_to_dict(report), allow_nan=False)
+
+
+def test_write_report_round_trip_and_cli(tmp_path: Path) -> None:
+    lines = [json.dumps(r.to_dict()) for r in seed_records()]
+    (tmp_path / "sessions.jsonl").write_text("\n".join(lines) + "\n")
+    assert load_sessions(tmp_path) == seed_records()
+    write_report(tmp_path)
+    assert (tmp_path / "report.md").exists() and (tmp_path / "report.json").exists()
+    done = subprocess.run([sys.executable, "-m", "s2s_users", "report", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0 and "gpt-realtime-2" in done.stdout
+
+
+def test_a_bad_line_or_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_sessions(tmp_path)
+    (tmp_path / "sessions.jsonl").write_text("{}\nnot json\n")
+    with pytest.raises(ConfigError, match="line 1"):
+        load_sessions(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "s2s_users", "report", str(tmp_path / "x")], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith("error:")

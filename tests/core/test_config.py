@@ -1,0 +1,88 @@
+"""Run settings from Locust options: defaults work, bad values are one-line errors, keys stay secret."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from s2s_users.core.config import resolve_api_key, settings_from_options
+from s2s_users.core.exceptions import ConfigError
+
+
+def options(**overrides: object) -> argparse.Namespace:
+    values: dict[str, object] = dict(
+        s2s_url="",
+        s2s_model="gpt-realtime,gpt-realtime-2",
+        s2s_api_key="",
+        s2s_voice="marin",
+        s2s_instructions="Be brief.",
+        turn_mode="manual",
+        turns=60,
+        sessions_per_user=0,
+        s2s_pace="realtime",
+        chunk_ms=20,
+        think_time=1.0,
+        turn_timeout=30.0,
+        prompts="",
+        report_dir="",
+        mock_time_scale=1.0,
+        silence_floor_dbfs=-50.0,
+        vad_silence_ms=800,
+        run_id="",
+        scenario="default",
+    )
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def test_defaults_target_the_embedded_mock_with_its_own_key() -> None:
+    settings = settings_from_options(options(), mock_key="mock-key")
+    assert settings.embedded_mock and settings.api_key == "mock-key"
+    assert settings.models == ("gpt-realtime", "gpt-realtime-2")
+    assert settings.report_dir == Path("runs") / settings.run_id
+
+
+def test_the_key_never_shows_in_the_settings_repr() -> None:
+    settings = settings_from_options(options(s2s_api_key="sk-very-secret"), mock_key="m")
+    assert "sk-very-secret" not in repr(settings)
+
+
+def test_a_real_url_takes_the_key_from_openai_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    assert resolve_api_key(None, "wss://api.openai.com/v1/realtime", "m") == "sk-env"
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-env")
+    assert resolve_api_key(None, "wss://r.openai.azure.com/openai/v1/realtime", "m") == "az-env"
+
+
+def test_a_real_url_without_a_key_says_which_variable_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="set OPENAI_API_KEY"):
+        settings_from_options(options(s2s_url="wss://api.openai.com/v1/realtime"), mock_key="m")
+
+
+@pytest.mark.parametrize(
+    ("override", "mentions"),
+    [
+        ({"s2s_model": " , "}, "--s2s-model"),
+        ({"turn_mode": "push_to_talk"}, "--turn-mode"),
+        ({"turns": 0}, "--turns"),
+        ({"sessions_per_user": -1}, "--sessions-per-user"),
+        ({"s2s_pace": "fast"}, "--s2s-pace"),
+        ({"think_time": -1.0}, "--think-time"),
+        ({"turn_timeout": 0.0}, "--turn-timeout"),
+        ({"mock_time_scale": 0.0}, "--mock-time-scale"),
+        ({"s2s_url": "https://api.openai.com/v1/realtime"}, "--s2s-url"),
+    ],
+)
+def test_bad_options_are_one_line_errors_naming_the_option(override: dict[str, object], mentions: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_options(options(**override), mock_key="m")
+    assert mentions in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_url_that_is_refused_at_start_up_is_shown_without_its_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_options(options(s2s_url="https://x.example/?key=sk-in-the-url"), mock_key="m")
+    assert "is not a WebSocket URL" in str(info.value) and "sk-in-the-url" not in str(info.value)

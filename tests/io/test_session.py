@@ -1,0 +1,165 @@
+"""The I/O loop over real sockets: a scripted websockets server on 127.0.0.1, port 0, in a thread.
+
+These tests pin the one exception boundary: how handshake failures, close frames and silent drops become
+taxonomy codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from websockets.http11 import Request, Response
+from websockets.sync.server import ServerConnection, serve
+
+from s2s_users.core.engine.conversation import Conversation, EngineSettings
+from s2s_users.core.engine.pacing import Pace
+from s2s_users.core.engine.script import build_script
+from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings, connect_request
+from s2s_users.io.session import run_session
+
+LABELS = SessionLabels("run", "m", "openai", "marin", "manual", "default", "local")
+AUDIO = base64.b64encode(b"\x00\x40\x00\xc0" * 1200).decode()  # 100 ms, -6 dBFS
+
+
+def send(ws: ServerConnection, **message: Any) -> None:
+    ws.send(json.dumps(message))
+
+
+def open_session(ws: ServerConnection) -> None:
+    send(ws, type="session.created", session={"id": "sess_T"})
+    assert json.loads(ws.recv())["type"] == "session.update"
+    send(ws, type="session.updated", session={})
+
+
+def await_turn(ws: ServerConnection) -> None:
+    """Read client messages until response.create."""
+    while json.loads(ws.recv())["type"] != "response.create":
+        pass
+
+
+def answer(ws: ServerConnection, deltas: int = 3) -> None:
+    send(ws, type="response.created", response={"id": "r"})
+    for _ in range(deltas):
+        send(ws, type="response.output_audio.delta", delta=AUDIO)
+    send(ws, type="response.done", response={"id": "r", "status": "completed"})
+
+
+@contextmanager
+def server(handler: Callable[[ServerConnection], None], status: int | None = None) -> Iterator[str]:
+    def reject(connection: ServerConnection, request: Request) -> Response | None:
+        return connection.respond(status, "rejected\n") if status else None
+
+    with serve(handler, "127.0.0.1", 0, process_request=reject) as srv:
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        yield f"ws://127.0.0.1:{srv.socket.getsockname()[1]}/v1/realtime"
+        srv.shutdown()
+
+
+def play(url: str, turns: int = 2, turn_timeout_s: float = 5.0) -> tuple[SessionRecord, list[TurnRecord]]:
+    adapter = OpenAIRealtimeProtocol(RealtimeSettings())
+    script = build_script([("p1", bytes(4800))], 24_000, 20)
+    settings = EngineSettings(turns=turns, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
+    conversation = Conversation(script, settings, LABELS, now=time.monotonic(), counts=adapter.counts)
+    live: list[TurnRecord] = []
+    sessions: list[SessionRecord] = []
+    record = run_session(connect_request(url, "m", "key"), adapter, conversation, live.append, sessions.append)
+    assert sessions == [record]  # reported exactly once
+    return record, live
+
+
+def test_a_healthy_session_completes_and_closes_with_1000() -> None:
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        for _ in range(2):
+            await_turn(ws)
+            answer(ws)
+        ws.recv()  # until the client closes
+
+    with server(handler) as url:
+        record, live = play(url)
+    assert record.outcome == "completed" and record.turns_completed == 2
+    assert [t.turn for t in live] == [1, 2]
+    assert record.close_code == 1000 and record.close_frame_received is True
+    assert record.assistant_audio_s == 0.6
+
+
+def test_a_drop_without_close_frame_is_transport_closed_no_frame() -> None:
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        await_turn(ws)
+        ws.socket.shutdown(socket.SHUT_RDWR)  # TCP goes away, no close frame
+
+    with server(handler) as url:
+        record, _ = play(url)
+    assert record.failure_class == "transport.closed_no_frame" and record.failure_turn == 1
+    assert record.close_frame_received is False and record.close_code is None
+
+
+def test_a_close_frame_mid_session_is_transport_closed_frame_with_its_code() -> None:
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        await_turn(ws)
+        ws.close(1011, "internal error")
+
+    with server(handler) as url:
+        record, _ = play(url)
+    assert record.failure_class == "transport.closed_frame"
+    assert (record.close_code, record.close_reason, record.close_frame_received) == (1011, "internal error", True)
+
+
+def test_the_session_cap_close_is_session_expired() -> None:
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        ws.close(1001, "Your session hit the maximum duration of 60 minutes.")
+
+    with server(handler) as url:
+        record, _ = play(url)
+    assert record.outcome == "expired" and record.end_class == "session.expired" and record.failure_class is None
+
+
+def test_an_http_401_is_connect_rejected_with_a_hint() -> None:
+    with server(lambda ws: None, status=401) as url:
+        record, _ = play(url)
+    assert record.failure_class == "connect.rejected" and record.failure_turn == 0
+    assert record.http_status == 401  # typed, so nobody has to read it back out of the message
+    assert (
+        record.failure_detail
+        == f"HTTP 401 from {url}: the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key"
+    )
+
+
+def test_nothing_listening_is_connect_rejected_naming_the_url() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    record, _ = play(f"ws://127.0.0.1:{port}/v1/realtime")
+    assert record.failure_class == "connect.rejected" and record.http_status is None
+    assert record.failure_detail is not None and record.failure_detail.startswith(
+        f"cannot connect to ws://127.0.0.1:{port}"
+    )
+
+
+def test_a_server_that_goes_quiet_is_a_timeout_and_we_close_the_socket() -> None:
+    closed = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        await_turn(ws)
+        try:
+            ws.recv()
+        finally:
+            closed.set()
+
+    with server(handler) as url:
+        record, _ = play(url, turn_timeout_s=0.5)
+    assert record.failure_class == "timeout.first_audio"
+    assert closed.wait(5)
