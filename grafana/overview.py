@@ -171,7 +171,8 @@ def soak_overview() -> dashboard.Dashboard:
             "Time to first audio",
             [
                 InfluxQL(
-                    'SELECT percentile("ttfa_ms", 50) AS "p50", percentile("ttfa_ms", 95) AS "p95" '
+                    'SELECT percentile("ttfa_ms", 50) AS "p50", percentile("ttfa_ms", 95) AS "p95", '
+                    'percentile("audible_ms", 50) AS "audible p50", percentile("audible_ms", 95) AS "audible p95" '
                     f'FROM "s2s_turn" WHERE {RECORD_FILTER} AND "outcome" = \'ok\' AND $timeFilter '
                     'GROUP BY time($__interval), "model" fill(none)',
                     alias="$tag_model $col",
@@ -179,7 +180,8 @@ def soak_overview() -> dashboard.Dashboard:
             ],
             "ms",
             grid(0, 26, 12, 7),
-            "From the end of the user's audio to the first assistant audio byte, turns that ended ok.",
+            "From the end of the user's audio to the first assistant audio byte (TTFA), and to the first sample a "
+            "caller hears (audible: TTFA plus the answer's leading silence), turns that ended ok.",
         )
     )
     board = board.with_panel(

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s2s_users.core.engine.conversation import EngineSettings
 from s2s_users.core.engine.pacing import Pace, parse_pace
+from s2s_users.core.engine.script import Carrier
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.protocols.openai_realtime import RealtimeSettings, check_url
 
@@ -34,7 +35,8 @@ class RunSettings:
     api_key: str = field(repr=False)
     voice: str
     instructions: str
-    turn_mode: str
+    turn_modes: tuple[str, ...]
+    """Users are spread over these turn modes (and over the models) evenly."""
     turns: int
     sessions_per_user: int
     pace: Pace
@@ -49,24 +51,34 @@ class RunSettings:
     vad_silence_ms: int
     run_id: str
     scenario: str
+    carrier: Carrier = Carrier.SILENCE
+    barge_in_after_s: float | None = None
+    barge_in_share: float = 1.0
 
     @property
     def embedded_mock(self) -> bool:
         return self.url is None
 
-    def engine_settings(self, output_rate: int) -> EngineSettings:
+    @property
+    def turn_mode(self) -> str:
+        """The run's turn mode(s) as one label: ``manual``, ``server_vad`` or ``manual,server_vad``."""
+        return ",".join(self.turn_modes)
+
+    def engine_settings(self, output_rate: int, turn_mode: str) -> EngineSettings:
         return EngineSettings(
             output_rate=output_rate,
             turns=self.turns,
-            turn_mode=self.turn_mode,
+            turn_mode=turn_mode,
             pace=self.pace,
             think_time_s=self.think_time_s,
             turn_timeout_s=self.turn_timeout_s,
             silence_floor_dbfs=self.silence_floor_dbfs,
+            barge_in_after_s=self.barge_in_after_s,
+            barge_in_share=self.barge_in_share,
         )
 
-    def realtime_settings(self) -> RealtimeSettings:
-        return RealtimeSettings(voice=self.voice, instructions=self.instructions, turn_mode=self.turn_mode)
+    def realtime_settings(self, turn_mode: str) -> RealtimeSettings:
+        return RealtimeSettings(voice=self.voice, instructions=self.instructions, turn_mode=turn_mode)
 
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -98,8 +110,21 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     models = tuple(m.strip() for m in str(options.s2s_model).split(",") if m.strip())
     if not models:
         raise ConfigError("--s2s-model is empty: name at least one model, e.g. --s2s-model gpt-realtime")
-    if options.turn_mode not in TURN_MODES:
-        raise ConfigError(f"--turn-mode {options.turn_mode!r} is not valid: use manual or server_vad")
+    turn_modes = tuple(dict.fromkeys(m.strip() for m in str(options.turn_mode).split(",") if m.strip()))
+    bad_modes = [m for m in turn_modes if m not in TURN_MODES] or ([] if turn_modes else [options.turn_mode])
+    if bad_modes:
+        raise ConfigError(
+            f"--turn-mode {bad_modes[0]!r} is not valid: use manual, server_vad, or both (manual,server_vad)"
+        )
+    carrier = str(getattr(options, "carrier", "silence"))
+    if carrier not in {c.value for c in Carrier}:
+        raise ConfigError(f"--carrier {carrier!r} is not valid: use silence, noise or off")
+    barge_in_after = getattr(options, "barge_in_after", None)
+    if barge_in_after is not None:
+        _positive("--barge-in-after", barge_in_after)
+    barge_in_share = float(getattr(options, "barge_in_share", 1.0))
+    if not 0 < barge_in_share <= 1:
+        raise ConfigError(f"--barge-in-share {barge_in_share:g} is out of range: use more than 0, up to 1")
     if options.turns < 1:
         raise ConfigError(f"--turns {options.turns} is out of range: play at least 1 turn")
     if options.sessions_per_user < 0:
@@ -113,7 +138,7 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         api_key=resolve_api_key(options.s2s_api_key, url, mock_key),
         voice=options.s2s_voice,
         instructions=options.s2s_instructions,
-        turn_mode=options.turn_mode,
+        turn_modes=turn_modes,
         turns=options.turns,
         sessions_per_user=options.sessions_per_user,
         pace=parse_pace(options.s2s_pace),
@@ -128,4 +153,7 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         vad_silence_ms=int(_positive("--vad-silence-ms", options.vad_silence_ms, allow_zero=True)),
         run_id=run_id,
         scenario=options.scenario,
+        carrier=Carrier(carrier),
+        barge_in_after_s=barge_in_after,
+        barge_in_share=barge_in_share,
     )

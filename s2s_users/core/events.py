@@ -43,12 +43,16 @@ class SessionUpdated:
 
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
-    """Server VAD heard the user start speaking."""
+    """Server VAD heard the user start speaking (``audio_start_ms`` into the session's input audio, if said)."""
+
+    audio_start_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SpeechStopped:
-    """Server VAD decided the user stopped speaking."""
+    """Server VAD decided the user stopped speaking (``audio_end_ms`` into the session's input audio, if said)."""
+
+    audio_end_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,10 @@ class ResponseCreated:
 
 @dataclass(frozen=True, slots=True)
 class AudioDelta:
-    """A piece of assistant audio (PCM16 mono at the adapter's output rate)."""
+    """A piece of assistant audio (PCM16 mono at the adapter's output rate); ``response_id`` when the wire says."""
 
     pcm: bytes
+    response_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class TranscriptDelta:
     """A piece of the assistant's audio transcript."""
 
     text: str
+    response_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ class TextDelta:
     """A piece of text output (a response that answered in text instead of audio)."""
 
     text: str
+    response_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +118,10 @@ class ServerError:
 
 @dataclass(frozen=True, slots=True)
 class ContextTruncated:
-    """The server removed or shortened earlier conversation items."""
+    """The server removed or shortened earlier conversation items (``audio_end_ms``: where it cut, if said)."""
 
     kind: str
+    audio_end_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ class FailureClass(enum.StrEnum):
     FAILED = "response.failed"
     INCOMPLETE = "response.incomplete"
     CANCELLED = "response.cancelled"
+    BARGE_IN_IGNORED = "response.barge_in_ignored"
     CONTEXT_TRUNCATED = "context.truncated"
     SERVER_ERROR_EVENT = "server.error_event"
     CLOSED_NO_FRAME = "transport.closed_no_frame"
@@ -40,6 +41,7 @@ EXPLANATIONS: dict[FailureClass, str] = {
     FailureClass.FAILED: "response.done with status failed (status_details.error says why)",
     FailureClass.INCOMPLETE: "response.done with status incomplete that we did not ask for (reason recorded)",
     FailureClass.CANCELLED: "response.done with status cancelled that we did not ask for (reason recorded)",
+    FailureClass.BARGE_IN_IGNORED: "we spoke over the answer and the server kept streaming it to the end",
     FailureClass.CONTEXT_TRUNCATED: "the server deleted or truncated earlier conversation items (counted, not fatal)",
     FailureClass.SERVER_ERROR_EVENT: "an error event ended the turn or the session",
     FailureClass.CLOSED_NO_FRAME: "the socket ended without a close frame (clients report 1006)",
@@ -125,15 +127,21 @@ def is_failure(code: FailureClass | None) -> bool:
 # --- observations: how a turn or a session ended -------------------------------------------------------
 
 
+#: Audio a server may still stream after we speak over its answer before it counts as ignoring us.
+BARGE_IN_TOLERANCE_S = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class ResponseEnded:
-    """``response.done`` arrived."""
+    """``response.done`` arrived. ``streamed_after_barge_in_s``: audio received after we spoke over it (None when we
+    did not); an interrupted response that was cancelled was asked to stop."""
 
     status: str
     audio_bytes: int
     peak_dbfs: float
     silence_floor_dbfs: float
     cancel_requested: bool = False
+    streamed_after_barge_in_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +209,10 @@ def _mentions_session_cap(text: str | None) -> bool:
 def classify(observation: Observation) -> FailureClass | None:
     """Map how a turn or session ended to a failure code; ``None`` means a healthy end."""
     match observation:
+        case ResponseEnded(status="completed", streamed_after_barge_in_s=after) if (
+            after is not None and after >= BARGE_IN_TOLERANCE_S
+        ):
+            return FailureClass.BARGE_IN_IGNORED
         case ResponseEnded(status="completed", audio_bytes=0):
             return FailureClass.ZERO_AUDIO
         case ResponseEnded(status="completed", peak_dbfs=peak, silence_floor_dbfs=floor) if peak < floor:
@@ -211,6 +223,8 @@ def classify(observation: Observation) -> FailureClass | None:
             return FailureClass.FAILED
         case ResponseEnded(status="cancelled", cancel_requested=True):
             return None
+        case ResponseEnded(status="cancelled", streamed_after_barge_in_s=after) if after is not None:
+            return None  # we spoke over it: stopping is what a good server does
         case ResponseEnded(status="cancelled"):
             return FailureClass.CANCELLED
         case ResponseEnded(status="incomplete"):

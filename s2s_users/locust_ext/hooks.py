@@ -66,7 +66,8 @@ class S2SProcess:
             # Pin the run id so that workers (which get the master's options) label records the same way.
             self.environment.parsed_options.run_id = settings.run_id
         if self.users is not None:
-            script_for(settings)
+            for mode in settings.turn_modes:
+                script_for(settings, mode)
         influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
         if influx is not None:
             check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))

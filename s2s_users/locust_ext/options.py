@@ -77,8 +77,29 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--turn-mode",
         "manual",
-        "manual: we commit and ask for each response; server_vad: the server detects the end of speech",
-        choices=("manual", "server_vad"),
+        "manual: we commit and ask for each response; server_vad: the server detects the end of speech (and the "
+        "client keeps streaming --carrier between turns, as a microphone does); manual,server_vad: users split "
+        "between both, to compare them in one run",
+    ),
+    Option(
+        "--carrier",
+        "silence",
+        "server_vad: what the client streams between prompts, in real time: silence, noise (about -60 dBFS), "
+        "or off (only --vad-silence-ms after each prompt)",
+        choices=("silence", "noise", "off"),
+    ),
+    Option(
+        "--barge-in-after",
+        None,
+        "Speak over the answer this many seconds after its first audio: the next prompt starts while the assistant "
+        "still speaks (server_vad: the server should stop). Measures how long it keeps streaming",
+        type=float,
+    ),
+    Option(
+        "--barge-in-share",
+        1.0,
+        "With --barge-in-after: the share of turns that barge in (0.3: about every third turn)",
+        type=float,
     ),
     Option("--turns", 60, "Turns per session", type=int),
     Option("--sessions-per-user", 0, "Sessions each user plays back to back; 0 = until the run ends", type=int),

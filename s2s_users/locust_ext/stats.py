@@ -28,8 +28,8 @@ class TaxonomyFailure(Exception):
 
 def fire_turn(events: Any, model: str, turn: TurnRecord) -> None:
     """A Locust request per turn: response time = time to first audio, length = assistant audio bytes."""
-    if turn.outcome == FailureClass.HARNESS_STOPPED:
-        return  # cut short by the load test itself: not a measurement
+    if turn.outcome == FailureClass.HARNESS_STOPPED or not turn.solicited:
+        return  # cut short by the load test itself, or an answer nobody asked for: not a request
     response_time = turn.ttfa_ms if turn.ttfa_ms is not None else (turn.response_ms or 0.0)
     events.request.fire(
         request_type=REQUEST_TYPE,

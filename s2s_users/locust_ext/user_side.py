@@ -17,7 +17,7 @@ from typing import Any
 import gevent
 
 from s2s_users.core.config import RunSettings
-from s2s_users.core.engine.script import Script, build_script
+from s2s_users.core.engine.script import Carrier, Script, build_script
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
@@ -36,15 +36,22 @@ DIRECT = TransportOptions(use_proxy=False)
 
 
 @lru_cache(maxsize=8)
-def _script(prompts_dir: Path | None, chunk_ms: int, vad_silence_ms: int) -> Script:
+def _script(prompts_dir: Path | None, chunk_ms: int, trailing_silence_ms: int, carrier: Carrier) -> Script:
     prompts = load_prompts(prompts_dir, SAMPLE_RATE)
-    return build_script([(p.prompt_id, p.pcm) for p in prompts], SAMPLE_RATE, chunk_ms, vad_silence_ms)
+    return build_script([(p.prompt_id, p.pcm) for p in prompts], SAMPLE_RATE, chunk_ms, trailing_silence_ms, carrier)
 
 
-def script_for(settings: RunSettings) -> Script:
-    """The prompts cut and encoded once per process (checked at start-up, so bad prompts fail fast)."""
-    vad_silence_ms = settings.vad_silence_ms if settings.turn_mode == "server_vad" else 0
-    return _script(settings.prompts_dir, settings.chunk_ms, vad_silence_ms)
+def script_for(settings: RunSettings, turn_mode: str) -> Script:
+    """The prompts cut and encoded once per process and turn mode (checked at start-up: bad prompts fail fast).
+
+    Server VAD needs silence after the prompt to hear its end: the carrier streams it (as a microphone would);
+    without one, ``--vad-silence-ms`` of silence follows each prompt.
+    """
+    if turn_mode != "server_vad":
+        return _script(settings.prompts_dir, settings.chunk_ms, 0, Carrier.OFF)
+    if settings.carrier is Carrier.OFF:
+        return _script(settings.prompts_dir, settings.chunk_ms, settings.vad_silence_ms, Carrier.OFF)
+    return _script(settings.prompts_dir, settings.chunk_ms, 0, settings.carrier)
 
 
 class UserSide:
@@ -54,7 +61,7 @@ class UserSide:
         self.environment = environment
         self.deliver = deliver
         self.settings: RunSettings | None = None
-        self.script: Script | None = None
+        self.scripts: dict[str, Script] = {}
         self.mock: MockServerProcess | None = None
         self.influx: InfluxSink | None = None
         self.outbox = Outbox()
@@ -71,7 +78,7 @@ class UserSide:
         self.settings = settings
         self.influx = influx
         self.outbox.run_id = settings.run_id
-        self.script = script_for(settings)
+        self.scripts = {mode: script_for(settings, mode) for mode in settings.turn_modes}
         if settings.embedded_mock:
             self._ensure_mock(settings)
         if self._batcher is None:
@@ -126,13 +133,14 @@ class UserSide:
         assert self.mock is not None
         return self.mock.url
 
-    def next_model(self) -> str:
-        """Spread users evenly over the models; workers start at their own offset."""
+    def next_assignment(self) -> tuple[str, str]:
+        """The next user's model and turn mode: every pair in turn, so users spread evenly over both; workers
+        start at their own offset."""
         assert self.settings is not None
-        models = self.settings.models
-        model = models[(self._users_assigned + worker_index(self.environment)) % len(models)]
+        models, modes = self.settings.models, self.settings.turn_modes
+        index = self._users_assigned + worker_index(self.environment)
         self._users_assigned += 1
-        return model
+        return models[index % len(models)], modes[index // len(models) % len(modes)]
 
     def worker(self) -> str:
         return worker_name(self.environment)

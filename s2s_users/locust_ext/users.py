@@ -29,7 +29,7 @@ class OpenAIRealtimeUser(User):
 
     def on_start(self) -> None:
         self.rt = user_side_of(self.environment)
-        self.model = self.rt.next_model()
+        self.model, self.turn_mode = self.rt.next_assignment()
         self.sessions_played = 0
         self.rt.user_started()
 
@@ -37,20 +37,20 @@ class OpenAIRealtimeUser(User):
     def play_session(self) -> None:
         rt = self.rt
         settings = rt.settings
-        assert settings is not None and rt.script is not None
-        adapter = OpenAIRealtimeProtocol(settings.realtime_settings())
+        assert settings is not None
+        adapter = OpenAIRealtimeProtocol(settings.realtime_settings(self.turn_mode))
         labels = SessionLabels(
             run_id=settings.run_id,
             model=self.model,
             provider=adapter.provider,
             voice=settings.voice,
-            turn_mode=settings.turn_mode,
+            turn_mode=self.turn_mode,
             scenario=settings.scenario,
             worker=rt.worker(),
         )
         conversation = Conversation(
-            rt.script,
-            settings.engine_settings(adapter.output_rate),
+            rt.scripts[self.turn_mode],
+            settings.engine_settings(adapter.output_rate, self.turn_mode),
             labels,
             now=time.monotonic(),
             wall_offset=time.time() - time.monotonic(),

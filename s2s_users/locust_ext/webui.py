@@ -33,6 +33,7 @@ TABLE_STRUCTURE = [
     {"key": "audio_minutes", "title": "Total assistant audio"},
     {"key": "capacity", "title": "Capacity to silent failure"},
     {"key": "silent_failures", "title": "Silent failures"},
+    {"key": "unsolicited", "title": "Unsolicited responses"},
     {"key": "ttfa", "title": "TTFA p50 / p95"},
 ]
 REFRESH_MS = 3000

@@ -86,3 +86,23 @@ def test_a_url_that_is_refused_at_start_up_is_shown_without_its_key() -> None:
     with pytest.raises(ConfigError) as info:
         settings_from_options(options(s2s_url="https://x.example/?key=sk-in-the-url"), mock_key="m")
     assert "is not a WebSocket URL" in str(info.value) and "sk-in-the-url" not in str(info.value)
+
+
+def test_users_can_be_split_between_both_turn_modes() -> None:
+    settings = settings_from_options(options(turn_mode="manual, server_vad"), mock_key="m")
+    assert settings.turn_modes == ("manual", "server_vad") and settings.turn_mode == "manual,server_vad"
+    assert settings.engine_settings(24_000, "server_vad").turn_mode == "server_vad"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"turn_mode": "manual,push"}, "--turn-mode 'push' is not valid"),
+        ({"carrier": "radio"}, "--carrier 'radio' is not valid"),
+        ({"barge_in_after": 0.0}, "--barge-in-after 0 is out of range"),
+        ({"barge_in_share": 1.5}, "--barge-in-share 1.5 is out of range"),
+    ],
+)
+def test_turn_taking_options_are_checked(override: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings_from_options(options(**override), mock_key="m")

@@ -11,13 +11,20 @@ from s2s_users.core.failures import FailureClass as F
 from s2s_users.core.failures import FailureKind, kind_of
 
 
-def done(status: str, audio_bytes: int = 4800, peak: float = -6.0, cancel_requested: bool = False) -> fl.ResponseEnded:
+def done(
+    status: str,
+    audio_bytes: int = 4800,
+    peak: float = -6.0,
+    cancel_requested: bool = False,
+    after_barge_in_s: float | None = None,
+) -> fl.ResponseEnded:
     return fl.ResponseEnded(
         status=status,
         audio_bytes=audio_bytes,
         peak_dbfs=peak,
         silence_floor_dbfs=-50.0,
         cancel_requested=cancel_requested,
+        streamed_after_barge_in_s=after_barge_in_s,
     )
 
 
@@ -30,6 +37,10 @@ CASES: list[tuple[fl.Observation, F | None]] = [
     (done("cancelled"), F.CANCELLED),
     (done("cancelled", cancel_requested=True), None),
     (done("in_progress"), F.PROTOCOL_UNEXPECTED),
+    # We spoke over the answer: stopping is right, streaming on to the end is not, a little more audio is fine.
+    (done("cancelled", after_barge_in_s=0.2), None),
+    (done("completed", after_barge_in_s=0.3), None),
+    (done("completed", after_barge_in_s=fl.BARGE_IN_TOLERANCE_S + 2.0), F.BARGE_IN_IGNORED),
     (fl.ErrorReceived("conversation_already_has_active_response"), F.SERVER_ERROR_EVENT),
     (fl.ErrorReceived(None), F.SERVER_ERROR_EVENT),
     (fl.ErrorReceived("session_expired"), F.SESSION_EXPIRED),
@@ -48,6 +59,7 @@ CASES: list[tuple[fl.Observation, F | None]] = [
     (fl.HandshakeRejected(401), F.CONNECT_REJECTED),
     (fl.HandshakeRejected(None), F.CONNECT_REJECTED),
     (fl.ProtocolBroken(), F.PROTOCOL_UNEXPECTED),
+    (fl.ConfigurationRejected(), F.SERVER_ERROR_EVENT),
     (fl.HarnessStopped(), F.HARNESS_STOPPED),
 ]
 

@@ -18,9 +18,10 @@ from typing import Any
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
-from s2s_users.core.engine.conversation import Conversation, EngineSettings
+from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.pacing import Pace
 from s2s_users.core.engine.script import build_script
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings, connect_request
 from s2s_users.io.session import run_session

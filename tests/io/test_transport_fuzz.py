@@ -33,9 +33,10 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from websockets.utils import accept_key
 
-from s2s_users.core.engine.conversation import Conversation, EngineSettings
+from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.pacing import Pace
 from s2s_users.core.engine.script import build_script
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings, connect_request
 from s2s_users.io.session import run_session

@@ -60,7 +60,7 @@ def test_typed_values_get_the_options_type() -> None:
     [
         ("turns", "abc", "--turns 'abc' is not a whole number"),
         ("think_time", "soon", "--think-time 'soon' is not a number"),
-        ("turn_mode", "push", "--turn-mode 'push' is not valid: use manual or server_vad"),
+        ("carrier", "radio", "--carrier 'radio' is not valid: use silence or noise or off"),
         ("check_ttfa_p9_5ms", "fast", "--check-ttfa-p95-ms 'fast' is not a number"),
     ],
 )

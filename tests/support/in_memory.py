@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from s2s_users.core.engine.conversation import Conversation, EngineSettings
+from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.pacing import Pace
-from s2s_users.core.engine.script import Script, build_script
+from s2s_users.core.engine.script import Carrier, Script, build_script
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord
 from s2s_users.core.mock.behavior import MockSession
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, Send
@@ -26,8 +27,10 @@ LABELS = SessionLabels("run-mem", "m", "openai", "marin", "manual", "in-memory",
 PROMPT = (b"\x00\x40" + b"\x00\xc0") * (SAMPLE_RATE // 2)
 
 
-def script(prompt: bytes = PROMPT, chunk_ms: int = 100, trailing_silence_ms: int = 0) -> Script:
-    return build_script([("p1", prompt)], SAMPLE_RATE, chunk_ms, trailing_silence_ms)
+def script(
+    prompt: bytes = PROMPT, chunk_ms: int = 100, trailing_silence_ms: int = 0, carrier: Carrier = Carrier.OFF
+) -> Script:
+    return build_script([("p1", prompt)], SAMPLE_RATE, chunk_ms, trailing_silence_ms, carrier)
 
 
 @dataclass
@@ -45,14 +48,14 @@ def play(
     turn_timeout_s: float = 2.0,
     the_script: Script | None = None,
     max_steps: int = 1_000_000,
+    **engine: Any,
 ) -> Played:
     """One session of ``turns`` turns against ``profile``, start to end, on a fake clock."""
     now = 0.0
     mock = MockSession(profile, time_scale=1.0, seed=seed, now=now)
     adapter = OpenAIRealtimeProtocol(RealtimeSettings(turn_mode=turn_mode))
-    settings = EngineSettings(
-        turns=turns, turn_mode=turn_mode, pace=Pace(1.0), think_time_s=0.5, turn_timeout_s=turn_timeout_s
-    )
+    chosen: dict[str, Any] = {"pace": Pace(1.0), "think_time_s": 0.5, "turn_timeout_s": turn_timeout_s, **engine}
+    settings = EngineSettings(turns=turns, turn_mode=turn_mode, **chosen)
     conversation = Conversation(
         the_script or script(), settings, LABELS, now=now, wall_offset=1_000.0, counts=adapter.counts
     )

@@ -28,7 +28,13 @@ class SessionAccount:
     """The running totals of one session, from which its record (or its progress so far) is built."""
 
     def __init__(
-        self, labels: SessionLabels, turns_planned: int, started_at: float, wall_offset: float, counts: ProtocolCounts
+        self,
+        labels: SessionLabels,
+        turns_planned: int,
+        started_at: float,
+        wall_offset: float,
+        counts: ProtocolCounts,
+        output_rate: int = 24_000,
     ) -> None:
         self.labels = labels
         self.turns_planned = turns_planned
@@ -40,6 +46,10 @@ class SessionAccount:
         self._started_at = started_at
         self._wall_offset = wall_offset
         self._counts = counts
+        self.barge_ins = 0
+        self._unsolicited: dict[str, int] = {}
+        self._stray_bytes = 0
+        self._output_rate = output_rate
         self._turns: list[TurnRecord] = []
         self._new_turns: list[TurnRecord] = []
         self._audio_s = 0.0
@@ -61,8 +71,16 @@ class SessionAccount:
         code = record.outcome if isinstance(record.outcome, FailureClass) else None
         self.note_failure(code, record.turn, record.detail)
         self._audio_s += record.assistant_audio_s
-        self._turns_ok += record.outcome == OK
+        self._turns_ok += record.outcome == OK and record.solicited
         self._cost_usd += turn_cost_usd(self.labels.model, record)
+        if not record.solicited:
+            reason = record.unsolicited_reason or "unknown"
+            self._unsolicited[reason] = self._unsolicited.get(reason, 0) + 1
+
+    def stray_audio(self, audio_bytes: int) -> None:
+        """Audio of no live response: it counts toward the session's audio (and capacity) all the same."""
+        self._stray_bytes += audio_bytes
+        self._audio_s += audio_bytes / (2 * self._output_rate)
 
     def note_failure(self, code: FailureClass | None, turn: int, detail: str | None) -> None:
         if not fl.is_failure(code):
@@ -131,6 +149,10 @@ class SessionAccount:
             unknown_events=dict(self._counts.unknown_events),
             estimated_cost_usd=round(self._cost_usd, 6),
             http_status=self.http_status,
+            unsolicited_responses=sum(self._unsolicited.values()),
+            unsolicited_reasons=dict(self._unsolicited),
+            stray_audio_s=round(self._stray_bytes / (2 * self._output_rate), 4),
+            barge_ins=self.barge_ins,
         )
 
     def session_record(self) -> SessionRecord:

@@ -13,14 +13,25 @@ session ended is always decided by ``failures.classify()``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from s2s_users.core import events as ev
 from s2s_users.core import failures as fl
 from s2s_users.core.engine.account import SessionAccount
-from s2s_users.core.engine.pacing import ChunkPacer, Pace
+from s2s_users.core.engine.pacing import ChunkPacer
+from s2s_users.core.engine.response import (
+    LEFTOVER,
+    NO_TURN,
+    UNKNOWN,
+    VAD_SPLIT,
+    OtherResponses,
+    ResponseInProgress,
+    route,
+)
 from s2s_users.core.engine.script import Script
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.engine.table import (
     SERVER_TRIGGERS,
     TRANSITIONS,
@@ -39,18 +50,6 @@ from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRec
 
 class IllegalTransition(RuntimeError):
     """The engine tried a move its table does not allow: a bug in the engine, not in the server."""
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    turns: int = 60
-    turn_mode: str = "manual"
-    pace: Pace = field(default_factory=lambda: Pace(1.0))
-    think_time_s: float = 1.0
-    turn_timeout_s: float = 30.0
-    silence_floor_dbfs: float = -50.0
-    output_rate: int = 24_000
-    """Sample rate of the assistant's PCM16 audio (the provider's): bytes to seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +78,32 @@ class Conversation:
         self.settings = settings
         self.labels = labels
         self.state = State.CONNECTING
-        self.account = SessionAccount(labels, settings.turns, now, wall_offset, counts or ev.ProtocolCounts())
+        self.account = SessionAccount(
+            labels, settings.turns, now, wall_offset, counts or ev.ProtocolCounts(), settings.output_rate
+        )
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._wall_offset = wall_offset
         self._setup_deadline = now + settings.turn_timeout_s
         self._turn: TurnInProgress | None = None
+        self._others = OtherResponses()
         self._think_until = 0.0
         self._intents: list[Intent] = []
+        self._floor = max(1, math.ceil(32768 * 10 ** (settings.silence_floor_dbfs / 20)))
         self._actions: dict[Action, Callable[[float, object], None]] = {
             Action.NONE: lambda now, payload: None,
             Action.CONFIGURE: self._configure,
             Action.START_TURN: self._start_turn,
             Action.END_PROMPT: self._end_prompt,
+            Action.START_RESPONSE: self._start_response,
+            Action.START_UNSOLICITED: self._start_unsolicited,
             Action.COUNT_AUDIO: self._count_audio,
-            Action.COUNT_TRANSCRIPT: self._count_transcript,
+            Action.COUNT_OTHER: self._count_other,
             Action.COUNT_TEXT: self._count_text,
             Action.COUNT_TRUNCATION: self._count_truncation,
             Action.END_RESPONSE: self._end_response,
+            Action.END_OTHER_RESPONSE: self._end_other_response,
+            Action.NOTE_SPEECH_STOPPED: self._note_speech_stopped,
+            Action.BARGE_IN: self._barge_in,
             Action.ERROR_ENDS_TURN: self._error_ends_turn,
             Action.NOTE_ERROR: self._note_error,
             Action.REJECT_CONFIG: self._reject_config,
@@ -133,12 +141,15 @@ class Conversation:
             return
         if self._turn is not None:
             self._turn.last_event_at = now  # any event shows the server is alive
+            if self._turn.response is not None:
+                self._turn.response.last_event_at = now
         trigger = trigger_of(event)
         if trigger is not None:
-            self._fire(trigger, now, event)
+            own = self._turn.response if self._turn is not None else None
+            self._fire(route(trigger, event, own, self._others), now, event)
 
     def on_timer(self, now: float) -> None:
-        """Do whatever is due at ``now``: send chunks, end thinking, enforce deadlines."""
+        """Do whatever is due at ``now``: send chunks, end thinking, barge in, enforce deadlines."""
         if self.finished:
             return
         if self.state in (State.CONNECTING, State.CONFIGURING):
@@ -149,13 +160,24 @@ class Conversation:
                 assert code is not None
                 self._fire(Trigger.SETUP_TIMEOUT, now, _Ending(code, within))
             return
+        turn = self._turn
+        assert turn is not None
+        self._send_due_chunks(turn, now)  # the prompt, or the carrier after it (also while thinking)
+        stalled = self._others.stalled(now, self.settings.turn_timeout_s)
+        if stalled is not None:
+            code = fl.classify(fl.DeadlinePassed(first_audio_seen=stalled.first_audio_at is not None))
+            assert code is not None
+            within = f"no event of response {stalled.response_id} within {self.settings.turn_timeout_s:g} s"
+            self._fire(Trigger.OTHER_TIMEOUT, now, _Ending(code, within))
+            return
         if self.state is State.THINKING:
             if now >= self._think_until:
                 self._fire(Trigger.THINK_ELAPSED, now)
             return
-        turn = self._turn
-        assert turn is not None
-        self._send_due_chunks(turn, now)
+        barge_at = self._barge_in_at(turn)
+        if self.state is State.RECEIVING and barge_at is not None and now >= barge_at:
+            self._fire(Trigger.BARGE_IN, now)
+            return
         deadline = turn.deadline(self.settings.turn_timeout_s)
         if self.state in (State.AWAITING, State.RECEIVING) and deadline is not None and now >= deadline:
             self._fire(Trigger.TURN_TIMEOUT, now)
@@ -166,12 +188,15 @@ class Conversation:
             return None
         if self.state in (State.CONNECTING, State.CONFIGURING):
             return self._setup_deadline
-        if self.state is State.THINKING:
-            return self._think_until
         turn = self._turn
         assert turn is not None
-        candidates = [t for t in (turn.next_chunk_due(), turn.deadline(self.settings.turn_timeout_s)) if t is not None]
-        return min(candidates) if candidates else None
+        candidates = [turn.next_chunk_due(), self._others.deadline(self.settings.turn_timeout_s)]
+        if self.state is State.THINKING:
+            candidates.append(self._think_until)
+        else:
+            candidates += [turn.deadline(self.settings.turn_timeout_s), self._barge_in_at(turn)]
+        due = [t for t in candidates if t is not None]
+        return min(due) if due else None
 
     def on_connection_ended(self, code: int | None, reason: str, frame_received: bool, now: float) -> None:
         """The socket closed (or dropped) while we still had work to do."""
@@ -220,7 +245,7 @@ class Conversation:
         """The record of the whole session (call once finished)."""
         return self.account.session_record()
 
-    # --- actions ----------------------------------------------------------------------------------------
+    # --- actions: the session and the prompt ------------------------------------------------------------
 
     def _configure(self, now: float, event: object) -> None:
         assert isinstance(event, ev.SessionCreated)
@@ -229,56 +254,127 @@ class Conversation:
 
     def _start_turn(self, now: float, _: object) -> None:
         index = self._turn.index + 1 if self._turn is not None else 1
+        carrier = self.script.carrier_b64 if self.settings.turn_mode == "server_vad" else ()
         self._turn = TurnInProgress(
             index=index,
             prompt=self.script.prompt_for_turn(index),
             pacer=ChunkPacer(now, self.script.chunk_s, self.settings.pace),
             started_at=now,
             last_event_at=now,
+            carrier=carrier,
         )
+        # Answers the server is still giving when this prompt's speech starts are talked over: stopping them then
+        # is what a listening server does, never a failure.
+        self._others.talked_over(self._turn.speech_starts_at())
         self._send_due_chunks(self._turn, now)
 
     def _send_due_chunks(self, turn: TurnInProgress, now: float) -> None:
         while (chunk := turn.take_due_chunk(now)) is not None:
             self._intents.append(AppendAudio(chunk))
-            if turn.next_chunk == turn.prompt.prompt_chunks and self.state is State.SENDING:
+            if turn.prompt_done and self.state is State.SENDING:
                 self._fire(Trigger.PROMPT_SENT, now)
 
     def _end_prompt(self, now: float, _: object) -> None:
         assert self._turn is not None
-        self._turn.end_of_prompt(now)
+        self._turn.prompt_sent(now)
         if self.settings.turn_mode == "manual":
             self._intents += [Commit(), CreateResponse()]
 
+    def _note_speech_stopped(self, now: float, _: object) -> None:
+        turn = self._turn
+        if turn is not None and turn.speech_end_at is not None and turn.speech_stopped_at is None:
+            turn.speech_stopped_at = now  # the server's endpointing of this turn's speech
+
+    def _barge_in_at(self, turn: TurnInProgress) -> float | None:
+        response = turn.response
+        if response is None or response.first_audio_at is None or not self.settings.barges_in(turn.index):
+            return None
+        assert self.settings.barge_in_after_s is not None
+        return response.first_audio_at + self.settings.barge_in_after_s
+
+    def _barge_in(self, now: float, _: object) -> None:
+        """Speak over the answer: the next prompt starts now; the answer is tracked on to its end."""
+        turn = self._turn
+        assert turn is not None and turn.response is not None
+        answer, timing = turn.response, turn.timing(self.settings.turn_mode)
+        self._start_turn(now, None)
+        assert self._turn is not None
+        answer.interrupt(self._turn.speech_starts_at())
+        self._others.add(answer, timing)
+        self.account.barge_ins += 1
+
+    # --- actions: responses -----------------------------------------------------------------------------
+
+    def _new_response(self, response_id: str, now: float, solicited: bool, reason: str | None) -> ResponseInProgress:
+        turn = self._turn
+        assert turn is not None
+        prompt_id, rate = turn.prompt.prompt_id, self.settings.output_rate
+        return ResponseInProgress.starting(
+            response_id, turn.index, prompt_id, now, self._floor, rate, solicited, reason
+        )
+
+    def _start_response(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.ResponseCreated) and self._turn is not None
+        self._turn.response = self._new_response(event.response_id, now, solicited=True, reason=None)
+
+    def _start_unsolicited(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.ResponseCreated)
+        reason = {State.SENDING: VAD_SPLIT, State.THINKING: LEFTOVER}.get(self.state, UNKNOWN)
+        self._others.add(self._new_response(event.response_id, now, solicited=False, reason=reason), NO_TURN)
+
     def _count_audio(self, now: float, event: object) -> None:
         assert isinstance(event, ev.AudioDelta) and self._turn is not None
-        self._turn.count_audio(event.pcm, now)
+        if self._turn.response is None:  # no response.created came first: this audio starts the answer
+            self._turn.response = self._new_response(event.response_id, now, solicited=True, reason=None)
+        self._turn.response.count_audio(event.pcm, now)
 
-    def _count_transcript(self, now: float, event: object) -> None:
-        assert isinstance(event, ev.TranscriptDelta) and self._turn is not None
-        self._turn.transcript_chars += len(event.text)
+    def _count_other(self, now: float, event: object) -> None:
+        """Audio or text of another live response; audio of none (a straggler) counts for the session."""
+        assert isinstance(event, ev.AudioDelta | ev.TranscriptDelta | ev.TextDelta)
+        self.account.stray_audio(self._others.count(event, now))
 
     def _count_text(self, now: float, event: object) -> None:
-        assert isinstance(event, ev.TextDelta) and self._turn is not None
-        self._turn.text_chars += len(event.text)
+        """The answer's transcript, or text it gave instead of audio (a sub-case of zero audio)."""
+        assert isinstance(event, ev.TranscriptDelta | ev.TextDelta) and self._turn is not None
+        response = self._turn.response
+        if response is not None and isinstance(event, ev.TranscriptDelta):
+            response.transcript_chars += len(event.text)
+        elif response is not None:
+            response.text_chars += len(event.text)
 
-    def _count_truncation(self, now: float, _: object) -> None:
+    def _count_truncation(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.ContextTruncated)
         self.account.truncations += 1
         if self._turn is not None:
             self._turn.context_truncated = True
+            for response in (self._turn.response,):
+                if response is not None and event.audio_end_ms is not None:
+                    response.truncated_at_ms = event.audio_end_ms
+
+    def _classify_done(self, response: ResponseInProgress, done: ev.ResponseDone) -> FailureClass | None:
+        return response.classify(done, self.settings.silence_floor_dbfs)
 
     def _end_response(self, now: float, event: object) -> None:
         assert isinstance(event, ev.ResponseDone) and self._turn is not None
-        turn = self._turn
-        code = fl.classify(
-            fl.ResponseEnded(
-                status=event.status,
-                audio_bytes=turn.audio_bytes,
-                peak_dbfs=turn.peak_dbfs,
-                silence_floor_dbfs=self.settings.silence_floor_dbfs,
-            )
-        )
-        self._end_turn(code, now, turn.response_detail(code, event), event)
+        response = self._turn.response
+        if response is None:  # response.done with no created and no audio: an empty answer
+            response = self._turn.response = self._new_response(event.response_id, now, solicited=True, reason=None)
+        code = self._classify_done(response, event)
+        self._end_turn(code, now, response.detail_for(code, event), event)
+
+    def _end_other_response(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.ResponseDone)
+        other = self._others.pop(event.response_id)
+        if other is None:
+            return  # a straggler's done: nothing left to book
+        response, timing = other
+        code = self._classify_done(response, event)
+        record = response.record(code, now, response.detail_for(code, event), event, timing, self._wall_offset)
+        self.account.turn_ended(record)
+        if code in fl.TERMINAL:
+            self._end_session(now, _Ending(code, record.detail or str(code)))
+
+    # --- actions: errors, timeouts and ends -------------------------------------------------------------
 
     def _error_ends_turn(self, now: float, event: object) -> None:
         assert isinstance(event, ev.ServerError)
@@ -291,6 +387,8 @@ class Conversation:
         assert isinstance(event, ev.ServerError)
         if self._turn is not None:
             self._turn.detail = _error_text(event)
+            if self._turn.response is not None:
+                self._turn.response.detail = self._turn.detail
 
     def _reject_config(self, now: float, event: object) -> None:
         # A rejected session.update leaves the session on its defaults: measuring it would be a lie.
@@ -301,7 +399,8 @@ class Conversation:
 
     def _time_out_turn(self, now: float, _: object) -> None:
         assert self._turn is not None
-        first_audio_seen = self._turn.first_audio_at is not None
+        response = self._turn.response
+        first_audio_seen = response is not None and response.first_audio_at is not None
         code = fl.classify(fl.DeadlinePassed(first_audio_seen=first_audio_seen))
         assert code is not None
         waited = "the next event" if first_audio_seen else "first audio"
@@ -335,7 +434,11 @@ class Conversation:
     ) -> None:
         turn = self._turn
         assert turn is not None
-        self.account.turn_ended(turn.record(code, now, detail, done, self.settings.output_rate, self._wall_offset))
+        response = turn.response or self._new_response("", now, solicited=True, reason=None)
+        if turn.response is not None:
+            self._others.ended(turn.response.response_id)
+        timing = turn.timing(self.settings.turn_mode)
+        self.account.turn_ended(response.record(code, now, detail, done, timing, self._wall_offset))
         if terminal or code in fl.TERMINAL:
             self.account.end_class = code
             self._fire(Trigger.SESSION_ENDED, now)
@@ -349,6 +452,13 @@ class Conversation:
 
     def _finish(self, now: float, _: object) -> None:
         self.account.ended_at = now
+        # Responses still streaming when the session ended are recorded as cut by its end: their audio counts, and
+        # they fail only with the session (a drop), never by being cut short by our own close.
+        end = self.account.end_class
+        code = end if fl.is_failure(end) else fl.classify(fl.HarnessStopped())
+        for response, timing in self._others.drain():
+            detail = "the session ended before this response did"
+            self.account.turn_ended(response.record(code, now, detail, None, timing, self._wall_offset))
 
 
 def _error_text(error: ev.ServerError) -> str:

@@ -39,11 +39,18 @@ class Trigger(enum.Enum):
     CAP_ERROR = "cap_error"
     TRUNCATED = "truncated"
     MALFORMED = "malformed"
+    SPEECH_STOPPED = "speech_stopped"
+    # events of a response other than the turn's own (``Conversation`` routes them by response id)
+    OTHER_AUDIO = "other_audio"
+    OTHER_TEXT = "other_text"
+    OTHER_RESPONSE_DONE = "other_response_done"
     # from the clock and from the engine itself
     PROMPT_SENT = "prompt_sent"
     THINK_ELAPSED = "think_elapsed"
     SETUP_TIMEOUT = "setup_timeout"
     TURN_TIMEOUT = "turn_timeout"
+    OTHER_TIMEOUT = "other_timeout"
+    BARGE_IN = "barge_in"
     TURN_ENDED = "turn_ended"
     LAST_TURN_ENDED = "last_turn_ended"
     SESSION_ENDED = "session_ended"
@@ -67,6 +74,10 @@ SERVER_TRIGGERS = frozenset(
         Trigger.CAP_ERROR,
         Trigger.TRUNCATED,
         Trigger.MALFORMED,
+        Trigger.SPEECH_STOPPED,
+        Trigger.OTHER_AUDIO,
+        Trigger.OTHER_TEXT,
+        Trigger.OTHER_RESPONSE_DONE,
         Trigger.CONNECTION_ENDED,
     }
 )
@@ -77,8 +88,13 @@ class Action(enum.Enum):
     CONFIGURE = "configure"
     START_TURN = "start_turn"
     END_PROMPT = "end_prompt"
+    START_RESPONSE = "start_response"
+    START_UNSOLICITED = "start_unsolicited"
     COUNT_AUDIO = "count_audio"
-    COUNT_TRANSCRIPT = "count_transcript"
+    COUNT_OTHER = "count_other"
+    END_OTHER_RESPONSE = "end_other_response"
+    NOTE_SPEECH_STOPPED = "note_speech_stopped"
+    BARGE_IN = "barge_in"
     COUNT_TEXT = "count_text"
     COUNT_TRUNCATION = "count_truncation"
     END_RESPONSE = "end_response"
@@ -103,23 +119,35 @@ _LIVE = (State.CONNECTING, State.CONFIGURING, State.SENDING, State.AWAITING, Sta
 TURN_STATES = frozenset({State.SENDING, State.AWAITING, State.RECEIVING})
 
 
-def _table(turn_mode: str) -> dict[State, dict[Trigger, Transition]]:
+def _table() -> dict[State, dict[Trigger, Transition]]:
     stay = None
     table: dict[State, dict[Trigger, Transition]] = {state: {} for state in State}
     table[State.CONNECTING][Trigger.SESSION_CREATED] = Transition(State.CONFIGURING, Action.CONFIGURE)
     table[State.CONFIGURING][Trigger.SESSION_UPDATED] = Transition(State.SENDING, Action.START_TURN)
     table[State.SENDING][Trigger.PROMPT_SENT] = Transition(State.AWAITING, Action.END_PROMPT)
-    table[State.AWAITING][Trigger.RESPONSE_CREATED] = Transition(State.RECEIVING, Action.NONE)
-    # Some servers never send response.created: the first audio starts the response as well.
+    # The turn's answer: the first response once the prompt is out (manual: our commit; server VAD: its speech,
+    # the trailing silence may still be streaming). Some servers never send response.created: the first audio
+    # starts the response as well.
+    table[State.AWAITING][Trigger.RESPONSE_CREATED] = Transition(State.RECEIVING, Action.START_RESPONSE)
     table[State.AWAITING][Trigger.AUDIO] = Transition(State.RECEIVING, Action.COUNT_AUDIO)
     table[State.RECEIVING][Trigger.AUDIO] = Transition(stay, Action.COUNT_AUDIO)
-    if turn_mode == "server_vad":
-        # The server may answer before the prompt's trailing silence is out. In manual mode no answer to this turn
-        # can exist before our commit: audio then is a straggler of an earlier response (it made a negative TTFA,
-        # turned a later no-answer into timeout.stall and could hide a zero-audio response), so it is ignored.
-        table[State.SENDING][Trigger.AUDIO] = Transition(stay, Action.COUNT_AUDIO)
+    # Any other response the server starts is tracked to its end all the same, and its audio counts; audio that
+    # belongs to no live response (a straggler of one already done) is counted for the session, never for a turn.
+    for state in (State.SENDING, State.RECEIVING, State.THINKING):
+        table[state][Trigger.RESPONSE_CREATED] = Transition(stay, Action.START_UNSOLICITED)
+    for state in (State.SENDING, State.AWAITING, State.RECEIVING, State.THINKING):
+        table[state][Trigger.OTHER_AUDIO] = Transition(stay, Action.COUNT_OTHER)
+        table[state][Trigger.OTHER_TEXT] = Transition(stay, Action.COUNT_OTHER)
+        table[state][Trigger.OTHER_RESPONSE_DONE] = Transition(stay, Action.END_OTHER_RESPONSE)
+        table[state][Trigger.OTHER_TIMEOUT] = Transition(stay, Action.END_SESSION)
+        table[state][Trigger.SPEECH_STOPPED] = Transition(stay, Action.NOTE_SPEECH_STOPPED)
+    # No answer to this turn can exist while its prompt streams: such audio is another response's or a straggler
+    # (counted for the turn, it made a negative TTFA and could hide a zero-audio answer).
+    table[State.SENDING][Trigger.AUDIO] = Transition(stay, Action.COUNT_OTHER)
+    # A caller who speaks over the answer: the next prompt starts while this one is still being answered.
+    table[State.RECEIVING][Trigger.BARGE_IN] = Transition(State.SENDING, Action.BARGE_IN)
     for state in TURN_STATES:
-        table[state][Trigger.TRANSCRIPT] = Transition(stay, Action.COUNT_TRANSCRIPT)
+        table[state][Trigger.TRANSCRIPT] = Transition(stay, Action.COUNT_TEXT)
         table[state][Trigger.TEXT] = Transition(stay, Action.COUNT_TEXT)
     for state in (State.AWAITING, State.RECEIVING):
         table[state][Trigger.RESPONSE_DONE] = Transition(stay, Action.END_RESPONSE)
@@ -148,9 +176,9 @@ def _table(turn_mode: str) -> dict[State, dict[Trigger, Transition]]:
     return table
 
 
-#: The table of manual turns; ``TRANSITIONS_BY_MODE`` holds every turn mode's.
-TRANSITIONS = _table("manual")
-TRANSITIONS_BY_MODE = {"manual": TRANSITIONS, "server_vad": _table("server_vad")}
+#: One table serves both turn modes: what differs (who ends the prompt, the carrier) is in the actions.
+TRANSITIONS = _table()
+TRANSITIONS_BY_MODE = {"manual": TRANSITIONS, "server_vad": TRANSITIONS}
 
 
 def trigger_of(event: ev.Event) -> Trigger | None:
@@ -178,6 +206,8 @@ def trigger_of(event: ev.Event) -> Trigger | None:
             return Trigger.SERVER_ERROR
         case ev.ContextTruncated():
             return Trigger.TRUNCATED
+        case ev.SpeechStopped():
+            return Trigger.SPEECH_STOPPED
         case ev.MalformedMessage():
             return Trigger.MALFORMED
     return None  # known-but-quiet or unknown (the adapter counts those)

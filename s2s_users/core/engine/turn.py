@@ -1,120 +1,106 @@
-"""The turn being played: its prompt's pacing, what came back, and its record at the end (pure)."""
+"""The turn being played: its prompt going out on the pacer's clock, the carrier after it, and its timings.
+
+Its answer is a ``ResponseInProgress`` (response.py), which the turn points to once the server starts it.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from s2s_users.core import events as ev
-from s2s_users.core.audio import amplitude_dbfs, peak_amplitude
 from s2s_users.core.engine.pacing import ChunkPacer
+from s2s_users.core.engine.response import ResponseInProgress, TurnTiming
 from s2s_users.core.engine.script import ScriptedPrompt
-from s2s_users.core.failures import FailureClass
-from s2s_users.core.metrics.records import OK, TurnRecord
 
 
 @dataclass(slots=True)
 class TurnInProgress:
-    """Mutable while the turn runs; ``record()`` freezes it into a ``TurnRecord``. Times are monotonic seconds."""
+    """Mutable while the turn runs. Times are monotonic seconds."""
 
     index: int
     prompt: ScriptedPrompt
     pacer: ChunkPacer
     started_at: float
     last_event_at: float
+    carrier: tuple[str, ...] = ()
+    """Chunks streamed after the prompt for as long as the turn lasts (server VAD's microphone); empty: none."""
     next_chunk: int = 0
-    audio_end_at: float | None = None
-    first_audio_at: float | None = None
-    audio_bytes: int = 0
-    peak: int = 0
-    transcript_chars: int = 0
-    text_chars: int = 0
+    committed_at: float | None = None
+    """When the prompt was out (manual: our commit; server VAD: its last chunk)."""
+    speech_end_at: float | None = None
+    """When the prompt's speech ended, on our clock (its chunk's send time plus its place in the chunk)."""
+    speech_stopped_at: float | None = None
+    """When the server's VAD said the speech stopped (server VAD)."""
+    response: ResponseInProgress | None = None
     context_truncated: bool = False
     detail: str | None = None
 
-    # --- the prompt going out -------------------------------------------------------------------------
+    # --- the prompt (then the carrier) going out ---------------------------------------------------------
 
     def take_due_chunk(self, now: float) -> str | None:
-        """The next prompt chunk if it is due by ``now`` (sent now: its lateness is the pacing lag), else None."""
+        """The next chunk if it is due by ``now`` (sent now: its lateness is the pacing lag), else None."""
         chunks = self.prompt.chunks_b64
-        if self.next_chunk >= len(chunks) or self.pacer.due(self.next_chunk) > now:
+        index = self.next_chunk
+        if index >= len(chunks) and not self.carrier:
             return None
-        self.pacer.sent(self.next_chunk, now)
+        if self.pacer.due(index) > now:
+            return None
+        self.pacer.sent(index, now)
         self.next_chunk += 1
-        return chunks[self.next_chunk - 1]
+        if index < len(chunks):
+            self._note_speech_end(index, now)
+            return chunks[index]
+        return self.carrier[(index - len(chunks)) % len(self.carrier)]
+
+    def _note_speech_end(self, index: int, now: float) -> None:
+        chunk_s = self.pacer.chunk_s
+        end = self.prompt.speech_end_s
+        if self.speech_end_at is None and index * chunk_s <= end <= (index + 1) * chunk_s + 1e-9:
+            speed = self.pacer.pace.speed
+            self.speech_end_at = now if speed is None else now + (end - index * chunk_s) / speed
 
     def next_chunk_due(self) -> float | None:
-        return self.pacer.due(self.next_chunk) if self.next_chunk < len(self.prompt.chunks_b64) else None
-
-    def end_of_prompt(self, now: float) -> None:
-        self.audio_end_at = now
-        self.last_event_at = now
-
-    def deadline(self, timeout_s: float) -> float | None:
-        """When waiting for this turn's answer gives up: first audio, or the next event once audio flows."""
-        if self.audio_end_at is None:
+        if self.next_chunk >= len(self.prompt.chunks_b64) and not self.carrier:
             return None
-        if self.first_audio_at is None:
-            return self.audio_end_at + timeout_s
-        return self.last_event_at + timeout_s
-
-    # --- what came back -------------------------------------------------------------------------------
-
-    def count_audio(self, pcm: bytes, now: float) -> None:
-        if self.first_audio_at is None and pcm:
-            self.first_audio_at = now
-        self.audio_bytes += len(pcm)
-        self.peak = max(self.peak, peak_amplitude(pcm))
+        return self.pacer.due(self.next_chunk)
 
     @property
-    def peak_dbfs(self) -> float:
-        return amplitude_dbfs(self.peak)
+    def prompt_done(self) -> bool:
+        """The prompt itself is out (this very chunk was its last)."""
+        return self.next_chunk == self.prompt.prompt_chunks
 
-    def response_detail(self, code: FailureClass | None, done: ev.ResponseDone) -> str | None:
-        """What a record says about how the response ended (beyond its code)."""
-        if code is FailureClass.ZERO_AUDIO and self.text_chars:
-            return f"text-only response ({self.text_chars} chars of text, no audio)"
-        if code is FailureClass.ZERO_AUDIO:
-            return "response.done completed with zero audio bytes"
-        if done.status == "failed":
-            return ": ".join(str(p) for p in (done.error_type, done.error_code, done.error_message) if p)
-        if done.reason:
-            return f"reason {done.reason}"
-        return self.detail
+    def speech_starts_at(self) -> float:
+        """When the prompt's speech starts being sent, on our clock (for a barge-in: we speak over the answer)."""
+        speed = self.pacer.pace.speed
+        return self.started_at if speed is None else self.started_at + self.prompt.speech_start_s / speed
 
-    def record(
-        self,
-        code: FailureClass | None,
-        now: float,
-        detail: str | None,
-        done: ev.ResponseDone | None,
-        output_rate: int,
-        wall_offset: float,
-    ) -> TurnRecord:
-        def since_audio_end(t: float | None) -> float | None:
-            if t is None or self.audio_end_at is None:
-                return None
-            return round((t - self.audio_end_at) * 1000, 3)
+    def prompt_sent(self, now: float) -> None:
+        self.committed_at = now
+        self.last_event_at = now
+        if self.speech_end_at is None:
+            self.speech_end_at = now
 
-        usage = done.usage if done is not None and done.usage is not None else ev.Usage()
-        peak = self.peak_dbfs
-        return TurnRecord(
-            turn=self.index,
-            prompt_id=self.prompt.prompt_id,
-            outcome=code if code is not None else OK,
-            input_audio_s=round(self.prompt.input_audio_s, 4),
-            assistant_audio_s=round(self.audio_bytes / (2 * output_rate), 4),
-            audio_bytes=self.audio_bytes,
-            ttfa_ms=since_audio_end(self.first_audio_at),
-            response_ms=since_audio_end(now) if done is not None else None,
-            pacing_lag_ms=round(self.pacer.max_lag_s * 1000, 3),
-            started_at=round(self.started_at + wall_offset, 6),
-            ended_at=round(now + wall_offset, 6),
-            response_status=done.status if done is not None else None,
-            detail=detail,
-            peak_dbfs=round(peak, 2) if math.isfinite(peak) else None,
-            transcript_chars=self.transcript_chars,
-            text_chars=self.text_chars,
+    # --- waiting for the answer -------------------------------------------------------------------------
+
+    def reference_at(self, turn_mode: str) -> float | None:
+        """Where TTFA starts: our commit in manual turns; the end of the prompt's speech with server VAD."""
+        return self.committed_at if turn_mode == "manual" else self.speech_end_at
+
+    def deadline(self, timeout_s: float) -> float | None:
+        """When waiting gives up: for the answer's first audio (from when the prompt was out), or for the next
+        event once its audio flows."""
+        if self.committed_at is None:
+            return None
+        if self.response is None or self.response.first_audio_at is None:
+            return self.committed_at + timeout_s
+        return self.last_event_at + timeout_s
+
+    def timing(self, turn_mode: str) -> TurnTiming:
+        return TurnTiming(
+            started_at=self.started_at,
+            reference_at=self.reference_at(turn_mode),
+            speech_end_at=self.speech_end_at,
+            speech_stopped_at=self.speech_stopped_at,
+            input_audio_s=self.prompt.input_audio_s,
+            pacing_lag_s=self.pacer.max_lag_s,
             context_truncated=self.context_truncated,
-            **TurnRecord.usage_fields(usage),
         )

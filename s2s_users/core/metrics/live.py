@@ -36,18 +36,21 @@ class TurnEvent:
     outcome: str
     assistant_audio_s: float
     ttfa_ms: float | None
+    solicited: bool = True
 
     @classmethod
     def of(cls, model: str, turn: TurnRecord) -> TurnEvent:
-        return cls(model, turn.started_at, str(turn.outcome), turn.assistant_audio_s, turn.ttfa_ms)
+        return cls(model, turn.started_at, str(turn.outcome), turn.assistant_audio_s, turn.ttfa_ms, turn.solicited)
 
     def to_list(self) -> list[Any]:
-        return [self.model, self.started_at, self.outcome, self.assistant_audio_s, self.ttfa_ms]
+        return [self.model, self.started_at, self.outcome, self.assistant_audio_s, self.ttfa_ms, self.solicited]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> TurnEvent:
-        model, started_at, outcome, audio_s, ttfa_ms = data
-        return cls(str(model), float(started_at), str(outcome), float(audio_s), None if ttfa_ms is None else ttfa_ms)
+        model, started_at, outcome, audio_s, ttfa_ms, *rest = data
+        solicited = bool(rest[0]) if rest else True
+        ttfa = None if ttfa_ms is None else ttfa_ms
+        return cls(str(model), float(started_at), str(outcome), float(audio_s), ttfa, solicited)
 
 
 class Histogram:
@@ -128,6 +131,7 @@ class ModelLive:
     silent_failure_sessions: int = 0
     failed_sessions: int = 0
     lost_sessions: int = 0
+    unsolicited: int = 0
     cost_usd: float = 0.0
     turn_audio: Histogram = field(default_factory=lambda: Histogram(TURN_AUDIO_BIN_S))
     ttfa: Histogram = field(default_factory=lambda: Histogram(TTFA_BIN_MS))
@@ -165,6 +169,11 @@ class LiveView:
     def add_turn(self, event: TurnEvent) -> None:
         self.timeline.start(event.started_at)
         row = self._model(event.model)
+        if not event.solicited:
+            row.unsolicited += 1  # the server answered unasked: its audio counts, its latency means nothing
+        if event.outcome == "ok" and not event.solicited:
+            row.audio_s += event.assistant_audio_s
+            return
         if event.outcome == "ok":
             row.turns_ok += 1
             row.audio_s += event.assistant_audio_s
@@ -185,6 +194,7 @@ class LiveView:
         row = self._model(record.model)
         row.sessions += 1
         row.cost_usd += record.estimated_cost_usd
+        row.audio_s += record.stray_audio_s  # audio of no live response: in no turn event
         row.failed_sessions += record.outcome == SessionOutcome.FAILED
         if record.end_class == FailureClass.WORKER_LOST:
             self.lost_sessions += 1
@@ -229,6 +239,7 @@ class LiveView:
                     "audio_minutes": f"{row.audio_s / 60:.2f} min",
                     "capacity": "not reached (censored)" if median is None else f"{median / 60:.2f} min",
                     "silent_failures": f"{row.silent_failure_sessions} / {row.sessions}",
+                    "unsolicited": str(row.unsolicited),
                     "ttfa": "—" if ttfa50 is None or ttfa95 is None else f"{ttfa50:.0f} / {ttfa95:.0f} ms",
                 }
             )

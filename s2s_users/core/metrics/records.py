@@ -114,6 +114,23 @@ class TurnRecord:
     output_text_tokens: int = 0
     ended_at: float | None = None
     """When the turn ended (epoch seconds): its response's end, or the failure that ended it."""
+    solicited: bool = True
+    """False for a response the server started on its own (``unsolicited_reason`` says why it is thought to have)."""
+    unsolicited_reason: str | None = None
+    response_id: str | None = None
+    audible_ms: float | None = None
+    """From the same start as ``ttfa_ms`` to the first sample a caller hears (over the silence floor)."""
+    leading_silence_ms: float | None = None
+    """Silence before the first audible sample of the response."""
+    endpointing_ms: float | None = None
+    """Server VAD: from the end of the prompt's speech to the server's speech_stopped."""
+    barge_in: bool = False
+    """We spoke over this answer (the next prompt started while it streamed)."""
+    stop_latency_ms: float | None = None
+    """After a barge-in: from our speech starting to the last audio the server still sent."""
+    audio_after_barge_in_s: float | None = None
+    truncated_at_ms: int | None = None
+    """Where the server said it cut the answer (conversation.item.truncated audio_end_ms), if it did."""
 
     @property
     def usage(self) -> Usage:
@@ -174,6 +191,11 @@ class SessionRecord:
     unknown_events: dict[str, int] = field(default_factory=dict)
     estimated_cost_usd: float = 0.0
     http_status: int | None = None
+    unsolicited_responses: int = 0
+    unsolicited_reasons: dict[str, int] = field(default_factory=dict)
+    stray_audio_s: float = 0.0
+    """Assistant audio of no live response (a straggler after its response.done); counted in the totals."""
+    barge_ins: int = 0
     turns: tuple[TurnRecord, ...] = ()
 
     # The labels, read as the record's own fields (as they are stored).
@@ -213,6 +235,7 @@ class SessionRecord:
         for key in ("outcome", "failure_class", "end_class"):
             data[key] = None if data[key] is None else str(data[key])
         data["unknown_events"] = dict(self.unknown_events)
+        data["unsolicited_reasons"] = dict(self.unsolicited_reasons)
         data["turns"] = [turn.to_dict() for turn in self.turns]
         return data
 

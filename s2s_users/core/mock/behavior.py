@@ -22,15 +22,17 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from s2s_users.core.mock.outputs import Abort, CloseWithFrame, EndResponse, Output, Send, Stream, belongs_to
+from s2s_users.core.mock.outputs import Abort, CancelAt, CloseWithFrame, EndResponse, Output, Send, Stream, belongs_to
 from s2s_users.core.mock.profiles import SESSION_CAP_REASON, Fault, ModelProfile
 from s2s_users.core.mock.shapes import assistant_item, response_object, session_object, usage
+from s2s_users.core.mock.truth import ResponseTruth, Truth
 from s2s_users.core.mock.vad import PREFIX_PADDING_MS, VAD_SILENCE_MS, VoiceActivity
-from s2s_users.core.mock.voice import delta_b64, voice_buffer
+from s2s_users.core.mock.voice import answer_delta_b64, voice_buffer
 from s2s_users.core.protocols.openai_wire import BETA_NAMES, SAMPLE_RATE
 
 RATE = SAMPLE_RATE
 MIN_COMMIT_MS = 100
+LEFTOVER_SPEECH_MS = 300  # how much audio after an answer a leftover-prone VAD takes for speech
 PARTIAL = 0.5  # faults that cut a response short do it halfway through its audio
 CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 #: How response.done ends the responses that a fault leaves unfinished.
@@ -66,18 +68,23 @@ class MockSession:
         """After a ceiling hit: the next client message gets a TCP abort."""
         self.turn = 0
         """Responses started so far: the turn number (1-based) of the current one."""
-        self.faults: list[tuple[int, str]] = []
-        self._sent_samples: dict[int, int] = {}
-        self.end_reason = "open"
+        self.record = Truth(self.session_id, profile.name)
         self._items: list[str] = []
         self._ids = itertools.count(1)
-        self._queue: list[tuple[float, int, Output | EndResponse | Stream]] = []
+        self._queue: list[tuple[float, int, Output | EndResponse | Stream | CancelAt]] = []
         self._seq = itertools.count()
         self._response_id: str | None = None
         self._buffer_samples = 0
         self._input_tokens_total = 0
-        self._voice = VoiceActivity()
+        self._voice = VoiceActivity(profile.vad_silence_ms)
         self._speech_item = ""
+        self.answers = 0
+        """Responses to what the user said (not counting those the VAD started on leftover audio)."""
+        """What each response really was, by id, for the truth log (turn, solicited, silence, barge-in)."""
+        self._next_unsolicited: str | None = None
+        self._leftover_pending = False
+        self._leftover_samples = 0
+        self._respond_when_done = False
         self._response_items: dict[str, str] = {}
         self._emit(now, "session.created", session=self._session_object())
         if profile.session_cap_s is not None:
@@ -112,13 +119,18 @@ class MockSession:
             if isinstance(item, EndResponse):
                 if self._response_id == item.response_id:
                     self._response_id = None
+                    self._after_response(item.response_id, now)
+                continue
+            if isinstance(item, CancelAt):
+                if self._response_id == item.response_id:
+                    self._barge_in_cancel(item.response_id, now)
                 continue
             if isinstance(item, Stream):
                 self._advance(item)
                 continue
             out.append(item)
             if isinstance(item, Send) and item.audio_samples:
-                self._sent_samples[item.turn] = self._sent_samples.get(item.turn, 0) + item.audio_samples
+                self.record.audio_sent(item.turn, item.response_id, item.audio_samples, now)
             if isinstance(item, CloseWithFrame):
                 self.end_reason = "session_cap" if item.reason == SESSION_CAP_REASON else f"closed {item.code}"
                 break
@@ -127,17 +139,17 @@ class MockSession:
                 break
         return out
 
+    @property
+    def end_reason(self) -> str:
+        return self.record.end_reason
+
+    @end_reason.setter
+    def end_reason(self, reason: str) -> None:
+        self.record.end_reason = reason
+
     def truth(self) -> dict[str, Any]:
         """What really happened in this session, for the truth log."""
-        return {
-            "session_id": self.session_id,
-            "model": self.profile.name,
-            "turns": self.turn,
-            "faults": [{"turn": turn, "fault": fault} for turn, fault in self.faults],
-            "turn_audio_s": [round(self._sent_samples.get(turn, 0) / RATE, 6) for turn in range(1, self.turn + 1)],
-            "assistant_audio_s": round(sum(self._sent_samples.values()) / RATE, 6),
-            "end": self.end_reason,
-        }
+        return self.record.line(self.turn)
 
     def _error(self, now: float, code: str, message: str, client_event_id: Any, param: str | None = None) -> None:
         error = {"type": "invalid_request_error", "code": code, "message": message, "param": param}
@@ -165,6 +177,7 @@ class MockSession:
                 self._buffer_samples += len(pcm) // 2
                 if self.turn_detection is not None:
                     self._vad(pcm, now)
+                    self._leftover(len(pcm) // 2, now)
             case "input_audio_buffer.commit":
                 self._commit(now, event_id)
             case "input_audio_buffer.clear":
@@ -232,17 +245,63 @@ class MockSession:
     def _vad(self, pcm: bytes, now: float) -> None:
         for edge in self._voice.feed(pcm):
             if edge.started:
-                # One item id for the whole user turn: speech_started, speech_stopped, committed, the item.
-                self._speech_item = self._id("item")
-                start_ms = max(edge.position_ms - PREFIX_PADDING_MS, 0)
-                self._emit(now, "input_audio_buffer.speech_started", audio_start_ms=start_ms,
-                           item_id=self._speech_item)  # fmt: skip
-                continue
-            self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=edge.position_ms,
-                       item_id=self._speech_item)  # fmt: skip
-            self._committed(now, self._speech_item)
-            if self.turn_detection and self.turn_detection.get("create_response", True) and self._response_id is None:
+                self._speech_started(max(edge.position_ms - PREFIX_PADDING_MS, 0), now)
+            else:
+                self._speech_stopped(edge.position_ms, now)
+
+    def _speech_started(self, audio_start_ms: int, now: float) -> None:
+        # One item id for the whole user turn: speech_started, speech_stopped, committed, the item.
+        self._speech_item = self._id("item")
+        self._emit(now, "input_audio_buffer.speech_started", audio_start_ms=audio_start_ms,
+                   item_id=self._speech_item)  # fmt: skip
+        running = self._response_id
+        if running is not None and (self.turn_detection or {}).get("interrupt_response", True):
+            # The user speaks over the answer: a server that listens stops it (after its reaction time).
+            self.record.responses[running].interrupted_at = now
+            if self.profile.barge_in == "cancel":
+                at = now + self._delay(self.profile.barge_in_stop_ms / 1000)
+                heapq.heappush(self._queue, (at, next(self._seq), CancelAt(running)))
+
+    def _speech_stopped(self, audio_end_ms: int, now: float) -> None:
+        self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms,
+                   item_id=self._speech_item)  # fmt: skip
+        self._committed(now, self._speech_item)
+        if self.turn_detection and self.turn_detection.get("create_response", True):
+            if self._response_id is None:
                 self._respond(now)
+            else:
+                self._respond_when_done = True  # one response at a time: this one comes after the running one
+
+    def _leftover(self, samples: int, now: float) -> None:
+        """After an answer drawn for it, the next audio (carrier silence or noise) is taken for speech."""
+        if not self._leftover_pending or self._response_id is not None:
+            return
+        if self._leftover_samples == 0:
+            self._speech_started(0, now)
+        self._leftover_samples += samples
+        if self._leftover_samples * 1000 >= LEFTOVER_SPEECH_MS * RATE:
+            self._leftover_pending = False
+            self._leftover_samples = 0
+            self._next_unsolicited = "leftover"
+            self._speech_stopped(0, now)
+
+    def _after_response(self, response_id: str, now: float) -> None:
+        told = self.record.responses.get(response_id)
+        if told is not None and told.solicited:
+            leftover_now = told.answer in self.profile.leftover_at
+            self._leftover_pending = leftover_now or self.rng.random() < self.profile.leftover
+        if self._respond_when_done:
+            self._respond_when_done = False
+            self._respond(now)
+
+    def _barge_in_cancel(self, response_id: str, now: float) -> None:
+        """Stop the answer the user spoke over: what is still queued of it is dropped; it ends cancelled."""
+        kept = [entry for entry in self._queue if not belongs_to(entry[2], response_id)]
+        heapq.heapify(kept)
+        self._queue = kept
+        item_id = self._response_items.get(response_id) or self._id("item")
+        sent_ms = self.record.responses[response_id].audio_samples * 1000 / RATE
+        self._done(now, response_id, item_id, "cancelled", audio_ms=sent_ms, reason="turn_detected")
 
     # --- responses --------------------------------------------------------------------------------------
 
@@ -250,7 +309,7 @@ class MockSession:
         self.turn += 1
         fault = self.profile.fault_for(self.turn, self.assistant_audio_s, self.rng)
         if fault is not None:
-            self.faults.append((self.turn, fault.value))
+            self.record.faults.append((self.turn, fault.value))
         if fault is Fault.ERROR_CLOSE:
             # The server fails the response before it starts: an error event, then a close frame.
             self._error(now, "server_error", "The server had an error while processing your request.", None)
@@ -259,6 +318,11 @@ class MockSession:
         response_id = self._response_id = self._id("resp")
         item_id = self._id("item")
         self._response_items = {response_id: item_id}
+        unsolicited, self._next_unsolicited = self._next_unsolicited, None
+        self.answers += unsolicited is None
+        self.record.responses[response_id] = ResponseTruth(
+            self.turn, self.answers, unsolicited is None, unsolicited, self.profile.leading_silence_ms / 1000
+        )
         self._emit(now, "response.created", response={"id": response_id, "object": "realtime.response",
                                                      "status": "in_progress", "output": []})  # fmt: skip
         t = now + self._delay(self.profile.ttfa_s)
@@ -313,6 +377,7 @@ class MockSession:
         delta_samples = RATE * self.profile.delta_ms // 1000
         step = self._delay(self.profile.delta_ms / 1000 / self.profile.stream_speed)
         quiet = fault is Fault.NEAR_SILENT
+        silent = RATE * self.profile.leading_silence_ms // 1000
         turn = self.turn  # the deltas belong to this turn whenever they go out
         for index, start in enumerate(range(0, sent, delta_samples)):
             at = t + index * step
@@ -322,7 +387,8 @@ class MockSession:
                 self._emit(
                     at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
                 )
-            self._emit_audio(at, turn, ids, delta_b64(offset + start * 2, length, quiet), length // 2)
+            delta = answer_delta_b64(offset, start, length // 2, silent, quiet)
+            self._emit_audio(at, turn, ids, delta, length // 2)
         end = t + math.ceil(sent / delta_samples) * step
         match fault:
             case Fault.CLOSE_1011_MID:

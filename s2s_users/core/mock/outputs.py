@@ -46,6 +46,13 @@ class Stream:
     steps: Iterator[float]
 
 
+@dataclass(frozen=True, slots=True)
+class CancelAt:
+    """Internal marker: the user spoke over this response; it is cancelled when this comes due."""
+
+    response_id: str
+
+
 def belongs_to(output: object, response_id: str) -> bool:
     if isinstance(output, EndResponse | Stream | Send):
         return output.response_id == response_id

@@ -85,6 +85,19 @@ class ModelProfile:
     session_cap_s: float | None = None
     close_code: int = 1011
     reject: Mapping[int, float] = field(default_factory=dict)
+    leading_silence_ms: int = 0
+    """Digital silence at the start of every answer (providers send 75–340 ms): what a caller does not hear."""
+    vad_silence_ms: int = 500
+    """Server VAD: silence that ends the user's speech (short: the VAD splits prompts at their pauses)."""
+    leftover: float = 0.0
+    """Server VAD: probability, after each answer, of taking the next audio (silence, noise) for speech."""
+    leftover_at: tuple[int, ...] = ()
+    """Server VAD: after these answers (counted from 1, leftover ones not counted), the next audio is taken for
+    speech."""
+    barge_in: str = "cancel"
+    """When the user speaks over an answer: "cancel" it (as a server with interrupt_response does) or "ignore"."""
+    barge_in_stop_ms: int = 200
+    """How long the answer keeps streaming after the user starts speaking over it, before it is cancelled."""
 
     def draw_audio_s(self, rng: random.Random) -> float:
         return self.audio.draw(rng)

@@ -41,7 +41,8 @@ T = TypeVar("T")
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 _PROFILE_KEYS = {
     "audio", "ttfa_s", "stream_speed", "delta_ms", "ceiling_s", "ceiling_fault", "faults", "faults_at", "flavour",
-    "voice", "session_cap_s", "close_code", "reject",
+    "voice", "session_cap_s", "close_code", "reject", "leading_silence_ms", "vad_silence_ms", "leftover", "leftover_at",
+    "barge_in", "barge_in_stop_ms",
 }  # fmt: skip
 _FAULTS = ", ".join(f.value for f in Fault)
 
@@ -118,6 +119,12 @@ def _profile(name: str, table: Any, where: str) -> ModelProfile:
                 _choice(int(k), REJECT_STATUSES, f"{where}.reject"): _probability(v, f"{where}.reject.{k}")
                 for k, v in dict(table.get("reject", {})).items()
             },
+            leading_silence_ms=int(_positive(table.get("leading_silence_ms", 0), f"{where}.leading_silence_ms", True)),
+            vad_silence_ms=int(_positive(table.get("vad_silence_ms", base.vad_silence_ms), f"{where}.vad_silence_ms")),
+            leftover=_probability(table.get("leftover", 0.0), f"{where}.leftover"),
+            leftover_at=tuple(_turn(t, f"{where}.leftover_at") for t in table.get("leftover_at", ())),
+            barge_in=_choice(table.get("barge_in", "cancel"), ("cancel", "ignore"), f"{where}.barge_in"),
+            barge_in_stop_ms=int(_positive(table.get("barge_in_stop_ms", 200), f"{where}.barge_in_stop_ms", True)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc

@@ -23,9 +23,10 @@ class SpeechEdge:
 
 
 class VoiceActivity:
-    """Speech starts on a frame above ``VAD_RMS`` and stops after ``VAD_SILENCE_MS`` below it."""
+    """Speech starts on a frame above ``VAD_RMS`` and stops after ``silence_ms`` below it."""
 
-    def __init__(self) -> None:
+    def __init__(self, silence_ms: int = VAD_SILENCE_MS) -> None:
+        self.silence_ms = silence_ms
         self._rest = b""
         self._in_speech = False
         self._silence_samples = 0
@@ -47,7 +48,7 @@ class VoiceActivity:
                 self._silence_samples = 0
             elif self._in_speech:
                 self._silence_samples += FRAME
-                if self._silence_samples * 1000 >= VAD_SILENCE_MS * SAMPLE_RATE:
+                if self._silence_samples * 1000 >= self.silence_ms * SAMPLE_RATE:
                     self._in_speech = False
                     edges.append(SpeechEdge(False, position_ms))
         return edges

@@ -38,3 +38,19 @@ def delta_b64(offset: int, length: int, quiet: bool = False) -> str:
     buffer = quiet_buffer() if quiet else voice_buffer()
     start = offset % (len(buffer) - length)
     return base64.b64encode(buffer[start : start + length]).decode("ascii")
+
+
+def answer_delta_b64(offset: int, start: int, samples: int, silent: int, quiet: bool = False) -> str:
+    """Samples ``start..start+samples`` of an answer whose first ``silent`` samples are digital silence."""
+    if start + samples <= silent:
+        return _silence_b64(samples)
+    if start >= silent:
+        return delta_b64(offset + start * 2, samples * 2, quiet)
+    quiet_part = silent - start
+    voiced = base64.b64decode(delta_b64(offset + silent * 2, (samples - quiet_part) * 2, quiet))
+    return base64.b64encode(bytes(2 * quiet_part) + voiced).decode("ascii")
+
+
+@lru_cache(maxsize=64)
+def _silence_b64(samples: int) -> str:
+    return base64.b64encode(bytes(2 * samples)).decode("ascii")

@@ -170,7 +170,12 @@ def parse_usage(usage: Any) -> ev.Usage | None:
     )
 
 
-def _audio_delta(delta: Any) -> ev.AudioDelta | ev.MalformedMessage:
+def _optional_int(value: Any) -> int | None:
+    """A JSON integer in the sane range (as ``_int``), or None when absent or not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else None
+
+
+def _audio_delta(delta: Any, response_id: str = "") -> ev.AudioDelta | ev.MalformedMessage:
     """Decode a base64 audio delta; anything that is not base64 text is a malformed message.
 
     Not an empty delta: audio is what the tool measures, and counting an undecodable delta as zero bytes would
@@ -180,7 +185,7 @@ def _audio_delta(delta: Any) -> ev.AudioDelta | ev.MalformedMessage:
     if not isinstance(delta, str):
         return ev.MalformedMessage(f"audio delta is {type(delta).__name__}, not base64 text")
     try:
-        return ev.AudioDelta(base64.b64decode(delta))
+        return ev.AudioDelta(base64.b64decode(delta), response_id)
     except ValueError as exc:  # binascii.Error (bad length or padding), or text that is not ASCII
         return ev.MalformedMessage(f"audio delta is not base64: {type(exc).__name__}")
 
@@ -310,11 +315,11 @@ class OpenAIRealtimeProtocol:
     def _parse(self, kind: str, message: dict[str, Any]) -> ev.Event:
         match kind:
             case "response.output_audio.delta":
-                return _audio_delta(message.get("delta"))
+                return _audio_delta(message.get("delta"), _text(message.get("response_id")) or "")
             case "response.output_audio_transcript.delta":
-                return ev.TranscriptDelta(_text(message.get("delta")) or "")
+                return ev.TranscriptDelta(_text(message.get("delta")) or "", _text(message.get("response_id")) or "")
             case "response.output_text.delta":
-                return ev.TextDelta(_text(message.get("delta")) or "")
+                return ev.TextDelta(_text(message.get("delta")) or "", _text(message.get("response_id")) or "")
             case "response.created":
                 return ev.ResponseCreated(_text(_field(message.get("response"), "id")) or "")
             case "response.done":
@@ -324,13 +329,13 @@ class OpenAIRealtimeProtocol:
             case "session.updated":
                 return ev.SessionUpdated()
             case "input_audio_buffer.speech_started":
-                return ev.SpeechStarted()
+                return ev.SpeechStarted(_optional_int(message.get("audio_start_ms")))
             case "input_audio_buffer.speech_stopped":
-                return ev.SpeechStopped()
+                return ev.SpeechStopped(_optional_int(message.get("audio_end_ms")))
             case "input_audio_buffer.committed":
                 return ev.InputCommitted()
             case "conversation.item.deleted" | "conversation.item.truncated":
-                return ev.ContextTruncated(kind)
+                return ev.ContextTruncated(kind, _optional_int(message.get("audio_end_ms")))
             case "error":
                 error = message.get("error")
                 caused_by = _text(_field(error, "event_id"))

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.plots import audio_per_turn_svg, failures_svg, survival_svg, ttfa_over_time_svg
-from s2s_users.core.reporting.render import HOW_TO_READ, Table, budget_table, detail_table, seed_table, taxonomy_table
+from s2s_users.core.reporting.render import (
+    HOW_TO_READ,
+    Table,
+    budget_table,
+    detail_table,
+    seed_table,
+    taxonomy_table,
+    turn_taking_table,
+)
 from s2s_users.core.reporting.summary import Report
 
 STYLE = """
@@ -68,6 +76,8 @@ def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
         ),
         _figure(audio_per_turn_svg(records), "Assistant audio per turn against the turn index; red crosses fail."),
         _figure(ttfa_over_time_svg(records), "Time to first audio over the run: p50 (solid) and p95 (dashed)."),
+        "<h2>Turn-taking</h2>",
+        html_table(turn_taking_table(report)),
         "<h2>Failure taxonomy</h2>",
         _figure(failures_svg(report), "Failures by class; silent classes in red."),
         html_table(taxonomy_table(report), taxonomy_classes),

@@ -82,6 +82,35 @@ def taxonomy_table(report: Report, code: Callable[[str], str] = str) -> Table:
     return header, rows
 
 
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _pair(low: float | None, high: float | None) -> str:
+    return "—" if low is None and high is None else f"{_ms(low)} / {_ms(high)} ms"
+
+
+def turn_taking_table(report: Report) -> Table:
+    """Per model and turn mode: the latency a caller hears, the endpointing cost, unasked responses, barge-ins."""
+    header = (
+        "Model", "Turn mode", "Turns ok", "TTFA p50 / p95", "Audible p50 / p95", "Endpointing p50 / p95",
+        "Unsolicited responses", "Barge-ins: stop p50 / p95", "Ignored",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = []
+    for row in report.turn_taking:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in row.unsolicited_reasons.items())
+        unsolicited = f"{row.unsolicited_responses}" + (f" ({reasons})" if reasons else "")
+        barge_ins = (
+            f"{row.barge_ins}: {_pair(row.stop_latency_p50_ms, row.stop_latency_p95_ms)}" if row.barge_ins else "0"
+        )
+        rows.append((
+            row.model, row.turn_mode, str(row.turns), _pair(row.ttfa_p50_ms, row.ttfa_p95_ms),
+            _pair(row.audible_p50_ms, row.audible_p95_ms), _pair(row.endpointing_p50_ms, row.endpointing_p95_ms),
+            unsolicited, barge_ins, str(row.barge_ins_ignored),
+        ))  # fmt: skip
+    return header, rows
+
+
 def budget_table(budget: tuple[tuple[int, int], ...]) -> Table:
     return ("Assistant audio per turn", "Turns before the ceiling"), [(f"{n} s", f"about {t}") for n, t in budget]
 
@@ -94,6 +123,14 @@ HOW_TO_READ = (
     "first silent failure; sessions without one are censored. 'not reached': fewer than half failed silently.",
     "**Silent failures**: sessions with a failure that gave no error signal, over sessions.",
     "**Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling.",
+    "**TTFA**: from the end of the user's audio (manual: our commit; server VAD: the end of the prompt's speech) to "
+    "the first audio delta. **Audible**: to the first sample a caller hears (over the silence floor): TTFA plus "
+    "the answer's leading silence. **Endpointing** (server VAD): from the end of the speech to the server's "
+    "speech_stopped.",
+    "**Unsolicited responses**: responses the server started on its own (vad_split: during the prompt; leftover: "
+    "after the answer, on the audio a microphone keeps sending). Their audio counts in every total.",
+    "**Barge-ins**: turns where the next prompt started over the answer; stop latency is how long the server kept "
+    "streaming after our speech began; ignored: it streamed on to the end.",
 )
 
 
@@ -113,6 +150,8 @@ def render_markdown(report: Report) -> str:
     lines += _md_table(seed_table(report))
     lines += [""]
     lines += _md_table(detail_table(report))
+    lines += ["", "## Turn-taking", ""]
+    lines += _md_table(turn_taking_table(report))
     lines += ["", "## Failure taxonomy", ""]
     lines += _md_table(taxonomy_table(report, code=lambda c: f"`{c}`"))
     for model, budget in report.budgets.items():

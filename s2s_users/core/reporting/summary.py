@@ -51,6 +51,28 @@ class ModelRow:
     failed_sessions: int
     censored_sessions: int
     lost_sessions: int
+    unsolicited_responses: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTakingRow:
+    """How one model took turns in one turn mode: the latency a caller hears, and what the server did unasked."""
+
+    model: str
+    turn_mode: str
+    turns: int
+    ttfa_p50_ms: float | None
+    ttfa_p95_ms: float | None
+    audible_p50_ms: float | None
+    audible_p95_ms: float | None
+    endpointing_p50_ms: float | None
+    endpointing_p95_ms: float | None
+    unsolicited_responses: int
+    unsolicited_reasons: dict[str, int]
+    barge_ins: int
+    stop_latency_p50_ms: float | None
+    stop_latency_p95_ms: float | None
+    barge_ins_ignored: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +93,11 @@ class Report:
     models: tuple[ModelRow, ...]
     taxonomy: tuple[TaxonomyRow, ...]
     budgets: dict[str, tuple[tuple[int, int], ...]]
+    turn_taking: tuple[TurnTakingRow, ...] = ()
 
 
 def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
-    ok_turns = [t for r in records for t in r.turns if t.outcome == OK]
+    ok_turns = [t for r in records for t in r.turns if t.outcome == OK and t.solicited]
     audio = [t.assistant_audio_s for t in ok_turns]
     ttfa = [t.ttfa_ms for t in ok_turns if t.ttfa_ms is not None]
     silent = kaplan_meier([r.capacity_to_silent_failure_s for r in records], [not r.silent_censored for r in records])
@@ -101,6 +124,38 @@ def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
         failed_sessions=sum(r.outcome == SessionOutcome.FAILED for r in records),
         censored_sessions=sum(r.silent_censored for r in records),
         lost_sessions=sum(r.end_class == FailureClass.WORKER_LOST for r in records),
+        unsolicited_responses=sum(r.unsolicited_responses for r in records),
+    )
+
+
+def _present(values: Sequence[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
+
+
+def _turn_taking_row(model: str, turn_mode: str, records: Sequence[SessionRecord]) -> TurnTakingRow:
+    ok = [t for r in records for t in r.turns if t.outcome == OK and t.solicited]
+    barged = [t for r in records for t in r.turns if t.barge_in]
+    stops = _present([t.stop_latency_ms for t in barged])
+    reasons: dict[str, int] = {}
+    for record in records:
+        for reason, count in record.unsolicited_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    return TurnTakingRow(
+        model=model,
+        turn_mode=turn_mode,
+        turns=len(ok),
+        ttfa_p50_ms=percentile(_present([t.ttfa_ms for t in ok]), 50),
+        ttfa_p95_ms=percentile(_present([t.ttfa_ms for t in ok]), 95),
+        audible_p50_ms=percentile(_present([t.audible_ms for t in ok]), 50),
+        audible_p95_ms=percentile(_present([t.audible_ms for t in ok]), 95),
+        endpointing_p50_ms=percentile(_present([t.endpointing_ms for t in ok]), 50),
+        endpointing_p95_ms=percentile(_present([t.endpointing_ms for t in ok]), 95),
+        unsolicited_responses=sum(reasons.values()),
+        unsolicited_reasons=dict(sorted(reasons.items())),
+        barge_ins=len(barged),
+        stop_latency_p50_ms=percentile(stops, 50),
+        stop_latency_p95_ms=percentile(stops, 95),
+        barge_ins_ignored=sum(t.outcome == FailureClass.BARGE_IN_IGNORED for t in barged),
     )
 
 
@@ -126,12 +181,17 @@ def build_report(records: Sequence[SessionRecord]) -> Report:
         for row in rows
         if row.silent_capacity_median_s is not None
     }
+    by_mode: dict[tuple[str, str], list[SessionRecord]] = {}
+    for record in records:
+        by_mode.setdefault((record.model, record.turn_mode), []).append(record)
+    turn_taking = tuple(_turn_taking_row(model, mode, by_mode[(model, mode)]) for model, mode in sorted(by_mode))
     return Report(
         run_ids=tuple(sorted({r.run_id for r in records})),
         sessions=len(records),
         models=rows,
         taxonomy=taxonomy,
         budgets=budgets,
+        turn_taking=turn_taking,
     )
 
 

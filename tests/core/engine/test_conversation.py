@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from s2s_users.core import events as ev
-from s2s_users.core.engine.conversation import Conversation, EngineSettings, IllegalTransition
+from s2s_users.core.engine.conversation import Conversation, IllegalTransition
 from s2s_users.core.engine.pacing import Pace
 from s2s_users.core.engine.script import build_script
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.engine.table import TRANSITIONS, State, Trigger
 from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse
 from s2s_users.core.metrics.records import SessionLabels

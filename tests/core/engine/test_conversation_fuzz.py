@@ -18,9 +18,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from s2s_users.core import events as ev
-from s2s_users.core.engine.conversation import Conversation, EngineSettings
+from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.pacing import Pace
 from s2s_users.core.engine.script import Script, build_script
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.engine.table import State
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import OUTCOMES, SessionLabels, SessionRecord, TurnRecord
@@ -266,10 +267,15 @@ def play(setup: Setup, steps: list[Step]) -> SessionRecord:
 def assert_consistent(record: SessionRecord, setup: Setup, state: State) -> None:
     assert record.turns_planned == setup.settings.turns
     assert record.turns_completed <= record.turns_planned
-    assert [t.turn for t in record.turns] == list(range(1, len(record.turns) + 1))
+    # Every response is recorded: the turns' own in order, and any the server started on its own between them.
+    answers = [t for t in record.turns if t.solicited]
+    assert [t.turn for t in answers] == list(range(1, len(answers) + 1))
     assert all(t.outcome == "ok" or t.outcome in CODES for t in record.turns)
-    assert record.turns_completed == sum(t.outcome == "ok" for t in record.turns)
-    assert math.isclose(record.assistant_audio_s, sum(t.assistant_audio_s for t in record.turns), abs_tol=1e-3)
+    assert record.turns_completed == sum(t.outcome == "ok" for t in answers)
+    assert record.unsolicited_responses == len(record.turns) - len(answers)
+    # All audio counts: every response's, and audio of no live response (a straggler's).
+    total = sum(t.assistant_audio_s for t in record.turns) + record.stray_audio_s
+    assert math.isclose(record.assistant_audio_s, total, abs_tol=1e-3)
     assert record.capacity_to_failure_s <= record.assistant_audio_s
     assert record.capacity_to_failure_s <= record.capacity_to_silent_failure_s  # the first failure comes first
     assert record.capacity_to_silent_failure_s <= record.assistant_audio_s
@@ -279,7 +285,7 @@ def assert_consistent(record: SessionRecord, setup: Setup, state: State) -> None
     assert record.silent_censored == (record.silent_failure_turn is None)
     assert record.outcome in OUTCOMES and (record.outcome == "failed") == (record.failure_class is not None)
     if state is State.DONE:
-        assert len(record.turns) == record.turns_planned and record.end_class is None
+        assert len(answers) == record.turns_planned and record.end_class is None
     else:
         assert record.end_class is not None  # an early end always says why
     assert record.ended_at >= record.started_at

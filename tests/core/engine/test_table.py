@@ -20,6 +20,12 @@ def test_an_error_about_our_configuration_is_its_own_trigger() -> None:
     assert trigger_of(ev.UnknownEvent("x.y")) is None
 
 
-def test_only_server_vad_counts_audio_that_arrives_while_the_prompt_streams() -> None:
-    assert Trigger.AUDIO in TRANSITIONS_BY_MODE["server_vad"][State.SENDING]
-    assert Trigger.AUDIO not in TRANSITIONS_BY_MODE["manual"][State.SENDING]
+def test_audio_while_the_prompt_streams_is_never_the_turns_own_answer() -> None:
+    for table in TRANSITIONS_BY_MODE.values():
+        assert table[State.SENDING][Trigger.AUDIO].next is None  # counted elsewhere, the turn stays as it is
+        assert table[State.SENDING][Trigger.RESPONSE_CREATED].next is None
+
+
+def test_a_response_the_turn_did_not_ask_for_can_start_in_any_turn_state() -> None:
+    for state in (State.SENDING, State.RECEIVING, State.THINKING):
+        assert Trigger.RESPONSE_CREATED in TRANSITIONS[state] and Trigger.OTHER_RESPONSE_DONE in TRANSITIONS[state]

@@ -70,7 +70,7 @@ def test_errors_failed_and_incomplete_responses_and_truncations_are_parsed() -> 
     assert failed.error_message == "The server had an error while processing your request."
     assert isinstance(incomplete, ev.ResponseDone) and incomplete.reason == "max_output_tokens"
     assert events[4] == ev.ContextTruncated("conversation.item.deleted")
-    assert events[5] == ev.ContextTruncated("conversation.item.truncated")
+    assert events[5] == ev.ContextTruncated("conversation.item.truncated", audio_end_ms=1500)  # where it cut
 
 
 def test_unknown_events_are_counted_and_never_fatal() -> None:

@@ -137,6 +137,13 @@ def turn_point(labels: SessionLabels, session_id: str, turn: TurnRecord) -> Line
     fields.flag("context_truncated", turn.context_truncated)
     for name, tokens in TurnRecord.usage_fields(turn.usage).items():
         fields.integer(name, tokens)
+    fields.flag("solicited", turn.solicited)
+    fields.text("unsolicited_reason", turn.unsolicited_reason)
+    fields.real("audible_ms", turn.audible_ms)
+    fields.real("leading_silence_ms", turn.leading_silence_ms)
+    fields.real("endpointing_ms", turn.endpointing_ms)
+    fields.flag("barge_in", turn.barge_in)
+    fields.real("stop_latency_ms", turn.stop_latency_ms)
     tags = {**_label_tags(labels), "outcome": str(turn.outcome), "failure_kind": kind_of(turn.outcome).value}
     return LinePoint(
         series(TURN_MEASUREMENT, tags),
@@ -170,6 +177,9 @@ def session_point(record: SessionRecord) -> LinePoint:
     fields.integer("unknown_events", sum(record.unknown_events.values()))
     fields.real("estimated_cost_usd", record.estimated_cost_usd)
     fields.flag("silent_failure", record.silent_failure_turn is not None)
+    fields.integer("unsolicited_responses", record.unsolicited_responses)
+    fields.real("stray_audio_s", record.stray_audio_s)
+    fields.integer("barge_ins", record.barge_ins)
     tags = {
         **_label_tags(record.labels),
         "outcome": str(record.outcome),

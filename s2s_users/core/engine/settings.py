@@ -1,0 +1,29 @@
+"""What a session's engine is told: turns, turn mode, pacing, timeouts, the silence floor, barge-in."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from s2s_users.core.engine.pacing import Pace
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    turns: int = 60
+    turn_mode: str = "manual"
+    pace: Pace = field(default_factory=lambda: Pace(1.0))
+    think_time_s: float = 1.0
+    turn_timeout_s: float = 30.0
+    silence_floor_dbfs: float = -50.0
+    output_rate: int = 24_000
+    """Sample rate of the assistant's PCM16 audio (the provider's): bytes to seconds."""
+    barge_in_after_s: float | None = None
+    """Speak over the answer this long after its first audio (the next prompt starts); None: never."""
+    barge_in_share: float = 1.0
+    """The share of turns that barge in (spread evenly over the session: turn i when floor(i·share) steps)."""
+
+    def barges_in(self, turn: int) -> bool:
+        if self.barge_in_after_s is None or turn >= self.turns:
+            return False  # the last turn has no next prompt to speak over it with
+        return math.floor(turn * self.barge_in_share) > math.floor((turn - 1) * self.barge_in_share)
