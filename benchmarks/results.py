@@ -28,8 +28,10 @@ def publish(
     rows: Sequence[Any],
     params: dict[str, Any],
     out: Path = RESULTS,
+    notes: str = "",
 ) -> None:
-    """Print the table and the conclusion; write the results with the machine and the parameters to ``out``."""
+    """Print the table and the conclusion; write the results with the machine and the parameters to ``out``
+    (``notes``: more for the Markdown copy, such as the command line)."""
     print(table)
     print()
     print(conclusion)
@@ -43,4 +45,7 @@ def publish(
     payload = {"meta": meta, "rows": [dataclasses.asdict(row) for row in rows], "conclusion": conclusion}
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (out / f"{name}.md").write_text(f"# {title} ({meta['date']}, {meta['cpus']} CPUs)\n\n{table}\n\n{conclusion}\n")
+    more = f"\n{notes}\n" if notes else ""
+    (out / f"{name}.md").write_text(
+        f"# {title} ({meta['date']}, {meta['cpus']} CPUs)\n\n{table}\n\n{conclusion}\n{more}"
+    )

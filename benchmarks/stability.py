@@ -49,7 +49,7 @@ WARM_UP = 0.20
 FLAT_SLOPE_MB_PER_SIM_H = 1.0
 FD_MARGIN = 4
 SERIES_POINTS = 20
-MB = 1024 * 1024
+MB = 1_000_000
 STOP_LINE = b"--run-time limit reached"  # Locust's master logs it when the run time is up
 
 #: The service the soak plays against. Audio streams in real time (times the time scale) in 500 ms deltas, so a
@@ -342,7 +342,7 @@ def session_facts(sessions_path: Path) -> dict[str, Any]:
         for line in sessions_path.read_text().splitlines():
             record = json.loads(line)
             outcomes[str(record.get("outcome"))] += 1
-            ends[str(record.get("end_class") or "completed")] += 1
+            ends[str(record.get("end_class") or "all turns played")] += 1
             for turn in record.get("turns", ()):
                 turns += 1
                 lags.append(float(turn.get("pacing_lag_ms") or 0.0))
@@ -380,7 +380,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def locust_command(args: argparse.Namespace, run_dir: Path, scenario: str, run_s: float, port: int) -> list[str]:
+def locust_command(args: argparse.Namespace, run_dir: Path, scenario: str, run_s: float, port: object) -> list[str]:
     """The run as a user would start it; on a free master port (another run may hold Locust's default 5557)."""
     scale = f"{args.time_scale:g}"
     return [
@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             result = measure(args, Path(scratch))
     if result.code != 0:
         return 1
-    command = locust_command(args, Path("RUN_DIR"), args.scenario or "RUN_DIR/stability.toml", result.run_s, 5557)
+    command = locust_command(args, Path("RUN_DIR"), args.scenario or "RUN_DIR/stability.toml", result.run_s, "PORT")
     params = {
         "command": "python -m benchmarks.stability " + shlex.join(sys.argv[1:] if argv is None else argv),
         "locust_command": shlex.join(command).replace(str(ROOT) + "/", ""),
@@ -524,8 +524,14 @@ def main(argv: list[str] | None = None) -> int:
         "sessions": result.facts,
         "scenario": args.scenario or SCENARIO.strip(),
     }
+    found = params["versions"]
+    notes = (
+        f"Machine: {params['cpu_model']}, {params['cores']} cores; "
+        + ", ".join(f"{package} {version}" for package, version in found.items())
+        + f".\n\nCommand: `{params['command']}`, which ran `{params['locust_command']}`."
+    )
     title = "Long-run stability benchmark"
-    publish("stability", title, table(result.rows), conclusion(args, result), result.rows, params, out=args.out)
+    publish("stability", title, table(result.rows), conclusion(args, result), result.rows, params, args.out, notes)
     return 0
 
 
