@@ -46,6 +46,7 @@ test: system lint types unit
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.influx_sink
 	$(BIN)/python -m benchmarks.mock_capacity
+	$(BIN)/python -m benchmarks.stability
 
 clean:
 	rm -rf $(VENV) .venv-sdk .mypy_cache .ruff_cache .pytest_cache

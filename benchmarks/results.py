@@ -20,8 +20,18 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(render.markdown_table(header, rows))
 
 
-def publish(name: str, title: str, table: str, conclusion: str, rows: Sequence[Any], params: dict[str, Any]) -> None:
-    """Print the table and the conclusion; write the results with the machine and the parameters."""
+def publish(
+    name: str,
+    title: str,
+    table: str,
+    conclusion: str,
+    rows: Sequence[Any],
+    params: dict[str, Any],
+    out: Path = RESULTS,
+    notes: str = "",
+) -> None:
+    """Print the table and the conclusion; write the results with the machine and the parameters to ``out``
+    (``notes``: more for the Markdown copy, such as the command line)."""
     print(table)
     print()
     print(conclusion)
@@ -33,6 +43,9 @@ def publish(name: str, title: str, table: str, conclusion: str, rows: Sequence[A
         **params,
     }
     payload = {"meta": meta, "rows": [dataclasses.asdict(row) for row in rows], "conclusion": conclusion}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(f"# {title} ({meta['date']}, {meta['cpus']} CPUs)\n\n{table}\n\n{conclusion}\n")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    more = f"\n{notes}\n" if notes else ""
+    (out / f"{name}.md").write_text(
+        f"# {title} ({meta['date']}, {meta['cpus']} CPUs)\n\n{table}\n\n{conclusion}\n{more}"
+    )
