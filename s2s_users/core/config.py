@@ -15,6 +15,7 @@ from typing import Any
 from s2s_users.core.engine.conversation import EngineSettings
 from s2s_users.core.engine.pacing import Pace, parse_pace
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.model_mix import parse_models
 from s2s_users.core.protocols.openai_realtime import RealtimeSettings, check_url
 
 TURN_MODES = ("manual", "server_vad")
@@ -49,6 +50,8 @@ class RunSettings:
     vad_silence_ms: int
     run_id: str
     scenario: str
+    model_weights: tuple[int, ...] = ()
+    """One weight per model (``--s2s-model a:3,b:1``); empty: all equal."""
 
     @property
     def embedded_mock(self) -> bool:
@@ -95,9 +98,8 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     url = (options.s2s_url or "").strip() or None
     if url is not None:
         check_url(url)
-    models = tuple(m.strip() for m in str(options.s2s_model).split(",") if m.strip())
-    if not models:
-        raise ConfigError("--s2s-model is empty: name at least one model, e.g. --s2s-model gpt-realtime")
+    weighted = parse_models(str(options.s2s_model))
+    models = tuple(name for name, _ in weighted)
     if options.turn_mode not in TURN_MODES:
         raise ConfigError(f"--turn-mode {options.turn_mode!r} is not valid: use manual or server_vad")
     if options.turns < 1:
@@ -128,4 +130,5 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         vad_silence_ms=int(_positive("--vad-silence-ms", options.vad_silence_ms, allow_zero=True)),
         run_id=run_id,
         scenario=options.scenario,
+        model_weights=tuple(weight for _, weight in weighted),
     )
