@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.plots import audio_per_turn_svg, failures_svg, survival_svg, ttfa_over_time_svg
 from s2s_users.core.reporting.render import HOW_TO_READ, Table, budget_table, detail_table, seed_table, taxonomy_table
+from s2s_users.core.reporting.run_info import RunInfo, header_rows
 from s2s_users.core.reporting.summary import Report
 
 STYLE = """
@@ -46,7 +47,7 @@ def _markdown_bold(text: str) -> str:
     return "".join(f"<strong>{part}</strong>" if index % 2 else part for index, part in enumerate(parts))
 
 
-def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
+def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo | None = None) -> str:
     runs = ", ".join(report.run_ids)
     taxonomy_classes = [
         "silent" if t.silent and (t.turns or t.session_ends) else "" if t.turns or t.session_ends else "quiet"
@@ -58,6 +59,7 @@ def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
         f"<title>s2s_users report: {html.escape(runs)}</title><style>{STYLE}</style></head><body>",
         f"<h1>s2s_users report: run {html.escape(runs)}</h1>",
         f"<p>{report.sessions} sessions.</p>",
+        *(["<h2>The run</h2>", html_table((("Item", "Value"), list(header_rows(info))))] if info is not None else []),
         "<h2>Sessions per model</h2>",
         html_table(seed_table(report)),
         html_table(detail_table(report)),
