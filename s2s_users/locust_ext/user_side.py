@@ -20,6 +20,7 @@ from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Script, build_script
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
+from s2s_users.core.model_mix import model_sequence
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
@@ -66,6 +67,11 @@ class UserSide:
         self._rejections_logged: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------------
+
+    def prepare(self, settings: RunSettings) -> None:
+        """Before a test: the embedded mock up (so its URL is known), if the run uses it."""
+        if settings.embedded_mock:
+            self._ensure_mock(settings)
 
     def start(self, settings: RunSettings, influx: InfluxSink | None) -> None:
         self.settings = settings
@@ -127,10 +133,11 @@ class UserSide:
         return self.mock.url
 
     def next_model(self) -> str:
-        """Spread users evenly over the models; workers start at their own offset."""
+        """Spread users over the models by their weights (evenly without); workers start at their own offset."""
         assert self.settings is not None
         models = self.settings.models
-        model = models[(self._users_assigned + worker_index(self.environment)) % len(models)]
+        order = model_sequence(models, self.settings.model_weights or (1,) * len(models))
+        model = order[(self._users_assigned + worker_index(self.environment)) % len(order)]
         self._users_assigned += 1
         return model
 
