@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
+import argparse
 import copy
 import logging
 import sys
@@ -25,12 +26,12 @@ from s2s_users.core.reporting.summary import percentile
 from s2s_users.io.sinks.influx import InfluxSink, check_connection
 from s2s_users.locust_ext import webui
 from s2s_users.locust_ext.master_watch import BEACON_INTERVAL_S, MasterWatch
-from s2s_users.locust_ext.options import OPTIONS_BY_DEST, add_options
+from s2s_users.locust_ext.options import NO_SHAPE, OPTIONS_BY_DEST, add_options
 from s2s_users.locust_ext.record_owner import RecordOwner
 from s2s_users.locust_ext.relay import Batch
 from s2s_users.locust_ext.roles import LOCAL_NODE, is_master, is_worker, owns_records, runs_users, worker_name
 from s2s_users.locust_ext.settings import influx_settings, run_settings
-from s2s_users.locust_ext.shapes import install_shape
+from s2s_users.locust_ext.shapes import install_shape, shape_settings
 from s2s_users.locust_ext.user_side import UserSide, script_for
 
 log = logging.getLogger("s2s_users")
@@ -92,13 +93,20 @@ class S2SProcess:
         options = self.environment.parsed_options
         return {name: getattr(options, name) for name in OPTIONS_BY_DEST}
 
-    def accept_form(self, values: dict[str, Any]) -> None:
-        """Options typed in the web UI's start form: checked as the command line's are, then applied."""
+    def accept_form(self, values: dict[str, Any], locust_values: dict[str, Any]) -> None:
+        """Options typed in the web UI's start form: checked as the command line's are, then applied.
+
+        ``locust_values`` are Locust's own fields of the form (users, spawn rate), which a shape is checked with;
+        Locust applies those itself.
+        """
         candidate = copy.copy(self.environment.parsed_options)
         vars(candidate).update(values)
         self.settings(candidate)
+        name = getattr(candidate, "shape", NO_SHAPE)
+        if name != NO_SHAPE:
+            shape_settings(argparse.Namespace(**{**vars(candidate), **locust_values}), name)
         vars(self.environment.parsed_options).update(values)
-        install_shape(self.environment)  # before Locust's swarm route looks for a shape
+        install_shape(self.environment, checked_with=candidate)  # before Locust's swarm route looks for a shape
 
     # --- a test -----------------------------------------------------------------------------------------
 

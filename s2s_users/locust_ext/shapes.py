@@ -64,15 +64,19 @@ class Spike(S2SShape):
 SHAPE_CLASSES: dict[str, type[S2SShape]] = {cls.shape_name: cls for cls in (RampAndHold, Steps, Spike)}
 
 
-def install_shape(environment: Any) -> None:
-    """Make ``--shape`` the environment's load shape (or leave Locust's -u/-r, or a locustfile's own shape)."""
+def install_shape(environment: Any, checked_with: Any = None) -> None:
+    """Make ``--shape`` the environment's load shape (or leave Locust's -u/-r, or a locustfile's own shape).
+
+    The shape is checked against ``checked_with`` (default: the parsed options): the start form checks the options
+    it is about to apply, with the users it asks for, before anything changes.
+    """
     options = environment.parsed_options
     name = getattr(options, "shape", NO_SHAPE) or NO_SHAPE
     if name == NO_SHAPE:
         if isinstance(environment.shape_class, S2SShape):
             environment.shape_class = None  # the start form took the shape away
         return
-    shape_settings(options, name)  # fail at start-up, not at the first tick
+    shape_settings(checked_with if checked_with is not None else options, name)  # fail now, not at the first tick
     if type(environment.shape_class) is not SHAPE_CLASSES[name]:
         shape = SHAPE_CLASSES[name]()
         shape.runner = environment.runner

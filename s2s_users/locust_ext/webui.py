@@ -40,16 +40,28 @@ LIVE_LINK = {"href": "./s2s/live", "title": "Sessions: live charts (survival cur
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+def locust_values(form: Mapping[str, str]) -> dict[str, Any]:
+    """Locust's users and spawn rate as the start form asks for them (Locust checks and applies them itself)."""
+    values: dict[str, Any] = {}
+    for field, name, kind in (("user_count", "num_users", int), ("spawn_rate", "spawn_rate", float)):
+        try:
+            values[name] = kind(form[field])
+        except (KeyError, ValueError):
+            continue
+    return values
+
+
 def install(
     web_ui: Any,
     view: Callable[[], LiveView],
     started_with: Mapping[str, Any],
-    accept: Callable[[dict[str, Any]], None],
+    accept: Callable[[dict[str, Any], dict[str, Any]], None],
 ) -> None:
     """Add the Sessions tab and its routes to Locust's web UI, and take over the start form's fields for our options.
 
     ``view`` gives the current live view; ``started_with`` holds our options as the process started;
-    ``accept`` checks and applies typed option values from the start form (raising ``ConfigError``).
+    ``accept`` checks and applies typed option values from the start form (raising ``ConfigError``), given
+    Locust's own values of the form as well.
     """
     from flask import Blueprint, Response, jsonify, request
     from werkzeug.datastructures import ImmutableMultiDict
@@ -75,7 +87,7 @@ def install(
         if request.method != "POST" or request.endpoint != "locust.swarm":
             return None
         try:
-            accept(form_values(request.form.items(multi=True), started_with))
+            accept(form_values(request.form.items(multi=True), started_with), locust_values(request.form))
         except ConfigError as exc:
             return jsonify({"success": False, "message": f"error: {exc}", "host": web_ui.environment.host})
         # Locust would apply our fields again as raw strings: it gets the form without them.

@@ -52,3 +52,10 @@ def test_no_shape_leaves_locusts_own_users_and_rate() -> None:
 def test_an_impossible_shape_fails_when_installed() -> None:
     with pytest.raises(ConfigError, match="--shape-steps 20 is out of range"):
         install_shape(environment("steps", shape_steps=20))
+
+
+def test_the_start_form_checks_a_shape_with_the_users_it_asks_for() -> None:
+    env = environment("steps", num_users=2, shape_steps=4)  # 4 steps cannot reach 2 users...
+    asked = Namespace(**{**vars(env.parsed_options), "num_users": 8})  # ...but the form asks for 8
+    install_shape(env, checked_with=asked)
+    assert type(env.shape_class) is Steps
