@@ -5,8 +5,10 @@
 | 0 | the run completed and every given gate passed |
 | 3 | a gate failed (``--check-*``) |
 | 2 | bad configuration (an option, the prompts, InfluxDB refused at start-up) |
-| 1 | the harness itself broke: an unhandled exception in a user or hook, more lost sessions than
-|   | ``--max-lost-sessions`` (a gated run allows none), or no session finished at all |
+| 1 | the harness itself broke: an unhandled exception, too many lost sessions, or nothing measured |
+
+"Too many lost sessions": more sessions lost with their worker than ``--max-lost-sessions`` (a gated run that does
+not say allows none). Code 1 wins over 3: when the generator broke, its gate results are not to be trusted.
 
 A run is *gated* when a ``--check-*`` gate or ``--max-lost-sessions`` is given; then this table decides, whatever
 turns failed (finding failures is what the tool is for). Without gates Locust's own rule stays: 0, or
