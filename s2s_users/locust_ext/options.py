@@ -10,8 +10,6 @@ the command line wins over the environment, which wins over the file.
 
 from __future__ import annotations
 
-from locust.util.timespan import parse_timespan
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +24,9 @@ SHAPES = (NO_SHAPE, "ramp-and-hold", "steps", "spike")
 
 def timespan(text: str) -> int:
     """Seconds from a Locust time span (``90``, ``90s``, ``10m``, ``1h30m``), as ``--run-time`` takes them."""
+    # Imported here: importing Locust monkey-patches the process, and the start form's tests import this table.
+    from locust.util.timespan import parse_timespan
+
     return int(parse_timespan(text))
 
 
