@@ -2,6 +2,7 @@
 
     python -m s2s_users mock [--port 8765] [--scenario FILE] [--truth FILE] ...   the mock realtime server
     python -m s2s_users report RUN_DIR                                           report.html/md/json again
+    python -m s2s_users compare RUN_A RUN_B [--out FILE]                         two runs side by side
     python -m s2s_users replay DIR --url URL --bucket B ...                      InfluxDB points left in a spool
 
 The load test itself runs under Locust: ``locust -f locustfiles/endurance.py``.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS = ("mock", "report", "replay")
+COMMANDS = ("mock", "report", "compare", "replay")
 
 
 def _command(name: str) -> Callable[[list[str]], int]:
@@ -25,6 +26,10 @@ def _command(name: str) -> Callable[[list[str]], int]:
         from s2s_users.io.reports import main as report
 
         return report
+    if name == "compare":
+        from s2s_users.io.compare import main as compare
+
+        return compare
     from s2s_users.io.sinks.influx.replay import main as replay
 
     return replay

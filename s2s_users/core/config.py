@@ -16,6 +16,7 @@ from s2s_users.core.engine.pacing import Pace, parse_pace
 from s2s_users.core.engine.script import Carrier
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.model_mix import parse_models
 from s2s_users.core.protocols.openai_realtime import RealtimeSettings, check_url
 
 TURN_MODES = ("manual", "server_vad")
@@ -54,6 +55,8 @@ class RunSettings:
     carrier: Carrier = Carrier.SILENCE
     barge_in_after_s: float | None = None
     barge_in_share: float = 1.0
+    model_weights: tuple[int, ...] = ()
+    """One weight per model (``--s2s-model a:3,b:1``); empty: all equal."""
 
     @property
     def embedded_mock(self) -> bool:
@@ -107,9 +110,8 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     url = (options.s2s_url or "").strip() or None
     if url is not None:
         check_url(url)
-    models = tuple(m.strip() for m in str(options.s2s_model).split(",") if m.strip())
-    if not models:
-        raise ConfigError("--s2s-model is empty: name at least one model, e.g. --s2s-model gpt-realtime")
+    weighted = parse_models(str(options.s2s_model))
+    models = tuple(name for name, _ in weighted)
     turn_modes = tuple(dict.fromkeys(m.strip() for m in str(options.turn_mode).split(",") if m.strip()))
     bad_modes = [m for m in turn_modes if m not in TURN_MODES] or ([] if turn_modes else [options.turn_mode])
     if bad_modes:
@@ -156,4 +158,5 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         carrier=Carrier(carrier),
         barge_in_after_s=barge_in_after,
         barge_in_share=barge_in_share,
+        model_weights=tuple(weight for _, weight in weighted),
     )

@@ -1,4 +1,4 @@
-"""Reading a run folder's sessions.jsonl and writing report.md, report.html and report.json beside it."""
+"""Reading a run folder (sessions.jsonl, run.json) and writing report.md, report.html and report.json beside it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.metrics.records import SESSIONS_FILE, SessionRecord
 from s2s_users.core.reporting.html import render_html
 from s2s_users.core.reporting.render import render_markdown, render_text
+from s2s_users.core.reporting.run_info import RUN_FILE, RunInfo
 from s2s_users.core.reporting.summary import Report, build_report, report_to_dict
 
 
@@ -28,15 +29,33 @@ def load_sessions(run_dir: Path) -> list[SessionRecord]:
     return records
 
 
-def write_report(run_dir: Path, records: list[SessionRecord] | None = None) -> Report:
-    """Write report.md/.html/.json from ``records`` (default: the folder's sessions.jsonl) and return the report."""
+def load_run_info(run_dir: Path) -> RunInfo | None:
+    """The run's ``run.json`` (written at the end of a run), or None for a folder without one."""
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        return RunInfo.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path} is not a run description: {exc}") from exc
+
+
+def write_run_info(run_dir: Path, info: RunInfo) -> None:
+    (run_dir / RUN_FILE).write_text(json.dumps(info.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
+
+
+def write_report(run_dir: Path, records: list[SessionRecord] | None = None, info: RunInfo | None = None) -> Report:
+    """Write report.md/.html/.json from ``records`` (default: the folder's sessions.jsonl) and return the report.
+
+    ``info`` (default: the folder's run.json, if any) heads each report.
+    """
     records = load_sessions(run_dir) if records is None else records
+    info = load_run_info(run_dir) if info is None else info
     report = build_report(records)
-    (run_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
-    (run_dir / "report.html").write_text(render_html(report, records), encoding="utf-8")
-    (run_dir / "report.json").write_text(
-        json.dumps(report_to_dict(report), indent=2, allow_nan=False), encoding="utf-8"
-    )
+    (run_dir / "report.md").write_text(render_markdown(report, info), encoding="utf-8")
+    (run_dir / "report.html").write_text(render_html(report, records, info), encoding="utf-8")
+    data = {"run": None if info is None else info.to_dict(), **report_to_dict(report)}
+    (run_dir / "report.json").write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
     return report
 
 

@@ -10,26 +10,28 @@ from __future__ import annotations
 
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
+import argparse
 import copy
 import logging
 import sys
-import time
 from typing import Any
 
 import gevent
 
 from s2s_users.core.config import RunSettings
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.exit_codes import ExitCode
 from s2s_users.core.redact import redact_url
 from s2s_users.core.reporting.summary import percentile
 from s2s_users.io.sinks.influx import InfluxSink, check_connection
 from s2s_users.locust_ext import webui
 from s2s_users.locust_ext.master_watch import BEACON_INTERVAL_S, MasterWatch
-from s2s_users.locust_ext.options import OPTIONS_BY_DEST, add_options
+from s2s_users.locust_ext.options import NO_SHAPE, OPTIONS_BY_DEST, add_options
 from s2s_users.locust_ext.record_owner import RecordOwner
 from s2s_users.locust_ext.relay import Batch
 from s2s_users.locust_ext.roles import LOCAL_NODE, is_master, is_worker, owns_records, runs_users, worker_name
 from s2s_users.locust_ext.settings import influx_settings, run_settings
+from s2s_users.locust_ext.shapes import install_shape, shape_settings
 from s2s_users.locust_ext.user_side import UserSide, script_for
 
 log = logging.getLogger("s2s_users")
@@ -38,7 +40,8 @@ MSG_BATCH = "s2s_batch"
 MSG_STOP_USERS = "s2s_stop_users"
 MSG_BEACON = "s2s_beacon"
 HEALTH_INTERVAL_S = 5.0
-CONFIG_ERROR_EXIT_CODE = 2
+#: Locust's Host field on a master whose workers each run their own embedded mock (on their own loopback).
+MOCK_ON_EACH_WORKER = "embedded mock on each worker"
 
 
 class S2SProcess:
@@ -68,21 +71,43 @@ class S2SProcess:
         if self.users is not None:
             for mode in settings.turn_modes:
                 script_for(settings, mode)
+        if self.owner is not None:
+            install_shape(self.environment)
         influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
         if influx is not None:
             check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+        if self.users is not None and not is_worker(self.environment):
+            self.users.prepare(settings)  # a local run starts its mock now: the Host field can name it
+        self.show_target(settings)
+
+    def show_target(self, settings: RunSettings) -> None:
+        """Locust's Host field (web UI, reports) names the target: the URL without secrets, or the embedded mock."""
+        if settings.url is not None:
+            self.environment.host = redact_url(settings.url)
+        elif self.users is not None and self.users.mock is not None:
+            self.environment.host = self.users.mock.url
+        elif is_master(self.environment):
+            self.environment.host = MOCK_ON_EACH_WORKER
 
     def options_started_with(self) -> dict[str, Any]:
         """Our options as the process has them now (after ``validate`` pinned the run id)."""
         options = self.environment.parsed_options
         return {name: getattr(options, name) for name in OPTIONS_BY_DEST}
 
-    def accept_form(self, values: dict[str, Any]) -> None:
-        """Options typed in the web UI's start form: checked as the command line's are, then applied."""
+    def accept_form(self, values: dict[str, Any], locust_values: dict[str, Any]) -> None:
+        """Options typed in the web UI's start form: checked as the command line's are, then applied.
+
+        ``locust_values`` are Locust's own fields of the form (users, spawn rate), which a shape is checked with;
+        Locust applies those itself.
+        """
         candidate = copy.copy(self.environment.parsed_options)
         vars(candidate).update(values)
         self.settings(candidate)
+        name = getattr(candidate, "shape", NO_SHAPE)
+        if name != NO_SHAPE:
+            shape_settings(argparse.Namespace(**{**vars(candidate), **locust_values}), name)
         vars(self.environment.parsed_options).update(values)
+        install_shape(self.environment, checked_with=candidate)  # before Locust's swarm route looks for a shape
 
     # --- a test -----------------------------------------------------------------------------------------
 
@@ -94,6 +119,8 @@ class S2SProcess:
             self.users.start(settings, self.influx)
         if self.owner is not None:
             self.owner.start(settings, self.influx)
+        if not is_worker(self.environment):
+            self.show_target(settings)
 
     def stop(self) -> None:
         """At test stop: the users' last batch, the owner's report, then the InfluxDB flush."""
@@ -230,13 +257,17 @@ def install_hooks(events: Any) -> None:
             process.validate()
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
-            sys.exit(CONFIG_ERROR_EXIT_CODE)
-        if web_ui is not None and process.owner is not None:
+            sys.exit(ExitCode.BAD_CONFIGURATION)
+        if process.owner is not None:
             owner = process.owner
+            environment.events.reset_stats.add_listener(lambda **_: owner.reset_live())
+            environment.events.spawning_complete.add_listener(
+                lambda **_: owner.reset_live() if environment.reset_stats else None
+            )
+        if web_ui is not None and process.owner is not None:
             webui.install(
                 web_ui,
                 lambda: owner.live,
-                lambda: time.strftime("%H:%M:%S"),
                 started_with=process.options_started_with(),
                 accept=process.accept_form,
             )
@@ -253,6 +284,7 @@ def install_hooks(events: Any) -> None:
             process_of(environment).start()
         except ConfigError as exc:
             log.error("s2s: %s", exc)
+            environment.process_exit_code = ExitCode.BAD_CONFIGURATION
             gevent.spawn(environment.runner.quit)
 
     def _test_stop(environment: Any, **_: Any) -> None:

@@ -2,7 +2,10 @@
 
 Every option also shows in the web UI's start form (Locust sends them to the workers), except where noted.
 The table is also what the start form's values are typed and checked against (``webform``), so that a value
-typed in the form means what it means on the command line.
+typed in the form means what it means on the command line. Every option can also be set in ``locust.conf``
+(its flag without the dashes: ``turns = 60``) and from an environment variable (``Option.env_var``: ``S2S_`` and
+the flag in capitals, without a leading ``s2s-``: ``--s2s-url`` is ``S2S_URL``, ``--turns`` is ``S2S_TURNS``);
+the command line wins over the environment, which wins over the file.
 """
 
 from __future__ import annotations
@@ -14,8 +17,24 @@ from typing import Any
 from s2s_users.core.exceptions import ConfigError
 
 DEFAULT_MODELS = "gpt-realtime,gpt-realtime-2"
+ENV_PREFIX = "S2S_"
+NO_SHAPE = "none"
+SHAPES = (NO_SHAPE, "ramp-and-hold", "steps", "spike")
 
-_KINDS: dict[type, str] = {int: "a whole number", float: "a number"}
+
+def timespan(text: str) -> int:
+    """Seconds from a Locust time span (``90``, ``90s``, ``10m``, ``1h30m``), as ``--run-time`` takes them."""
+    # Imported here: importing Locust monkey-patches the process, and the start form's tests import this table.
+    from locust.util.timespan import parse_timespan
+
+    return int(parse_timespan(text))
+
+
+_KINDS: dict[Callable[[str], Any], str] = {
+    int: "a whole number",
+    float: "a number",
+    timespan: "a time span like 90s, 10m or 1h30m",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +46,18 @@ class Option:
     help: str
     type: Callable[[str], Any] = str
     choices: tuple[str, ...] | None = None
-    env_var: str | None = None
     secret: bool = False
     web: bool = True
 
     @property
     def dest(self) -> str:
         return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def env_var(self) -> str:
+        """``S2S_`` and the flag in capitals; a leading ``s2s-`` is not repeated (``--s2s-url``: ``S2S_URL``)."""
+        name = self.flag.removeprefix("--").removeprefix("s2s-")
+        return ENV_PREFIX + name.replace("-", "_").upper()
 
     def parse(self, text: str) -> Any:
         """A typed value from text (a start-form field), with the command line's checks; one-line errors."""
@@ -43,7 +67,7 @@ class Option:
         try:
             return self.type(value)
         except ValueError:
-            kind = _KINDS.get(self.type, "a valid value")  # type: ignore[call-overload]
+            kind = _KINDS.get(self.type, "a valid value")
             raise ConfigError(f"{self.flag} {value!r} is not {kind}") from None
 
 
@@ -52,20 +76,18 @@ OPTIONS: tuple[Option, ...] = (
         "--s2s-url",
         "",
         "Realtime WebSocket URL, e.g. wss://api.openai.com/v1/realtime. Empty: the embedded mock server",
-        env_var="S2S_URL",
     ),
     Option(
         "--s2s-model",
         DEFAULT_MODELS,
-        "Comma-separated models; users are spread evenly across them",
-        env_var="S2S_MODEL",
+        "Comma-separated models, each with an optional weight (gpt-realtime:3,gpt-realtime-2:1); users are spread "
+        "across them by weight (evenly without weights)",
     ),
     Option(
         "--s2s-api-key",
         "",
         "API key (default: OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure URLs). Never logged, never shown: "
         "leave the start form's field empty to keep the key the server has",
-        env_var="S2S_API_KEY",
         secret=True,
     ),
     Option("--s2s-voice", "marin", "Assistant voice"),
@@ -138,23 +160,21 @@ OPTIONS: tuple[Option, ...] = (
         "server_vad mode: silence sent after each prompt so the server detects its end",
         type=int,
     ),
-    Option("--run-id", "", "Run id (default: generated once per run)", env_var="S2S_RUN_ID"),
+    Option("--run-id", "", "Run id (default: generated once per run)"),
     Option("--scenario", "default", "A label for this run's scenario (a tag)"),
     Option(
         "--influx-url",
         "",
         "InfluxDB URL (v2 write API: InfluxDB 2.x/3.x, or 1.8+); empty: nothing is written",
-        env_var="S2S_INFLUX_URL",
     ),
     Option(
         "--influx-token",
         "",
         "InfluxDB token (1.8: user:password). Never logged, never shown",
-        env_var="S2S_INFLUX_TOKEN",
         secret=True,
     ),
-    Option("--influx-org", "", "InfluxDB organisation", env_var="S2S_INFLUX_ORG"),
-    Option("--influx-bucket", "s2s", "InfluxDB bucket (1.8: db/rp)", env_var="S2S_INFLUX_BUCKET"),
+    Option("--influx-org", "", "InfluxDB organisation"),
+    Option("--influx-bucket", "s2s", "InfluxDB bucket (1.8: db/rp)"),
     Option(
         "--check-silent-failure-rate",
         None,
@@ -168,6 +188,32 @@ OPTIONS: tuple[Option, ...] = (
         type=float,
     ),
     Option("--check-ttfa-p95-ms", None, "CI gate: exit 3 if a model's TTFA p95 is above this", type=float),
+    Option(
+        "--max-lost-sessions",
+        None,
+        "Harness check: exit 1 if more sessions than this were lost with their worker (a gated run allows 0)",
+        type=int,
+    ),
+    Option(
+        "--shape",
+        NO_SHAPE,
+        "A load shape for soaks: ramp-and-hold, steps or spike, up to -u users (see --shape-*); none: Locust's -u/-r",
+        choices=SHAPES,
+    ),
+    Option(
+        "--shape-ramp",
+        60,
+        "ramp-and-hold: time to reach -u users; steps: time at each step; spike: time at the base before and after",
+        type=timespan,
+    ),
+    Option(
+        "--shape-hold",
+        600,
+        "ramp-and-hold and steps: time at -u users, then the run ends; spike: how long the spike lasts",
+        type=timespan,
+    ),
+    Option("--shape-steps", 4, "steps: how many equal steps reach -u users", type=int),
+    Option("--shape-base-users", 1, "spike: users before and after the spike", type=int),
 )
 
 OPTIONS_BY_DEST: dict[str, Option] = {option.dest: option for option in OPTIONS}
@@ -183,8 +229,7 @@ def add_options(parser: Any) -> None:
             kwargs["type"] = option.type
         if option.choices is not None:
             kwargs["choices"] = list(option.choices)
-        if option.env_var is not None:
-            kwargs["env_var"] = option.env_var
+        kwargs["env_var"] = option.env_var
         if option.secret:
             kwargs["is_secret"] = True
         if not option.web:

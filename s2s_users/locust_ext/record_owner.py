@@ -3,8 +3,8 @@
 Batches from the users' side go into the ``Ledger`` (open sessions per worker, users started and done); finished
 sessions are written to ``sessions.jsonl``, the live view and InfluxDB (through the ``RunPublisher``). A worker that
 stops sending heartbeats loses its open sessions (recorded as lost). At the end of the run the master asks the
-workers to stop their users and waits for the last records; then the report, the final dashboard points and the
-gates.
+workers to stop their users and waits for the last records; then the report (headed by the run's description),
+the final dashboard points, the gates (and their JUnit file) and the exit code.
 """
 
 from __future__ import annotations
@@ -20,20 +20,23 @@ from typing import Any
 import gevent
 
 from s2s_users.core.config import RunSettings
+from s2s_users.core.exit_codes import ExitCode, RunHealth, harness_problems, verdict
 from s2s_users.core.metrics.live import LiveView
 from s2s_users.core.metrics.records import SessionRecord
-from s2s_users.core.redact import redact_url
-from s2s_users.core.reporting.gates import check_gates
+from s2s_users.core.reporting.gates import gate_results
+from s2s_users.core.reporting.junit import JUNIT_FILE, junit_xml
 from s2s_users.core.reporting.render import render_text
+from s2s_users.core.reporting.summary import Report
 from s2s_users.core.version import package_version
-from s2s_users.io.reports import load_sessions, write_report
+from s2s_users.io.reports import load_sessions, write_report, write_run_info
 from s2s_users.io.sinks.files import JsonlSessionSink
 from s2s_users.io.sinks.influx import InfluxSink
 from s2s_users.io.sinks.influx.points import RunLabels
 from s2s_users.io.sinks.influx.publisher import RunDescription, RunPublisher
 from s2s_users.locust_ext.master_watch import SILENCE_S
 from s2s_users.locust_ext.relay import Batch, Ledger
-from s2s_users.locust_ext.settings import gates
+from s2s_users.locust_ext.run_monitor import RunMonitor
+from s2s_users.locust_ext.settings import gates, target_description
 
 log = logging.getLogger("s2s_users")
 
@@ -42,7 +45,6 @@ LOST_CHECK_INTERVAL_S = 1.0
 SUMMARY_INTERVAL_S = 5.0
 #: How long the master waits at the end of a run for the last records of the workers' open sessions.
 DRAIN_TIMEOUT_S = 30.0
-GATE_FAILED_EXIT_CODE = 3
 
 
 class RecordOwner:
@@ -56,6 +58,7 @@ class RecordOwner:
         self.ledger = Ledger()
         self.live = LiveView()
         self.publisher: RunPublisher | None = None
+        self.monitor = RunMonitor(environment)
         self._ending = False
         self._watcher: Any = None
         self._publishing: Any = None
@@ -70,6 +73,7 @@ class RecordOwner:
             self.sink = JsonlSessionSink(settings.report_dir)
             self.live = LiveView()
         self.ledger = Ledger()  # a new test from the web UI counts its own users
+        self.monitor.start()
         if self.stop_workers_users is not None and self._watcher is None:
             self._watcher = gevent.spawn(self._watch_workers)
         log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
@@ -79,6 +83,7 @@ class RecordOwner:
     def stop(self) -> None:
         """Drain the workers (master), then the report, the final dashboard points and the gates."""
         self._drain_workers()
+        self.monitor.stop()
         if self._publishing is not None:
             self._publishing.kill(block=False)
             self._publishing = None
@@ -93,16 +98,20 @@ class RecordOwner:
             self._watcher.kill(block=False)
             self._watcher = None
 
+    def reset_live(self) -> None:
+        """Locust's stats were reset (its Reset button, or ``--reset-stats`` after the ramp-up): so is the live
+        view, so that the Sessions tab and the Statistics tab count from the same moment. Open sessions stay open;
+        ``sessions.jsonl`` and the report keep the whole run."""
+        self.live = LiveView()
+        self.live.set_open(self.ledger.open_sessions())
+
     def _start_publishing(self, settings: RunSettings, influx: InfluxSink) -> None:
         run = RunLabels(settings.run_id, settings.turn_mode, settings.scenario)
         self.publisher = RunPublisher(influx, run, origin_ns=time.time_ns())
-        target = redact_url(settings.url) if settings.url is not None else "embedded mock"
-        if settings.url is None and settings.mock_scenario is not None:
-            target += f" ({settings.mock_scenario})"
         description = RunDescription(
             models=settings.models,
             users=int(getattr(self.environment.runner, "target_user_count", 0) or 0),
-            target=target,
+            target=target_description(settings),
             version=package_version(),
         )
         self.publisher.started(description, time.time_ns())
@@ -118,19 +127,41 @@ class RecordOwner:
         sink.close()
         if not sink.path.exists():
             log.warning("s2s: no session finished in this run; no report written")
+            self._decide_exit_code(None, RunHealth(sessions=0, lost_sessions=0, user_exceptions=0))
             return
         records = load_sessions(sink.run_dir)
-        report = write_report(sink.run_dir, records)
+        assert self.settings is not None
+        info = self.monitor.info(self.settings, records)
+        write_run_info(sink.run_dir, info)
+        report = write_report(sink.run_dir, records, info)
         if self.publisher is not None:
             self.publisher.final(report, records, time.time_ns())
             self.publisher.stopped(len(records), time.time_ns())
-        print(render_text(report), file=sys.stdout, flush=True)
+        print(render_text(report, info), file=sys.stdout, flush=True)
         print(f"s2s: report in {sink.run_dir / 'report.html'} (also report.md, report.json)", flush=True)
-        reasons = check_gates(report, gates(self.environment.parsed_options))
+        self._decide_exit_code(report, self.monitor.health(records))
+
+    def _decide_exit_code(self, report: Report | None, health: RunHealth) -> None:
+        """The gates, their JUnit file, and the exit code of a gated run (``core/exit_codes.py``)."""
+        options = self.environment.parsed_options
+        checks = gates(options)
+        max_lost = getattr(options, "max_lost_sessions", None)
+        results = gate_results(report, checks) if report is not None else []
+        reasons = [r.reason for r in results if r.reason is not None]
         for reason in reasons:
             log.error("s2s: gate failed: %s", reason)
-        if reasons:
-            self.environment.process_exit_code = GATE_FAILED_EXIT_CODE
+        outcome = verdict(checks.given or max_lost is not None, reasons, health, max_lost)
+        if outcome is None:
+            return  # no gates: Locust's own rule decides
+        assert self.settings is not None
+        self.settings.report_dir.mkdir(parents=True, exist_ok=True)
+        duration = time.time() - (self.monitor.started_at or time.time())
+        junit = junit_xml(self.settings.run_id, results, harness_problems(health, max_lost), duration)
+        (self.settings.report_dir / JUNIT_FILE).write_text(junit, encoding="utf-8")
+        for reason in outcome.reasons if outcome.code == ExitCode.HARNESS_BROKE else ():
+            log.error("s2s: the harness broke: %s", reason)
+        log.info("s2s: exit code %d (%s)", outcome.code, outcome.code.name.lower().replace("_", " "))
+        self.environment.process_exit_code = int(outcome.code)
 
     # --- batches from the users' side -------------------------------------------------------------------
 
@@ -191,6 +222,7 @@ class RecordOwner:
     def _lose(self, node: str, reason: str) -> None:
         records, unfinished_users = self.ledger.lose(node, reason)
         if records or unfinished_users:
+            self.monitor.worker_lost(node)
             log.error(
                 "s2s: worker %s lost (%s): %d open sessions recorded as lost, %d users will not finish",
                 node,

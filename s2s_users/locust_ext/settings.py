@@ -1,4 +1,4 @@
-"""Settings read from Locust's parsed options: the run, InfluxDB, the CI gates."""
+"""Settings read from Locust's parsed options: the run, InfluxDB, the CI gates, what a report says of the run."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from s2s_users.core.config import RunSettings, settings_from_options
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.mock.scenario import load_scenario
+from s2s_users.core.redact import redact_url
 from s2s_users.core.reporting.gates import Gates
 from s2s_users.io.sinks.influx import InfluxSettings
-from s2s_users.locust_ext.options import DEFAULT_MODELS
+from s2s_users.locust_ext.options import DEFAULT_MODELS, OPTIONS_BY_DEST, SECRET_OPTIONS
 
 
 def run_settings(options: Any) -> RunSettings:
@@ -29,7 +30,8 @@ def run_settings(options: Any) -> RunSettings:
             f"use one of {', '.join(sorted(scenario.profiles))}"
         )
     label = scenario.name if settings.scenario == "default" else settings.scenario
-    return dataclasses.replace(settings, models=models, scenario=label)
+    weights = settings.model_weights if models == settings.models else ()
+    return dataclasses.replace(settings, models=models, scenario=label, model_weights=weights)
 
 
 def influx_settings(options: Any, spool_root: Path, worker: str) -> InfluxSettings | None:
@@ -52,3 +54,31 @@ def gates(options: Any) -> Gates:
         min_capacity_minutes=getattr(options, "check_min_capacity_minutes", None),
         ttfa_p95_ms=getattr(options, "check_ttfa_p95_ms", None),
     )
+
+
+#: Locust's own options a report names (the rest describe Locust's outputs, not the run).
+LOCUST_OPTIONS = ("num_users", "spawn_rate", "run_time", "locustfile", "processes", "expect_workers", "reset_stats")
+_URL_OPTIONS = frozenset({"s2s_url", "influx_url"})
+
+
+def run_options(options: Any) -> dict[str, Any]:
+    """The options a report shows: ours without the secret ones, URLs without credentials, and Locust's run shape."""
+    shown: dict[str, Any] = {}
+    for name in [*OPTIONS_BY_DEST, *LOCUST_OPTIONS]:
+        if name in SECRET_OPTIONS or not hasattr(options, name):
+            continue
+        value = getattr(options, name)
+        if name in _URL_OPTIONS and value:
+            value = redact_url(str(value))
+        shown[name] = value if isinstance(value, str | int | float | bool) or value is None else str(value)
+    return shown
+
+
+def target_description(settings: RunSettings) -> str:
+    """Where the sessions go, without secrets: the URL, or the embedded mock (and its scenario)."""
+    if settings.url is not None:
+        return redact_url(settings.url)
+    target = "embedded mock"
+    if settings.mock_scenario is not None:
+        target += f" ({settings.mock_scenario})"
+    return target

@@ -1,17 +1,27 @@
-"""The only callers of Locust's ``events.request.fire``: one entry per turn and one per session.
+"""The only caller of Locust's ``events.request.fire``: one request per turn, named by its model.
 
-Failures are keyed by taxonomy code (``TaxonomyFailure.__repr__`` is the bare code), never by exception
-text, so Locust's failure table groups them exactly by class.
+What Locust's Statistics tab, its charts and its ``--csv``/``--html``/``--json`` outputs then say, row by row:
+
+- Type ``turn``, Name the model: one row per model (the Aggregated row is then all turns of the run).
+- Response time: the turn's time to first audio (TTFA), in ms. A failed turn that never got audio has no TTFA: it
+  counts as a request and a failure, with no time (Locust's ``response_time=None``), so the times stay TTFA only.
+- Failures: failed turns, keyed by taxonomy code (``TaxonomyFailure.__repr__`` is the bare code, never exception
+  text), so Locust's Failures tab groups them exactly by class.
+- Size: the turn's assistant audio bytes.
+
+Turns that are not measurements of the service are left out: cut short by the run's end (``harness.stopped``),
+ended by the provider's session cap (``session.expired``), lost with a worker. Sessions are not requests: their
+numbers (capacity, survival) are the Sessions tab's, the report's and InfluxDB's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from s2s_users.core.failures import FailureClass
-from s2s_users.core.metrics.records import OK, SessionRecord, TurnRecord
+from s2s_users.core.failures import FailureKind, kind_of
+from s2s_users.core.metrics.records import OK, TurnRecord
 
-REQUEST_TYPE = "s2s"
+REQUEST_TYPE = "turn"
 
 
 class TaxonomyFailure(Exception):
@@ -26,29 +36,20 @@ class TaxonomyFailure(Exception):
         return self.code
 
 
+def is_request(turn: TurnRecord) -> bool:
+    """True for the turns Locust counts: ok ones and failures of the service."""
+    return turn.outcome == OK or kind_of(turn.outcome) is not FailureKind.NONE
+
+
 def fire_turn(events: Any, model: str, turn: TurnRecord) -> None:
-    """A Locust request per turn: response time = time to first audio, length = assistant audio bytes."""
-    if turn.outcome == FailureClass.HARNESS_STOPPED or not turn.solicited:
+    """A Locust request per turn: response time = TTFA (None without audio), length = assistant audio bytes."""
+    if not is_request(turn) or not turn.solicited:
         return  # cut short by the load test itself, or an answer nobody asked for: not a request
-    response_time = turn.ttfa_ms if turn.ttfa_ms is not None else (turn.response_ms or 0.0)
     events.request.fire(
         request_type=REQUEST_TYPE,
-        name=f"{model} turn",
-        response_time=response_time,
+        name=model,
+        response_time=turn.ttfa_ms,
         response_length=turn.audio_bytes,
         exception=None if turn.outcome == OK else TaxonomyFailure(str(turn.outcome), turn.detail),
         context={"turn": turn.turn},
-    )
-
-
-def fire_session(events: Any, record: SessionRecord) -> None:
-    """A Locust request per session: response time = accumulated assistant audio in ms (its capacity)."""
-    failure = record.failure_class
-    events.request.fire(
-        request_type=REQUEST_TYPE,
-        name=f"{record.model} session",
-        response_time=record.assistant_audio_s * 1000,
-        response_length=sum(t.audio_bytes for t in record.turns),
-        exception=TaxonomyFailure(str(failure), record.failure_detail) if failure else None,
-        context={"session_id": record.session_id},
     )

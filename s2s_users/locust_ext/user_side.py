@@ -20,6 +20,7 @@ from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Carrier, Script, build_script
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
+from s2s_users.core.model_mix import model_sequence
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
@@ -73,6 +74,11 @@ class UserSide:
         self._rejections_logged: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------------
+
+    def prepare(self, settings: RunSettings) -> None:
+        """Before a test: the embedded mock up (so its URL is known), if the run uses it."""
+        if settings.embedded_mock:
+            self._ensure_mock(settings)
 
     def start(self, settings: RunSettings, influx: InfluxSink | None) -> None:
         self.settings = settings
@@ -134,13 +140,14 @@ class UserSide:
         return self.mock.url
 
     def next_assignment(self) -> tuple[str, str]:
-        """The next user's model and turn mode: every pair in turn, so users spread evenly over both; workers
-        start at their own offset."""
+        """The next user's model and turn mode: models by their weights (evenly without), each turn mode in turn
+        over a whole cycle of models, so users spread over every pair; workers start at their own offset."""
         assert self.settings is not None
         models, modes = self.settings.models, self.settings.turn_modes
+        order = model_sequence(models, self.settings.model_weights or (1,) * len(models))
         index = self._users_assigned + worker_index(self.environment)
         self._users_assigned += 1
-        return models[index % len(models)], modes[index // len(models) % len(modes)]
+        return order[index % len(order)], modes[index // len(order) % len(modes)]
 
     def worker(self) -> str:
         return worker_name(self.environment)

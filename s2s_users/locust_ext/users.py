@@ -15,7 +15,7 @@ from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRec
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_request
 from s2s_users.io.session import run_session
 from s2s_users.locust_ext.hooks import user_side_of
-from s2s_users.locust_ext.stats import fire_session, fire_turn
+from s2s_users.locust_ext.stats import fire_turn
 
 # Handshake answers that will not change by retrying: stop the user instead of hammering the endpoint.
 _PERMANENT_REJECTIONS = frozenset({400, 401, 403, 404})
@@ -23,13 +23,20 @@ _RETRY_BACKOFF_S = 5.0
 
 
 class OpenAIRealtimeUser(User):
-    """One OpenAI Realtime (or Azure OpenAI) session at a time, back to back, for the whole run."""
+    """One OpenAI Realtime (or Azure OpenAI) session at a time, back to back, for the whole run.
+
+    Users take their model from ``--s2s-model`` (by weight). A subclass may name its own with ``s2s_model``, and
+    then Locust's ``weight`` / ``fixed_count`` and class picker decide how many users play it
+    (``locustfiles/weighted.py``).
+    """
 
     wait_time = constant(0)
+    s2s_model: str | None = None
 
     def on_start(self) -> None:
         self.rt = user_side_of(self.environment)
-        self.model, self.turn_mode = self.rt.next_assignment()
+        model, self.turn_mode = self.rt.next_assignment()
+        self.model = self.s2s_model or model
         self.sessions_played = 0
         self.rt.user_started()
 
@@ -66,7 +73,7 @@ class OpenAIRealtimeUser(User):
             rt.turn_finished(labels, key, conversation.session_id, turn)
 
         def on_session(record: SessionRecord) -> None:
-            fire_session(events, record)
+            # Sessions are not Locust requests (their numbers are the Sessions tab's, the report's and InfluxDB's).
             rt.session_finished(key, record)
 
         record = run_session(request, adapter, conversation, on_turn, on_session, transport=rt.transport)

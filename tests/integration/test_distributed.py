@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,9 +66,10 @@ def test_the_end_of_the_run_time_waits_for_the_sessions_the_workers_were_playing
 
 
 def test_a_worker_killed_mid_run_has_its_open_sessions_counted_as_lost(cluster: Cluster) -> None:
+    # One lost session is allowed, the killed worker loses two: the harness broke, exit 1 (a gated run).
     cluster.start(
         "-u", "4", "-r", "4", "--sessions-per-user", "1", "--turns", "40", "--run-time", "3m",
-        "--s2s-model", "gpt-realtime", *FAST,
+        "--s2s-model", "gpt-realtime", "--max-lost-sessions", "1", *FAST,
     )  # fmt: skip
     victim = cluster.workers[1]
     # Wait until the victim runs its embedded mock and has played a few turns, then kill it without warning.
@@ -80,7 +82,15 @@ def test_a_worker_killed_mid_run_has_its_open_sessions_counted_as_lost(cluster: 
     victim.wait()
 
     run = cluster.wait()
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert (
+        "s2s: the harness broke: 2 sessions were lost with their worker, more than --max-lost-sessions 1" in run.stderr
+    )
+    harness = (
+        ET.parse(run.report_dir / "junit.xml").getroot().find("testsuite/testcase[@name='the load generator held up']")
+    )
+    assert harness is not None and harness.find("failure") is not None
+    assert json.loads((run.report_dir / "run.json").read_text())["health"]["lost_workers"] == 1
     sessions = run.sessions()
     lost = [s for s in sessions if s["end_class"] == "harness.worker_lost"]
     finished = [s for s in sessions if s["end_class"] != "harness.worker_lost"]

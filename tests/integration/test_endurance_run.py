@@ -102,21 +102,6 @@ def test_bad_options_stop_the_run_at_start_with_one_line(locust_run: Any, args: 
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize(("minutes", "exit_code"), [("6", 3), ("4", 0)])
-def test_the_capacity_gate_fails_below_the_seed_ceiling_and_passes_above(
-    locust_run: Any, minutes: str, exit_code: int
-) -> None:
-    run = locust_run(
-        "-u", "1", "-r", "1", "--sessions-per-user", "1", "--turns", "40", "--s2s-model", "gpt-realtime-2",
-        "--run-time", "3m", "--check-min-capacity-minutes", minutes, *FAST,
-    )  # fmt: skip
-    assert run.returncode == exit_code
-    gate_lines = [line for line in run.stderr.splitlines() if "gate failed" in line]
-    assert len(gate_lines) == (1 if exit_code else 0)
-    if gate_lines:
-        assert "below --check-min-capacity-minutes 6" in gate_lines[0]
-
-
 def test_a_run_ended_by_sigterm_records_its_sessions_as_stopped_and_writes_the_report(tmp_path: Path) -> None:
     report_dir = tmp_path / "run"
     process = subprocess.Popen(

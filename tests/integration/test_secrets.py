@@ -28,7 +28,7 @@ from tests.support.influx import InfluxDatabase
 from tests.support.webui import CHROMIUM, WebUI, web_ui
 
 WEB_PAGES = (
-    "/", "/stats/requests", "/s2s/live.json", "/s2s/live", "/s2s/live/panel", "/exceptions",
+    "/", "/stats/requests", "/s2s/live.json", "/s2s/live", "/exceptions",
     "/stats/report", "/stats/requests/csv", "/stats/failures/csv", "/exceptions/csv",
 )  # fmt: skip
 

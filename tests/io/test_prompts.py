@@ -51,3 +51,22 @@ def test_errors_are_one_line_and_name_the_path(tmp_path: Path) -> None:
 
 def test_peak_of_silence_is_minus_infinity() -> None:
     assert peak_dbfs(bytes(100)) == -np.inf and peak_dbfs(b"") == -np.inf
+
+
+@pytest.mark.parametrize("rate", [44_100, 8_000])
+def test_a_prompt_that_ends_loud_does_not_ring_into_its_silent_start(tmp_path: Path, rate: int) -> None:
+    # Silence, a 440 Hz tone, then a held level cut off at the end: not periodic, as real recordings are not.
+    # A whole-file FFT resampler wraps the abrupt end round into the start (about -20 dBFS there); soxr must not.
+    t = np.arange(rate) / rate
+    signal = 0.5 * np.sin(2 * np.pi * 440 * t)
+    signal[: int(0.2 * rate)] = 0.0
+    signal[-int(0.3 * rate) :] = 0.5
+    soundfile.write(str(tmp_path / "edge.wav"), signal, rate, subtype="PCM_16")
+    (prompt,) = load_prompts(tmp_path, 24_000)
+    assert prompt.duration_s == pytest.approx(1.0, abs=0.001)
+    samples = np.frombuffer(prompt.pcm, dtype="<i2").astype(float)
+    assert peak_dbfs(prompt.pcm[: int(0.15 * 24_000) * 2]) < -60
+    tone = samples[int(0.3 * 24_000) : int(0.6 * 24_000)]
+    peak_hz = np.argmax(np.abs(np.fft.rfft(tone))) * 24_000 / tone.size
+    assert peak_hz == pytest.approx(440, abs=4)
+    assert 20 * np.log10(np.max(np.abs(tone)) / 32768) == pytest.approx(-6.0, abs=0.3)

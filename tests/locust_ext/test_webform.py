@@ -72,3 +72,10 @@ def test_a_bad_value_is_a_one_line_error_naming_the_option(field: str, text: str
 
 def test_options_that_are_not_in_the_form_are_never_taken_from_it() -> None:
     assert form_values([("report_dir", "/tmp/elsewhere"), ("user_count", "3")], STARTED_WITH) == {}
+
+
+def test_locusts_own_users_and_rate_are_read_from_the_form_for_the_shape_check() -> None:
+    from s2s_users.locust_ext.webui import locust_values
+
+    assert locust_values({"user_count": "8", "spawn_rate": "2.5", "host": "x"}) == {"num_users": 8, "spawn_rate": 2.5}
+    assert locust_values({"user_count": "many"}) == {}  # Locust refuses it with its own message

@@ -268,8 +268,10 @@ class LiveView:
                     "minutes": [t / 60 for t in curve.times],
                     "survival": list(curve.survival),
                     "median_minutes": None if (m := curve.median()) is None else m / 60,
+                    # where the curve ends: the longest session so far (often a censored one, past the last drop)
+                    "end_minutes": max((t for t, _, _ in row.capacity_rows()), default=0.0) / 60,
                 }
-                for model, curve in ((model, row.survival()) for model, row in sorted(self.models.items()))
+                for model, row, curve in ((m, row, row.survival()) for m, row in sorted(self.models.items()))
             },
             "lost_sessions": self.lost_sessions,
         }

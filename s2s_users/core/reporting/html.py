@@ -16,6 +16,7 @@ from s2s_users.core.reporting.render import (
     taxonomy_table,
     turn_taking_table,
 )
+from s2s_users.core.reporting.run_info import RunInfo, header_rows
 from s2s_users.core.reporting.summary import Report
 
 STYLE = """
@@ -54,7 +55,7 @@ def _markdown_bold(text: str) -> str:
     return "".join(f"<strong>{part}</strong>" if index % 2 else part for index, part in enumerate(parts))
 
 
-def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
+def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo | None = None) -> str:
     runs = ", ".join(report.run_ids)
     taxonomy_classes = [
         "silent" if t.silent and (t.turns or t.session_ends) else "" if t.turns or t.session_ends else "quiet"
@@ -66,6 +67,7 @@ def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
         f"<title>s2s_users report: {html.escape(runs)}</title><style>{STYLE}</style></head><body>",
         f"<h1>s2s_users report: run {html.escape(runs)}</h1>",
         f"<p>{report.sessions} sessions.</p>",
+        *(["<h2>The run</h2>", html_table((("Item", "Value"), list(header_rows(info))))] if info is not None else []),
         "<h2>Sessions per model</h2>",
         html_table(seed_table(report)),
         html_table(detail_table(report)),

@@ -1,4 +1,4 @@
-"""Plots as inline SVG strings, for report.html and the live web UI tab.
+"""Plots as inline SVG strings, for report.html and the comparison page (the web UI draws its own in the browser).
 
 matplotlib's object API only (``Figure.savefig``): no pyplot, so no global state and no display.
 
@@ -15,7 +15,6 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
-from s2s_users.core.failures import SILENT
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.metrics.survival import kaplan_meier_counts
 from s2s_users.core.reporting.summary import Report, percentile
@@ -23,7 +22,6 @@ from s2s_users.core.reporting.summary import Report, percentile
 WIDTH_IN, HEIGHT_IN = 8.0, 3.6
 DENSE_POINTS = 3000
 SILENT_COLOUR, VISIBLE_COLOUR, FAIL_COLOUR = "#b00020", "#f29900", "#d93025"
-_SILENT_CODES = frozenset(code.value for code in SILENT)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 
 
@@ -178,27 +176,4 @@ def failures_svg(report: Report) -> str:
     axes.invert_yaxis()
     axes.set_xlabel("count (turns, or session ends for classes that end a session between turns)")
     axes.grid(axis="x", alpha=0.3)
-    return _svg(figure)
-
-
-def timeline_svg(rows: Sequence[Mapping[str, Any]], bucket_s: float) -> str:
-    """Failures per time bucket, stacked by class (the live view's timeline rows); silent classes in reds."""
-    figure, axes = _figure()
-    codes = sorted({code for row in rows for code in row["counts"]})
-    if not codes:
-        _note(axes, "no failures so far")
-        return _svg(figure)
-    xs = [row["start_s"] / 60 for row in rows]
-    bottom = [0] * len(rows)
-    reds = iter(["#b00020", "#e53935", "#ff8a80", "#880e4f", "#c2185b"] * 4)
-    ambers = iter(["#f29900", "#fbc02d", "#8d6e63", "#5e35b1", "#00897b", "#546e7a"] * 4)
-    for code in codes:
-        counts = [row["counts"].get(code, 0) for row in rows]
-        colour = next(reds) if code in _SILENT_CODES else next(ambers)
-        axes.bar(xs, counts, width=bucket_s / 60, bottom=bottom, align="edge", color=colour, label=code)
-        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    axes.set_xlabel("minutes into the run")
-    axes.set_ylabel(f"failures per {bucket_s:.0f} s")
-    axes.grid(axis="y", alpha=0.3)
-    axes.legend(loc="upper left", fontsize="small")
     return _svg(figure)

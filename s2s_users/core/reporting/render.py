@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from s2s_users.core.reporting.run_info import RunInfo, header_rows
 from s2s_users.core.reporting.summary import ModelRow, Report
 
 SEED_COLUMNS = (
@@ -144,8 +145,13 @@ def _md_table(table: Table) -> list[str]:
     return markdown_table(*table)
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, info: RunInfo | None = None) -> str:
     lines = [f"# s2s_users report: run {', '.join(report.run_ids)}", "", f"{report.sessions} sessions.", ""]
+    if info is not None:
+        lines += ["## The run", ""]
+        rows = [(label, value.replace("|", "\\|")) for label, value in header_rows(info)]
+        lines += markdown_table(("Item", "Value"), rows)
+        lines += [""]
     lines += ["## Sessions per model", ""]
     lines += _md_table(seed_table(report))
     lines += [""]
@@ -163,7 +169,8 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-def render_text(report: Report) -> str:
+def render_text(report: Report, info: RunInfo | None = None) -> str:
+    notes = [f"s2s: warning: {note}" for note in info.health.warnings()] if info is not None else []
     rows = [SEED_COLUMNS] + [_seed_cells(row, with_ci=False) for row in report.models]
     widths = [max(len(row[i]) for row in rows) for i in range(len(SEED_COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -175,4 +182,4 @@ def render_text(report: Report) -> str:
             + ("silent" if t.silent else "visible")
             for t in failures
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + notes)

@@ -85,3 +85,5 @@ def test_the_table_shows_active_sessions_and_the_seed_columns() -> None:
     assert row["capacity"] == "not reached (censored)" and row["silent_failures"] == "0 / 1"
     snapshot = view.snapshot()
     assert snapshot["models"][0]["model"] == "gpt-realtime" and "gpt-realtime" in snapshot["survival"]
+    # the browser draws the curve to the longest session so far (an open one here), past its last drop
+    assert snapshot["survival"]["gpt-realtime"]["end_minutes"] == 14.0 / 60

@@ -9,7 +9,6 @@ from s2s_users.core.reporting.plots import (
     failures_svg,
     survival_svg,
     survival_svg_from,
-    timeline_svg,
     ttfa_over_time_svg,
 )
 from s2s_users.core.reporting.summary import build_report
@@ -43,7 +42,6 @@ def test_empty_input_gives_a_plot_that_says_so() -> None:
     assert "no turns" in audio_per_turn_svg([])
     assert "no time to first audio" in ttfa_over_time_svg([])
     assert "no failures" in failures_svg(build_report(seed_records()[:1]))
-    assert "no failures so far" in timeline_svg([], 10.0)
 
 
 def test_the_failures_plot_names_every_failing_class() -> None:
@@ -51,15 +49,6 @@ def test_the_failures_plot_names_every_failing_class() -> None:
     assert "response.zero_audio" in svg and "transport.closed_no_frame" in svg
     assert "response.failed" not in svg
     ET.fromstring(svg)
-
-
-def test_the_timeline_stacks_classes_per_bucket() -> None:
-    rows = [
-        {"start_s": 0.0, "counts": {"response.zero_audio": 2}},
-        {"start_s": 10.0, "counts": {"server.error_event": 1}},
-    ]
-    svg = timeline_svg(rows, 10.0)
-    assert "response.zero_audio" in svg and "server.error_event" in svg and "failures per 10 s" in svg
 
 
 def test_importing_and_drawing_leave_matplotlibs_global_settings_alone() -> None:
