@@ -26,7 +26,7 @@ from s2s_users.core.redact import redact_url
 from s2s_users.core.reporting.gates import check_gates
 from s2s_users.core.reporting.render import render_text
 from s2s_users.core.version import package_version
-from s2s_users.io.reports import load_sessions, write_report
+from s2s_users.io.reports import load_sessions, write_pacing, write_report
 from s2s_users.io.sinks.files import JsonlSessionSink
 from s2s_users.io.sinks.influx import InfluxSink
 from s2s_users.io.sinks.influx.points import RunLabels
@@ -120,7 +120,8 @@ class RecordOwner:
             log.warning("s2s: no session finished in this run; no report written")
             return
         records = load_sessions(sink.run_dir)
-        report = write_report(sink.run_dir, records)
+        write_pacing(sink.run_dir, self.live.pacing)
+        report = write_report(sink.run_dir, records, self.live.pacing)
         if self.publisher is not None:
             self.publisher.final(report, records, time.time_ns())
             self.publisher.stopped(len(records), time.time_ns())
@@ -147,12 +148,19 @@ class RecordOwner:
         turns, records, warnings = self.ledger.receive(node, batch)
         for warning in warnings:
             log.warning("s2s: %s", warning)
+        if batch.pacing:
+            self.live.add_pacing(batch.worker or node, batch.pacing)
         for event in turns:
             self.live.add_turn(event)
         for record in records:
             self._store(record)
         self.live.set_open(self.ledger.open_sessions())
         self._maybe_end_run()
+
+    def reset_pacing(self) -> None:
+        """``--reset-stats``: the pacing figures, as Locust's statistics, start again once every user is spawned
+        (connecting many sessions at once is start-up work, not the load under test)."""
+        self.live.pacing.clear()
 
     def _store(self, record: SessionRecord) -> None:
         if self.sink is None:  # a late record after a stop: still keep it

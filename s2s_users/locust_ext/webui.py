@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.metrics.lag import LATE_P99_MS
 from s2s_users.core.metrics.live import LiveView
 from s2s_users.core.reporting.html import html_table
 from s2s_users.core.reporting.plots import survival_svg_from, timeline_svg
@@ -69,6 +70,7 @@ table{border-collapse:collapse;font-size:13px}
 td,th{border-bottom:1px solid #ddd;padding:3px 10px;text-align:left}
 tr.silent td:first-child{color:#b00020;font-weight:600}
 #updated{color:#777;font-size:12px}
+.late{border-left:4px solid #b00020;padding:6px 12px;background:#fce8e6;font-weight:600}
 svg{max-width:100%;height:auto}
 </style></head>
 <body>
@@ -84,6 +86,28 @@ window.setInterval(function () {
 """
 
 
+def render_pacing(view: LiveView) -> str:
+    """The generator's own clock: chunk lag so far, and a warning when a worker could not keep it."""
+    run, workers = view.pacing_figures()
+    if not run.chunks:
+        return ""
+    text = (
+        f"Pacing lag per prompt chunk: p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, max {run.max_ms:.1f} ms "
+        f"({run.chunks} chunks)."
+    )
+    line = f'<p id="s2s-pacing">{html.escape(text)}</p>'
+    late = [f"{worker} (p99 {figures.p99_ms:.0f} ms)" for worker, figures in workers if figures.late]
+    if not (late or run.late):
+        return line
+    where = f" on {', '.join(late)}" if late else ""
+    warning = (
+        f"The load generator is falling behind{where}: prompt chunks go out more than {LATE_P99_MS:g} ms late "
+        "(p99). What the server hears and the latencies measured are not to be trusted: add workers or run fewer "
+        "users per worker."
+    )
+    return f'<p class="late" id="s2s-late">{html.escape(warning)}</p>{line}'
+
+
 def render_panel(view: LiveView, updated: str) -> str:
     """The live charts and taxonomy counts as an HTML fragment (inline SVG)."""
     taxonomy = view.taxonomy_rows()
@@ -96,7 +120,7 @@ def render_panel(view: LiveView, updated: str) -> str:
     lost = f"<p>{view.lost_sessions} sessions lost with their worker (censored).</p>" if view.lost_sessions else ""
     timeline = view.timeline
     return (
-        f'<p id="updated">updated {html.escape(updated)}</p>'
+        f'<p id="updated">updated {html.escape(updated)}</p>{render_pacing(view)}'
         "<h2>Capacity to silent failure (Kaplan–Meier, censored sessions marked +)</h2>"
         f'<div id="s2s-survival">{survival_svg_from(view.survival_rows())}</div>'
         "<h2>Failures over time</h2>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.locust_ext.relay import Batch, Ledger, Outbox
 from tests.support.records import T0
@@ -97,4 +98,18 @@ def test_open_snapshots_are_resent_only_after_a_turn() -> None:
     outbox.turn_finished(key, "gpt-realtime", make_turn(0))
     batch = _wire(outbox.take())
     assert len(batch.progress) == 1 and len(batch.turns) == 1
+    assert outbox.take() is None
+
+
+def test_a_batch_carries_the_chunk_lags_of_its_worker_and_nothing_twice() -> None:
+    outbox = Outbox(run_id="run-1", worker="worker-3")
+    lags = LagHistogram()
+    for lag in (0.0002, 0.004, 0.031):
+        lags.add(lag)
+    outbox.add_pacing(lags.take())
+    batch = _wire(outbox.take())  # chunk lags alone are worth a batch
+    assert batch.worker == "worker-3" and batch.pacing is not None
+    assert batch.pacing.count == 3 and batch.pacing.max_s == 0.031
+    assert outbox.take() is None
+    outbox.add_pacing(lags)  # empty: nothing new
     assert outbox.take() is None

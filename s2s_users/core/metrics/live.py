@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from s2s_users.core.failures import SILENT, FailureClass, FailureKind, kind_of
+from s2s_users.core.metrics.lag import LagFigures, LagHistogram, merged
 from s2s_users.core.metrics.records import SessionOutcome, SessionRecord, TurnRecord
 from s2s_users.core.metrics.survival import SurvivalCurve, kaplan_meier_counts
 
@@ -156,6 +157,8 @@ class LiveView:
         self.taxonomy: Counter[str] = Counter()
         self.timeline = Timeline()
         self.lost_sessions = 0
+        self.pacing: dict[str, LagHistogram] = {}
+        """Per worker: how late its chunks went out (turns the harness cut are left out)."""
 
     def _model(self, model: str) -> ModelLive:
         if model not in self.models:
@@ -197,6 +200,14 @@ class LiveView:
             self.taxonomy[record.end_class] += 1
             self.timeline.add(record.ended_at, record.end_class)
         _count_capacity(row.capacity, record.capacity_to_silent_failure_s, record.silent_censored)
+
+    def add_pacing(self, worker: str, lags: LagHistogram) -> None:
+        self.pacing.setdefault(worker, LagHistogram()).merge(lags)
+
+    def pacing_figures(self) -> tuple[LagFigures, list[tuple[str, LagFigures]]]:
+        """The whole run's chunk lag, and each worker's (by name)."""
+        workers = [(worker, self.pacing[worker].figures()) for worker in sorted(self.pacing)]
+        return merged(self.pacing.values()).figures(), workers
 
     def set_open(self, sessions: Iterable[SessionRecord]) -> None:
         """The sessions in progress now (their progress so far): active counts and their capacity so far."""
@@ -261,4 +272,12 @@ class LiveView:
                 for model, curve in ((model, row.survival()) for model, row in sorted(self.models.items()))
             },
             "lost_sessions": self.lost_sessions,
+            "pacing": self._pacing_snapshot(),
+        }
+
+    def _pacing_snapshot(self) -> dict[str, Any]:
+        run, workers = self.pacing_figures()
+        return {
+            "run": asdict(run) | {"late": run.late},
+            "workers": {worker: asdict(figures) | {"late": figures.late} for worker, figures in workers},
         }

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.plots import audio_per_turn_svg, failures_svg, survival_svg, ttfa_over_time_svg
-from s2s_users.core.reporting.render import HOW_TO_READ, Table, budget_table, detail_table, seed_table, taxonomy_table
+from s2s_users.core.reporting.render import (
+    HOW_TO_READ,
+    Table,
+    budget_table,
+    detail_table,
+    pacing_table,
+    pacing_warning,
+    seed_table,
+    taxonomy_table,
+)
 from s2s_users.core.reporting.summary import Report
 
 STYLE = """
@@ -19,6 +28,7 @@ th,td{border-bottom:1px solid #dadce0;padding:4px 10px;text-align:left;vertical-
 th{background:#f1f3f4}
 tr.silent td:first-child{color:#b00020;font-weight:600}
 tr.quiet{color:#9aa0a6}
+p.warning{border-left:4px solid #b00020;padding:6px 12px;background:#fce8e6;font-weight:600}
 figure{margin:16px 0}figcaption{font-size:13px;color:#5f6368}
 svg{max-width:100%;height:auto}
 """
@@ -58,6 +68,7 @@ def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
         f"<title>s2s_users report: {html.escape(runs)}</title><style>{STYLE}</style></head><body>",
         f"<h1>s2s_users report: run {html.escape(runs)}</h1>",
         f"<p>{report.sessions} sessions.</p>",
+        *([f'<p class="warning">{html.escape(warning)}</p>'] if (warning := pacing_warning(report)) else []),
         "<h2>Sessions per model</h2>",
         html_table(seed_table(report)),
         html_table(detail_table(report)),
@@ -74,6 +85,8 @@ def render_html(report: Report, records: Sequence[SessionRecord]) -> str:
     ]
     for model, budget in report.budgets.items():
         parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", html_table(budget_table(budget))]
+    if report.pacing:
+        parts += ["<h2>Load generator pacing</h2>", html_table(pacing_table(report))]
     parts += ["<h2>How to read this</h2>", "<ul>"]
     parts += [f"<li>{_markdown_bold(line)}</li>" for line in HOW_TO_READ]
     parts += ["</ul>", "</body></html>", ""]
