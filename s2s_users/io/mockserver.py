@@ -16,6 +16,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -138,7 +139,11 @@ class MockRealtimeServer:
         model = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ws.request.path).query))["model"]
         loop = asyncio.get_running_loop()
         session = MockSession(
-            self.profiles[model], self.time_scale, self.seed * 1_000_003 + next(self._sessions), loop.time()
+            self.profiles[model],
+            self.time_scale,
+            self.seed * 1_000_003 + next(self._sessions),
+            loop.time(),
+            wall_offset=time.time() - loop.time(),
         )
         log.info("session %s model %s", session.session_id, model)
         # One task reads client messages; this one writes what is due and sleeps until the next due time (or

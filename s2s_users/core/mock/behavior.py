@@ -7,7 +7,8 @@ never changes with it.
 
 Faults (``profiles.Fault``) are injected per turn by the profile: at a scheduled turn, past the audio ceiling, or
 by probability. What really happened is kept for the truth log (``truth()``): the faults with their turns, the
-exact assistant audio sent per turn, and how the session ended.
+exact assistant audio sent per turn, when each response was asked for and its first audio went out (the server's
+side of TTFA), and how the session ended.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ WORDS = "well that is a great question let me think about it for a moment and th
 class MockSession:
     """One realtime session as the OpenAI Realtime GA server would play it."""
 
-    def __init__(self, profile: ModelProfile, time_scale: float, seed: int, now: float) -> None:
+    def __init__(
+        self, profile: ModelProfile, time_scale: float, seed: int, now: float, wall_offset: float = 0.0
+    ) -> None:
+        """``wall_offset`` turns the clock of ``now`` into epoch seconds for the truth log's times."""
         self.profile = profile
         self.time_scale = time_scale
         self.rng = random.Random(seed)
@@ -68,6 +72,9 @@ class MockSession:
         """Responses started so far: the turn number (1-based) of the current one."""
         self.faults: list[tuple[int, str]] = []
         self._sent_samples: dict[int, int] = {}
+        self._wall_offset = wall_offset
+        self._asked_at: dict[int, float] = {}
+        self._first_audio_at: dict[int, float] = {}
         self.end_reason = "open"
         self._items: list[str] = []
         self._ids = itertools.count(1)
@@ -119,6 +126,7 @@ class MockSession:
             out.append(item)
             if isinstance(item, Send) and item.audio_samples:
                 self._sent_samples[item.turn] = self._sent_samples.get(item.turn, 0) + item.audio_samples
+                self._first_audio_at.setdefault(item.turn, now)
             if isinstance(item, CloseWithFrame):
                 self.end_reason = "session_cap" if item.reason == SESSION_CAP_REASON else f"closed {item.code}"
                 break
@@ -128,7 +136,13 @@ class MockSession:
         return out
 
     def truth(self) -> dict[str, Any]:
-        """What really happened in this session, for the truth log."""
+        """What really happened in this session, for the truth log. Times are epoch seconds (None: no audio)."""
+
+        def wall(times: dict[int, float]) -> list[float | None]:
+            return [
+                round(times[turn] + self._wall_offset, 6) if turn in times else None for turn in range(1, self.turn + 1)
+            ]
+
         return {
             "session_id": self.session_id,
             "model": self.profile.name,
@@ -137,6 +151,10 @@ class MockSession:
             "turn_audio_s": [round(self._sent_samples.get(turn, 0) / RATE, 6) for turn in range(1, self.turn + 1)],
             "assistant_audio_s": round(sum(self._sent_samples.values()) / RATE, 6),
             "end": self.end_reason,
+            # When each response was asked for (response.create, or server VAD's end of speech) and when its first
+            # audio delta went out: the server's truth for a client's TTFA.
+            "turn_asked_at": wall(self._asked_at),
+            "turn_first_audio_at": wall(self._first_audio_at),
         }
 
     def _error(self, now: float, code: str, message: str, client_event_id: Any, param: str | None = None) -> None:
@@ -248,6 +266,7 @@ class MockSession:
 
     def _respond(self, now: float) -> None:
         self.turn += 1
+        self._asked_at[self.turn] = now
         fault = self.profile.fault_for(self.turn, self.assistant_audio_s, self.rng)
         if fault is not None:
             self.faults.append((self.turn, fault.value))

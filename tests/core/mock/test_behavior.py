@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pytest
 
 from s2s_users.core.mock.behavior import MockSession
 from s2s_users.core.mock.outputs import Abort, Send
@@ -111,6 +112,24 @@ def test_time_scale_speeds_up_streaming_but_not_the_audio_amount() -> None:
     slow_end, fast_end = done_at(slow), done_at(fast)
     assert abs(fast_end * 10 - slow_end) < 1e-9 and slow_end > 1.0
     assert slow.assistant_audio_s == fast.assistant_audio_s
+
+
+def test_the_truth_says_when_each_response_was_asked_for_and_its_first_audio_went_out() -> None:
+    session = MockSession(DEFAULT_PROFILES["gpt-realtime"], 1.0, seed=1, now=10.0, wall_offset=1_000.0)
+    client(
+        session, 10.0, type="session.update", session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    )
+    append(session, SPEECH)
+    client(session, 10.0, type="input_audio_buffer.commit")
+    client(session, 10.25, type="response.create")
+    first_delta = None
+    while (due := session.next_due()) is not None and first_delta is None:
+        sent = [i for i in session.outputs_due(due + 0.003) if isinstance(i, Send) and i.audio_samples]
+        first_delta = due + 0.003 if sent else None  # sent 3 ms after it was due (a busy server)
+    truth = session.truth()
+    assert truth["turn_asked_at"] == [1_010.25]
+    assert truth["turn_first_audio_at"] == [round(1_000 + first_delta, 6)]  # when it went out, not when it was due
+    assert first_delta == pytest.approx(10.25 + DEFAULT_PROFILES["gpt-realtime"].ttfa_s + 0.003)
 
 
 def done_at(session: MockSession) -> float:
