@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -67,10 +68,12 @@ class _Waker:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._future: asyncio.Future[None] | None = None
+        self._until = math.inf
 
     async def sleep(self, delay: float | None) -> None:
         self._future = self._loop.create_future()
         timer = None if delay is None else self._loop.call_later(delay, self.poke)
+        self._until = math.inf if delay is None else self._loop.time() + delay
         try:
             await self._future
         finally:
@@ -81,6 +84,13 @@ class _Waker:
     def poke(self) -> None:
         if self._future is not None and not self._future.done():
             self._future.set_result(None)
+
+    def poke_if_sooner(self, due: float | None) -> None:
+        """Wake the writer only if something is now due before it would wake anyway. Most client messages (the
+        prompt's appends, 50 a second per session) schedule nothing: waking the writer for each, to find nothing
+        to send and arm a new timer, was a third of the mock's work at load."""
+        if due is not None and due < self._until:
+            self.poke()
 
 
 class MockRealtimeServer:
@@ -183,13 +193,20 @@ class MockRealtimeServer:
         try:
             async for message in ws:
                 session.receive(message if isinstance(message, str) else message.decode(), loop.time())
-                waker.poke()
+                waker.poke_if_sooner(session.next_due())
         finally:
             waker.poke()  # the writer must notice the end of the connection
 
-    async def start(self, host: str, port: int) -> Server:
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> Server:
+        """Listen; with ``reuse_port`` several mock processes share the port (the kernel spreads connections)."""
         return await serve(
-            self.handle, host, port, process_request=self.check, compression=None, max_size=16 * 1024 * 1024
+            self.handle,
+            host,
+            port,
+            process_request=self.check,
+            compression=None,
+            max_size=16 * 1024 * 1024,
+            reuse_port=reuse_port or None,
         )
 
 
@@ -266,6 +283,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--scenario", type=Path, help="TOML or JSON scenario file (see scenarios/ for examples)")
     parser.add_argument("--truth", type=Path, help="append one JSON line per session: what the mock really did")
     parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share --port with other mock processes (SO_REUSEPORT): one mock per core for heavy benchmarks",
+    )
+    parser.add_argument(
         "--parent-pid",
         type=int,
         default=0,
@@ -293,7 +315,7 @@ async def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: --ceiling-s names an unknown model {model!r}: use one of {sorted(profiles)}")
         profiles[model] = profiles[model].with_ceiling(None if seconds == "none" else float(seconds))
     mock = MockRealtimeServer(profiles, args.time_scale, args.api_key, seed, truth=args.truth)
-    server = await mock.start(args.host, args.port)
+    server = await mock.start(args.host, args.port, reuse_port=args.reuse_port)
     port = server.sockets[0].getsockname()[1] if server.sockets else args.port
     print(f"s2s mock listening on ws://{args.host}:{port}/v1/realtime", flush=True)
     stop = asyncio.Event()
