@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import platform
 import statistics
 import subprocess
@@ -36,7 +37,7 @@ from typing import Any
 
 from benchmarks import generator_runs as runs
 from benchmarks.generator_runs import MockFarm, RunResult, error_figures, ttfa_errors_ms
-from benchmarks.results import markdown_table, publish
+from benchmarks.results import RESULTS, markdown_table, publish
 
 HELD_P99_MS = 10.0
 SATURATED_CPU = 95.0
@@ -257,10 +258,20 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after every session started")
     parser.add_argument("--workers", default="", help="also 1 vs N workers at 20 ms manual: the sessions per level")
     parser.add_argument("--mocks", type=int, default=1, help="mock processes sharing CPU 0")
-    parser.add_argument("--priority", choices=sorted(runs.PRIORITIES), default="realtime")
+    parser.add_argument(
+        "--priority",
+        choices=sorted(runs.PRIORITIES),
+        default="realtime" if os.geteuid() == 0 else "normal",
+        help="how the mock and the clients are scheduled (realtime: SCHED_FIFO 1, needs root; the default as root)",
+    )
     parser.add_argument("--name", default="generator_capacity", help="results file name (results/NAME.json)")
     parser.add_argument("--label", default="", help="what this run measures (e.g. 'before')")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where NAME.json and NAME.md go")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds at 4 sessions: does it still run?")
     args = parser.parse_args()
+    if args.smoke:
+        # the first turns end about 5 s after their sessions start: a 7 s window sees every step of the pipeline
+        args.configs, args.levels_20, args.repeats, args.window, args.settle = "20:manual", "4", 1, 7.0, 0.5
     runs.set_priority(args.priority)
     configs = [(int(c.split(":")[0]), c.split(":")[1]) for c in args.configs.split(",")]
     levels = {20: [int(n) for n in args.levels_20.split(",")], 100: [int(n) for n in args.levels_100.split(",")]}
@@ -336,6 +347,7 @@ def main() -> int:
             "headline": results,
             "summaries": [dataclasses.asdict(s) for s in summaries],
         },
+        directory=args.results_dir,
     )
     return 0
 

@@ -20,8 +20,17 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(render.markdown_table(header, rows))
 
 
-def publish(name: str, title: str, table: str, conclusion: str, rows: Sequence[Any], params: dict[str, Any]) -> None:
-    """Print the table and the conclusion; write the results with the machine and the parameters."""
+def publish(
+    name: str,
+    title: str,
+    table: str,
+    conclusion: str,
+    rows: Sequence[Any],
+    params: dict[str, Any],
+    directory: Path = RESULTS,
+) -> None:
+    """Print the table and the conclusion; write the results with the machine and the parameters (to ``directory``,
+    ``results/`` by default: a smoke test writes elsewhere)."""
     print(table)
     print()
     print(conclusion)
@@ -33,6 +42,8 @@ def publish(name: str, title: str, table: str, conclusion: str, rows: Sequence[A
         **params,
     }
     payload = {"meta": meta, "rows": [dataclasses.asdict(row) for row in rows], "conclusion": conclusion}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(f"# {title} ({meta['date']}, {meta['cpus']} CPUs)\n\n{table}\n\n{conclusion}\n")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (directory / f"{name}.md").write_text(
+        f"# {title} ({meta['date']}, {meta['cpus']} CPUs)\n\n{table}\n\n{conclusion}\n"
+    )

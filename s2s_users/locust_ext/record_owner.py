@@ -53,8 +53,8 @@ class RecordOwner:
         self.stop_workers_users = stop_workers_users
         self.settings: RunSettings | None = None
         self.sink: JsonlSessionSink | None = None
-        self.ledger = Ledger()
         self.live = LiveView()
+        self.ledger = self._new_ledger()
         self.publisher: RunPublisher | None = None
         self._ending = False
         self._watcher: Any = None
@@ -69,12 +69,16 @@ class RecordOwner:
         if self.sink is None or self.sink.run_dir != settings.report_dir:
             self.sink = JsonlSessionSink(settings.report_dir)
             self.live = LiveView()
-        self.ledger = Ledger()  # a new test from the web UI counts its own users
+        self.ledger = self._new_ledger()  # a new test from the web UI counts its own users
+        self.live.set_open([])
         if self.stop_workers_users is not None and self._watcher is None:
             self._watcher = gevent.spawn(self._watch_workers)
         log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
         if influx is not None:
             self._start_publishing(settings, influx)
+
+    def _new_ledger(self) -> Ledger:
+        return Ledger(on_open=lambda old, new: self.live.replace_open(old, new))
 
     def stop(self) -> None:
         """Drain the workers (master), then the report, the final dashboard points and the gates."""
@@ -154,7 +158,6 @@ class RecordOwner:
             self.live.add_turn(event)
         for record in records:
             self._store(record)
-        self.live.set_open(self.ledger.open_sessions())
         self._maybe_end_run()
 
     def reset_pacing(self) -> None:
@@ -208,7 +211,6 @@ class RecordOwner:
             )
         for record in records:
             self._store(record)
-        self.live.set_open(self.ledger.open_sessions())
         self._maybe_end_run()
 
     def _drain_workers(self) -> None:

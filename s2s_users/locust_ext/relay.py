@@ -144,13 +144,19 @@ class Outbox:
         return batch
 
 
+OpenChange = Callable[[SessionRecord | None, SessionRecord | None], None]
+
+
 class Ledger:
     """The record owner's account of every node: open sessions and users, so that nothing goes missing.
 
     Memory is bounded by the sessions open at one time (plus a bounded memory of lost keys).
     """
 
-    def __init__(self, lost_memory: int = 100_000) -> None:
+    def __init__(self, lost_memory: int = 100_000, on_open: OpenChange | None = None) -> None:
+        """``on_open(old, new)`` hears of every change to the open sessions (``old`` or ``new`` None when one
+        began or ended), so that views of them follow incrementally."""
+        self._on_open = on_open or (lambda old, new: None)
         self.open: dict[str, dict[str, SessionRecord]] = {}
         self.users_started: Counter[str] = Counter()
         self.users_done: Counter[str] = Counter()
@@ -166,7 +172,8 @@ class Ledger:
         self.reported_at[node] = batch.sent_at
         records: list[SessionRecord] = []
         for key, record in batch.sessions:
-            open_here.pop(key, None)
+            if (old := open_here.pop(key, None)) is not None:
+                self._on_open(old, None)
             if (node, key) in self._lost:
                 warnings.append(
                     f"session {record.session_id or key} from {node} arrived after its worker was counted as lost; "
@@ -175,6 +182,7 @@ class Ledger:
                 continue
             records.append(record)
         for key, progress in batch.progress:
+            self._on_open(open_here.get(key), progress)
             open_here[key] = progress
         self.users_started[node] += batch.users_started
         self.users_done[node] += batch.users_done
@@ -186,6 +194,7 @@ class Ledger:
         at = self.reported_at.get(node, time.time())
         records = []
         for key, base in progress.items():
+            self._on_open(base, None)
             self._remember_lost((node, key))
             records.append(
                 dataclasses.replace(

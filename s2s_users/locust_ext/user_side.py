@@ -7,6 +7,7 @@ message on a worker, a direct call in a local run).
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from functools import lru_cache
@@ -66,10 +67,18 @@ class UserSide:
         self._batcher: Any = None
         self._users_assigned = 0
         self._rejections_logged: set[str] = set()
+        self._frozen = False
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def start(self, settings: RunSettings, influx: InfluxSink | None) -> None:
+        if not self._frozen:
+            # Everything alive now (Locust, gevent, the prompts, the web UI) lives as long as the process: out of
+            # the collector's way, so that a full collection during the run scans only what the run made. Such
+            # a collection holds the hub, every session's clock with it (Locust does this for --processes only).
+            gc.collect()
+            gc.freeze()
+            self._frozen = True
         self.settings = settings
         self.influx = influx
         self.outbox.run_id = settings.run_id

@@ -144,9 +144,12 @@ class ModelLive:
         return kaplan_meier_counts(self.capacity_rows())
 
 
-def _count_capacity(counts: dict[float, list[int]], capacity_s: float, censored: bool) -> None:
+def _count_capacity(counts: dict[float, list[int]], capacity_s: float, censored: bool, by: int = 1) -> None:
     t = round(capacity_s / CAPACITY_RESOLUTION_S) * CAPACITY_RESOLUTION_S
-    counts.setdefault(t, [0, 0])[1 if censored else 0] += 1
+    cell = counts.setdefault(t, [0, 0])
+    cell[1 if censored else 0] += by
+    if cell == [0, 0]:
+        del counts[t]
 
 
 class LiveView:
@@ -215,9 +218,19 @@ class LiveView:
             row.active = 0
             row.open_capacity = {}
         for session in sessions:
-            row = self._model(session.model)
+            self.replace_open(None, session)
+
+    def replace_open(self, old: SessionRecord | None, new: SessionRecord | None) -> None:
+        """One open session's progress moved on (``old`` → ``new``), began (no ``old``) or ended (no ``new``): the
+        master's live view follows each batch's changes, not every open session once a second per worker."""
+        if old is not None:
+            row = self._model(old.model)
+            row.active -= 1
+            _count_capacity(row.open_capacity, old.capacity_to_silent_failure_s, old.silent_censored, by=-1)
+        if new is not None:
+            row = self._model(new.model)
             row.active += 1
-            _count_capacity(row.open_capacity, session.capacity_to_silent_failure_s, session.silent_censored)
+            _count_capacity(row.open_capacity, new.capacity_to_silent_failure_s, new.silent_censored)
 
     # --- what the web UI shows ------------------------------------------------------------------------
 
