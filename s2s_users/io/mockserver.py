@@ -33,6 +33,7 @@ from s2s_users.core.mock.behavior import MockSession
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, Send
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY, DEFAULT_PROFILES, ModelProfile
 from s2s_users.core.mock.scenario import load_scenario
+from s2s_users.core.mock.voice import quiet_buffer, voice_buffer
 
 log = logging.getLogger("s2s_users.mock")
 PATHS = ("/v1/realtime", "/openai/v1/realtime")
@@ -314,6 +315,7 @@ async def run(args: argparse.Namespace) -> None:
         if model not in profiles:
             raise SystemExit(f"error: --ceiling-s names an unknown model {model!r}: use one of {sorted(profiles)}")
         profiles[model] = profiles[model].with_ceiling(None if seconds == "none" else float(seconds))
+    voice_buffer(), quiet_buffer()  # made once, now: computed by the first answer, it held every session up ~0.1 s
     mock = MockRealtimeServer(profiles, args.time_scale, args.api_key, seed, truth=args.truth)
     server = await mock.start(args.host, args.port, reuse_port=args.reuse_port)
     port = server.sockets[0].getsockname()[1] if server.sockets else args.port
