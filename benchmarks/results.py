@@ -31,7 +31,8 @@ def publish(
     notes: str = "",
 ) -> None:
     """Print the table and the conclusion; write the results with the machine and the parameters to ``out``
-    (``notes``: more for the Markdown copy, such as the command line)."""
+    (``results/`` by default: a smoke test writes elsewhere; ``notes``: more for the Markdown copy, such as the
+    command line)."""
     print(table)
     print()
     print(conclusion)

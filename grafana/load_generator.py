@@ -52,12 +52,12 @@ def load_generator() -> dashboard.Dashboard:
     )
     board = board.with_panel(
         worker_series(
-            "pacing_lag_p95_ms",
-            "Pacing lag p95 (per worker)",
+            "pacing_lag_p99_ms",
+            "Pacing lag p99 per chunk (per worker)",
             "ms",
             grid(0, 0, 12, 8),
-            "How late prompt chunks went out against their deadlines (p95 over the last turns). Above "
-            "20 ms the generator is overloaded: add workers.",
+            "How late prompt chunks went out against their deadlines: p99 over every chunk of the turns that "
+            "ended since the worker's previous point. Above 20 ms the generator is overloaded: add workers.",
         )  # fmt: skip
     )
     board = board.with_panel(

@@ -11,11 +11,13 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +33,7 @@ from s2s_users.core.mock.behavior import MockSession
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, Send
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY, DEFAULT_PROFILES, ModelProfile
 from s2s_users.core.mock.scenario import load_scenario
+from s2s_users.core.mock.voice import quiet_buffer, voice_buffer
 
 log = logging.getLogger("s2s_users.mock")
 PATHS = ("/v1/realtime", "/openai/v1/realtime")
@@ -66,10 +69,12 @@ class _Waker:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._future: asyncio.Future[None] | None = None
+        self._until = math.inf
 
     async def sleep(self, delay: float | None) -> None:
         self._future = self._loop.create_future()
         timer = None if delay is None else self._loop.call_later(delay, self.poke)
+        self._until = math.inf if delay is None else self._loop.time() + delay
         try:
             await self._future
         finally:
@@ -80,6 +85,13 @@ class _Waker:
     def poke(self) -> None:
         if self._future is not None and not self._future.done():
             self._future.set_result(None)
+
+    def poke_if_sooner(self, due: float | None) -> None:
+        """Wake the writer only if something is now due before it would wake anyway. Most client messages (the
+        prompt's appends, 50 a second per session) schedule nothing: waking the writer for each, to find nothing
+        to send and arm a new timer, was a third of the mock's work at load."""
+        if due is not None and due < self._until:
+            self.poke()
 
 
 class MockRealtimeServer:
@@ -138,7 +150,11 @@ class MockRealtimeServer:
         model = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ws.request.path).query))["model"]
         loop = asyncio.get_running_loop()
         session = MockSession(
-            self.profiles[model], self.time_scale, self.seed * 1_000_003 + next(self._sessions), loop.time()
+            self.profiles[model],
+            self.time_scale,
+            self.seed * 1_000_003 + next(self._sessions),
+            loop.time(),
+            wall_offset=time.time() - loop.time(),
         )
         log.info("session %s model %s", session.session_id, model)
         # One task reads client messages; this one writes what is due and sleeps until the next due time (or
@@ -178,13 +194,20 @@ class MockRealtimeServer:
         try:
             async for message in ws:
                 session.receive(message if isinstance(message, str) else message.decode(), loop.time())
-                waker.poke()
+                waker.poke_if_sooner(session.next_due())
         finally:
             waker.poke()  # the writer must notice the end of the connection
 
-    async def start(self, host: str, port: int) -> Server:
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> Server:
+        """Listen; with ``reuse_port`` several mock processes share the port (the kernel spreads connections)."""
         return await serve(
-            self.handle, host, port, process_request=self.check, compression=None, max_size=16 * 1024 * 1024
+            self.handle,
+            host,
+            port,
+            process_request=self.check,
+            compression=None,
+            max_size=16 * 1024 * 1024,
+            reuse_port=reuse_port or None,
         )
 
 
@@ -261,6 +284,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--scenario", type=Path, help="TOML or JSON scenario file (see scenarios/ for examples)")
     parser.add_argument("--truth", type=Path, help="append one JSON line per session: what the mock really did")
     parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share --port with other mock processes (SO_REUSEPORT): one mock per core for heavy benchmarks",
+    )
+    parser.add_argument(
         "--parent-pid",
         type=int,
         default=0,
@@ -287,8 +315,9 @@ async def run(args: argparse.Namespace) -> None:
         if model not in profiles:
             raise SystemExit(f"error: --ceiling-s names an unknown model {model!r}: use one of {sorted(profiles)}")
         profiles[model] = profiles[model].with_ceiling(None if seconds == "none" else float(seconds))
+    voice_buffer(), quiet_buffer()  # made once, now: computed by the first answer, it held every session up ~0.1 s
     mock = MockRealtimeServer(profiles, args.time_scale, args.api_key, seed, truth=args.truth)
-    server = await mock.start(args.host, args.port)
+    server = await mock.start(args.host, args.port, reuse_port=args.reuse_port)
     port = server.sockets[0].getsockname()[1] if server.sockets else args.port
     print(f"s2s mock listening on ws://{args.host}:{port}/v1/realtime", flush=True)
     stop = asyncio.Event()

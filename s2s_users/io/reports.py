@@ -1,12 +1,15 @@
-"""Reading a run folder (sessions.jsonl, run.json) and writing report.md, report.html and report.json beside it."""
+"""Reading a run folder (sessions.jsonl, run.json, pacing.json) and writing report.md, report.html and report.json
+beside it."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.metrics.lag import PACING_FILE, LagHistogram
 from s2s_users.core.metrics.records import SESSIONS_FILE, SessionRecord
 from s2s_users.core.reporting.html import render_html
 from s2s_users.core.reporting.render import render_markdown, render_text
@@ -44,14 +47,35 @@ def write_run_info(run_dir: Path, info: RunInfo) -> None:
     (run_dir / RUN_FILE).write_text(json.dumps(info.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
 
 
-def write_report(run_dir: Path, records: list[SessionRecord] | None = None, info: RunInfo | None = None) -> Report:
-    """Write report.md/.html/.json from ``records`` (default: the folder's sessions.jsonl) and return the report.
+def write_pacing(run_dir: Path, pacing: Mapping[str, LagHistogram]) -> None:
+    """Each worker's chunk-lag histogram, beside the sessions (the report is rebuilt from both)."""
+    data = {"workers": {worker: histogram.to_wire() for worker, histogram in sorted(pacing.items())}}
+    (run_dir / PACING_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
 
-    ``info`` (default: the folder's run.json, if any) heads each report.
-    """
+
+def load_pacing(run_dir: Path) -> dict[str, LagHistogram]:
+    """The run's pacing figures; none for a folder without them (written by an older version)."""
+    path = run_dir / PACING_FILE
+    if not path.is_file():
+        return {}
+    try:
+        workers = json.loads(path.read_text(encoding="utf-8"))["workers"]
+        return {str(worker): LagHistogram.from_wire(data) for worker, data in workers.items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ConfigError(f"{path} is not a pacing file: {exc}") from exc
+
+
+def write_report(
+    run_dir: Path,
+    records: list[SessionRecord] | None = None,
+    info: RunInfo | None = None,
+    pacing: Mapping[str, LagHistogram] | None = None,
+) -> Report:
+    """Write report.md/.html/.json from ``records`` and ``pacing`` (default: the folder's sessions.jsonl and
+    pacing.json) and return the report. ``info`` (default: the folder's run.json, if any) heads each report."""
     records = load_sessions(run_dir) if records is None else records
     info = load_run_info(run_dir) if info is None else info
-    report = build_report(records)
+    report = build_report(records, load_pacing(run_dir) if pacing is None else pacing)
     (run_dir / "report.md").write_text(render_markdown(report, info), encoding="utf-8")
     (run_dir / "report.html").write_text(render_html(report, records, info), encoding="utf-8")
     data = {"run": None if info is None else info.to_dict(), **report_to_dict(report)}

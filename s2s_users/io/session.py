@@ -1,6 +1,6 @@
 """The one I/O loop: a WebSocket client (``transport``) driving an adapter and the turn engine.
 
-This is the only module that drives the socket and the only place that waits (inside ``recv(timeout)``,
+This is the only module that drives the socket and the only place that waits (inside ``poll(timeout)``,
 which under Locust's gevent monkey-patching yields to other users). It is also the one boundary where
 library exceptions become taxonomy observations (``_map_errors``), as httpx does with httpcore's.
 """
@@ -146,15 +146,12 @@ def _drive(
             on_turn(turn)
         deadline = conversation.next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - clock())
-        try:
-            data = ws.recv(timeout=timeout)
-        except TimeoutError:
-            conversation.on_timer(clock())
-            continue
+        data = ws.poll(timeout)  # None at the deadline: most wakes at 20 ms chunks, so no exception for them
         now = clock()
-        adapter.receive_message(data)
-        for event in adapter.events_received():
-            conversation.handle(event, now)
+        if data is not None:
+            adapter.receive_message(data)
+            for event in adapter.events_received():
+                conversation.handle(event, now)
         conversation.on_timer(now)
 
 

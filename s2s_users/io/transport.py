@@ -10,18 +10,30 @@ are honoured, through the library's HTTP CONNECT helper.
 
 Errors are ``websockets``' own (``InvalidStatus``, ``InvalidHandshake``, ``ConnectionClosed``) or ``OSError`` /
 ``TimeoutError`` (``SendTimeout`` is an ``OSError``), so the session's exception boundary maps them as before.
+
+The hot path (a session sends 50 appends a second at 20 ms chunks and wakes as often) is kept lean: a text frame
+is framed and masked here (websockets' C ``apply_mask``, a fresh key per frame from the OS's CSPRNG, drawn 4 KiB at
+a time) and goes out in one ``send``; waiting for the next message or deadline watches the socket and a timer
+directly (under gevent: no ``Timeout`` object, no exception, no failed ``recv`` per wait). Everything else (control
+frames, closing, errors) is the library's.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import ssl
+import struct
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gevent import getcurrent
+from gevent import socket as gevent_socket
+from gevent.hub import get_hub
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidProxy
 from websockets.frames import Close, Frame, Opcode
@@ -31,6 +43,11 @@ from websockets.proxy import get_proxy, parse_proxy
 from websockets.sync.client import connect_http_proxy
 from websockets.sync.utils import Deadline
 from websockets.uri import WebSocketURI, parse_uri
+
+try:
+    from websockets.speedups import apply_mask  # C: websockets ships it in its wheels
+except ImportError:  # pragma: no cover - a platform without the extension: the library's own fallback
+    from websockets.utils import apply_mask
 
 RECV_BUFSIZE = 65536
 
@@ -76,6 +93,72 @@ class SendTimeout(ConnectionError):
     """The server read nothing for ``send_timeout_s`` while we had data for it: the connection is given up."""
 
 
+Readable = Callable[[float | None], bool]
+"""Waits until the socket has data or ``timeout`` s pass (None: no limit); says whether it has data."""
+
+
+def _gevent_readable(sock: socket.socket) -> Readable:
+    """Under gevent: one I/O watcher per connection and a timer per wait, switched to directly, as gevent's own
+    waits do, but without the ``Timeout`` object and the exception its socket timeouts cost on every expiry."""
+    hub = get_hub()
+    loop = hub.loop
+    watcher = loop.io(sock.fileno(), 1)
+
+    def wait(timeout: float | None) -> bool:
+        switch = getcurrent().switch
+        watcher.start(switch, True)
+        timer = None
+        if timeout is not None:
+            timer = loop.timer(max(timeout, 0.0))
+            timer.start(switch, False)
+        try:
+            return bool(hub.switch())
+        finally:
+            # Stopping both also drops a callback already pending in this loop iteration: no stray switch later.
+            watcher.stop()
+            if timer is not None:
+                timer.close()
+
+    return wait
+
+
+def _select_readable(sock: socket.socket) -> Readable:
+    """Without gevent (tests, plain threads): ``select``."""
+
+    def wait(timeout: float | None) -> bool:
+        return bool(select.select([sock], [], [], None if timeout is None else max(timeout, 0.0))[0])
+
+    return wait
+
+
+class _MaskKeys:
+    """Masking keys for client frames: RFC 6455 §5.3 wants each unpredictable (a strong entropy source), so they come
+    from ``os.urandom``, 4 KiB at a time rather than a system call per frame; each key is used once."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> bytes:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(4096), 0
+        key = self._pool[self._at : self._at + 4]
+        self._at += 4
+        return key
+
+
+def text_frame(payload: bytes, mask: bytes) -> bytes:
+    """One unfragmented, masked client text frame (RFC 6455 §5.2) holding ``payload``."""
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x81, 0x80 | length)
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x81, 0xFE, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 0xFF, length)
+    return b"".join((header, mask, apply_mask(payload, mask)))
+
+
 class WebSocket:
     """A connected client WebSocket. ``recv`` waits at most ``timeout``; pings and pongs happen inside it."""
 
@@ -83,10 +166,13 @@ class WebSocket:
         self._sock = sock
         self.protocol = protocol
         self._options = options
-        self._messages: list[str] = []
+        self._messages: deque[str] = deque()
         self._fragments: list[bytes] = []
         self._ping_due = self._next_ping()
         self._pong_due: float | None = None
+        self._masks = _MaskKeys()
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
 
     @classmethod
     def connect(cls, url: str, headers: Mapping[str, str], options: TransportOptions) -> WebSocket:
@@ -137,21 +223,42 @@ class WebSocket:
     # --- sending ----------------------------------------------------------------------------------------
 
     def send(self, text: str) -> None:
-        self._raise_if_closed()
-        self.protocol.send_text(text.encode())
-        self._flush()
+        if self.protocol.state is not State.OPEN or self.protocol.extensions:
+            self._raise_if_closed()
+            self.protocol.send_text(text.encode())
+            self._flush()
+            return
+        # Open, no extension: the frame is ours to make. The protocol keeps nothing of a data frame it sends (it
+        # queues its own control frames, which _flush sends as soon as they are made), so the order on the wire
+        # is the same as through send_text.
+        self._write(text_frame(text.encode(), self._masks.next()))
+
+    def _write(self, data: bytes) -> None:
+        """``data`` on the wire: one ``send`` (the socket's buffer takes a frame at once), ``sendall`` for a rest."""
+        timeout = self._options.send_timeout_s
+        try:
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except TimeoutError as exc:
+            raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
+        if sent < len(data):
+            self._sendall(memoryview(data)[sent:], timeout)
+
+    def _sendall(self, data: bytes | memoryview, timeout: float) -> None:
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.sendall(data)
+        except TimeoutError as exc:
+            # Not a TimeoutError any more: to callers of recv() that means "no message yet", and a frame cut in
+            # the middle leaves nothing to go on with (an OSError: the connection ended).
+            raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
 
     def _flush(self) -> None:
         for data in self.protocol.data_to_send():
             if data:
                 timeout = self._options.close_timeout_s if self._closing else self._options.send_timeout_s
-                self._sock.settimeout(timeout)
-                try:
-                    self._sock.sendall(data)
-                except TimeoutError as exc:
-                    # Not a TimeoutError any more: to callers of recv() that means "no message yet", and a
-                    # frame cut in the middle leaves nothing to go on with (an OSError: the connection ended).
-                    raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
+                self._sendall(data, timeout)
             else:  # the protocol wants the write side closed (after a close frame)
                 try:
                     self._sock.shutdown(socket.SHUT_WR)
@@ -166,23 +273,39 @@ class WebSocket:
 
     def recv(self, timeout: float | None = None) -> str:
         """The next text message; ``TimeoutError`` after ``timeout`` s; ``ConnectionClosed`` when it ends."""
+        message = self.poll(timeout)
+        if message is None:
+            raise TimeoutError("no message within the timeout")
+        return message
+
+    def poll(self, timeout: float | None = None) -> str | None:
+        """The next text message, or None when none came within ``timeout`` s; ``ConnectionClosed`` when it ends."""
+        messages = self._messages
+        if messages:
+            return messages.popleft()
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._messages:
+        while not messages:
             self._raise_if_closed()
             now = time.monotonic()
             if deadline is not None and now >= deadline:
-                raise TimeoutError("no message within the timeout")
+                return None
             self._keepalive(now)
             wakes = [t for t in (deadline, self._ping_due, self._pong_due) if t is not None]
-            self._sock.settimeout(max(min(wakes) - now, 0.0) if wakes else None)
+            wait = max(min(wakes) - now, 0.0) if wakes else None
+            if self._tls and self._sock.pending():  # type: ignore[attr-defined]
+                wait = 0.0  # TLS has decrypted bytes buffered: the socket may never turn readable for them
+            elif not self._readable(wait):
+                continue
+            if self._tls:  # readable, but a TLS record may still be incomplete: do not wait past the deadline
+                self._sock.settimeout(max(wait or 0.0, 0.001))
             try:
                 data = self._sock.recv(RECV_BUFSIZE)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError, InterruptedError):
                 continue
             except ConnectionError:
                 data = b""  # reset or broken pipe: the connection ended without a close frame
             self._receive(data)
-        return self._messages.pop(0)
+        return messages.popleft()
 
     def _receive(self, data: bytes) -> None:
         if data:
@@ -201,6 +324,9 @@ class WebSocket:
         if frame.opcode is Opcode.PONG:
             self._pong_due = None
         elif frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            if frame.fin and not self._fragments:  # a whole message in one frame (nearly all): no copies to join
+                self._messages.append(bytes(frame.data).decode("utf-8", errors="replace"))
+                return
             self._fragments.append(bytes(frame.data))
             if frame.fin:
                 self._messages.append(b"".join(self._fragments).decode("utf-8", errors="replace"))

@@ -21,8 +21,8 @@ import gevent
 from s2s_users.core.config import RunSettings
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.exit_codes import ExitCode
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.redact import redact_url
-from s2s_users.core.reporting.summary import percentile
 from s2s_users.io.sinks.influx import InfluxSink, check_connection
 from s2s_users.locust_ext import webui
 from s2s_users.locust_ext.master_watch import BEACON_INTERVAL_S, MasterWatch
@@ -159,10 +159,10 @@ class S2SProcess:
             gevent.sleep(HEALTH_INTERVAL_S)
             if self.influx is None:
                 return
-            lags = list(self.users.recent_lags_ms) if self.users is not None else []
+            lags = self.users.take_health_lags() if self.users is not None else LagHistogram()
             active = self.users.active_sessions if self.users is not None else 0
             cpu = getattr(self.environment.runner, "current_cpu_usage", None)
-            self.influx.write_worker(active, percentile(lags, 50), percentile(lags, 95), cpu)
+            self.influx.write_worker(active, lags.figures(), cpu)
 
     def _close_influx(self) -> None:
         if self._health is not None:
@@ -189,6 +189,10 @@ class S2SProcess:
     def on_batch_message(self, environment: Any, msg: Any, **_: Any) -> None:
         assert self.owner is not None
         self.owner.receive(str(msg.node_id), Batch.from_wire(msg.data))
+
+    def on_spawning_complete(self, **_: Any) -> None:
+        if self.owner is not None and self.environment.reset_stats:
+            self.owner.reset_pacing()
 
     def on_stop_users_message(self, environment: Any, msg: Any, **_: Any) -> None:
         assert self.users is not None
@@ -271,6 +275,9 @@ def install_hooks(events: Any) -> None:
                 started_with=process.options_started_with(),
                 accept=process.accept_form,
             )
+        if process.owner is not None:
+            environment.events.spawning_complete.add_listener(process.on_spawning_complete)
+            environment.events.reset_stats.add_listener(process.owner.reset_pacing)  # the web UI's reset button
         if is_master(environment):
             environment.runner.register_message(MSG_BATCH, process.on_batch_message)
             process.start_beacon()

@@ -28,7 +28,7 @@ from s2s_users.core.reporting.junit import JUNIT_FILE, junit_xml
 from s2s_users.core.reporting.render import render_text
 from s2s_users.core.reporting.summary import Report
 from s2s_users.core.version import package_version
-from s2s_users.io.reports import load_sessions, write_report, write_run_info
+from s2s_users.io.reports import load_sessions, write_pacing, write_report, write_run_info
 from s2s_users.io.sinks.files import JsonlSessionSink
 from s2s_users.io.sinks.influx import InfluxSink
 from s2s_users.io.sinks.influx.points import RunLabels
@@ -55,8 +55,8 @@ class RecordOwner:
         self.stop_workers_users = stop_workers_users
         self.settings: RunSettings | None = None
         self.sink: JsonlSessionSink | None = None
-        self.ledger = Ledger()
         self.live = LiveView()
+        self.ledger = self._new_ledger()
         self.publisher: RunPublisher | None = None
         self.monitor = RunMonitor(environment)
         self._ending = False
@@ -72,13 +72,17 @@ class RecordOwner:
         if self.sink is None or self.sink.run_dir != settings.report_dir:
             self.sink = JsonlSessionSink(settings.report_dir)
             self.live = LiveView()
-        self.ledger = Ledger()  # a new test from the web UI counts its own users
+        self.ledger = self._new_ledger()  # a new test from the web UI counts its own users
+        self.live.set_open([])
         self.monitor.start()
         if self.stop_workers_users is not None and self._watcher is None:
             self._watcher = gevent.spawn(self._watch_workers)
         log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
         if influx is not None:
             self._start_publishing(settings, influx)
+
+    def _new_ledger(self) -> Ledger:
+        return Ledger(on_open=lambda old, new: self.live.replace_open(old, new))
 
     def stop(self) -> None:
         """Drain the workers (master), then the report, the final dashboard points and the gates."""
@@ -133,7 +137,8 @@ class RecordOwner:
         assert self.settings is not None
         info = self.monitor.info(self.settings, records)
         write_run_info(sink.run_dir, info)
-        report = write_report(sink.run_dir, records, info)
+        write_pacing(sink.run_dir, self.live.pacing)
+        report = write_report(sink.run_dir, records, info, self.live.pacing)
         if self.publisher is not None:
             self.publisher.final(report, records, time.time_ns())
             self.publisher.stopped(len(records), time.time_ns())
@@ -178,12 +183,18 @@ class RecordOwner:
         turns, records, warnings = self.ledger.receive(node, batch)
         for warning in warnings:
             log.warning("s2s: %s", warning)
+        if batch.pacing:
+            self.live.add_pacing(batch.worker or node, batch.pacing)
         for event in turns:
             self.live.add_turn(event)
         for record in records:
             self._store(record)
-        self.live.set_open(self.ledger.open_sessions())
         self._maybe_end_run()
+
+    def reset_pacing(self) -> None:
+        """``--reset-stats``: the pacing figures, as Locust's statistics, start again once every user is spawned
+        (connecting many sessions at once is start-up work, not the load under test)."""
+        self.live.pacing.clear()
 
     def _store(self, record: SessionRecord) -> None:
         if self.sink is None:  # a late record after a stop: still keep it
@@ -232,7 +243,6 @@ class RecordOwner:
             )
         for record in records:
             self._store(record)
-        self.live.set_open(self.ledger.open_sessions())
         self._maybe_end_run()
 
     def _drain_workers(self) -> None:

@@ -5,8 +5,9 @@ the local runner delivering to itself). Neither touches Locust: ``hooks`` moves 
 messages between processes. A ``Batch`` is typed here and plain JSON-safe data on the wire (``to_wire``).
 
 An open session's progress is its ``SessionRecord`` so far, without turns (``Conversation.progress()``, cheap),
-re-sent after each of its turns. When a worker is lost, the ledger turns its open sessions into ``lost`` records:
-censored at the last report, counted.
+re-sent after each of its turns. A batch also carries how late the process sent its prompt chunks since the last
+one (a ``LagHistogram``, merged per worker by the owner). When a worker is lost, the ledger turns its open sessions
+into ``lost`` records: censored at the last report, counted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.live import TurnEvent
 from s2s_users.core.metrics.records import SessionOutcome, SessionRecord, TurnRecord
 
@@ -31,9 +33,12 @@ class HasProgress(Protocol):
 @dataclass(frozen=True, slots=True)
 class Batch:
     """What one user process tells the record owner at once. Session keys are unique within the process;
-    ``run_id`` is the run the process's users play (a worker left over from an earlier run says so)."""
+    ``run_id`` is the run the process's users play (a worker left over from an earlier run says so); ``worker`` its
+    label (``worker-N``); ``pacing`` the lag of the chunks its users sent in turns that ended since the last batch."""
 
     run_id: str = ""
+    worker: str = ""
+    pacing: LagHistogram | None = None
     turns: tuple[TurnEvent, ...] = ()
     sessions: tuple[tuple[str, SessionRecord], ...] = ()
     progress: tuple[tuple[str, SessionRecord], ...] = ()
@@ -44,6 +49,8 @@ class Batch:
     def to_wire(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "worker": self.worker,
+            "pacing": self.pacing.to_wire() if self.pacing else None,
             "turns": [event.to_list() for event in self.turns],
             "sessions": [[key, record.to_dict()] for key, record in self.sessions],
             "open": [[key, _without_turns(record.to_dict())] for key, record in self.progress],
@@ -56,6 +63,8 @@ class Batch:
     def from_wire(cls, data: dict[str, Any]) -> Batch:
         return cls(
             run_id=str(data.get("run_id", "")),
+            worker=str(data.get("worker", "")),
+            pacing=LagHistogram.from_wire(data["pacing"]) if data.get("pacing") else None,
             turns=tuple(TurnEvent.from_list(item) for item in data.get("turns", ())),
             sessions=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("sessions", ())),
             progress=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("open", ())),
@@ -73,9 +82,11 @@ def _without_turns(data: dict[str, Any]) -> dict[str, Any]:
 class Outbox:
     """What a user process has to tell the record owner since the last batch."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, run_id: str = "") -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, run_id: str = "", worker: str = "") -> None:
         self._clock = clock
         self.run_id = run_id
+        self.worker = worker
+        self._pacing = LagHistogram()
         self._keys = itertools.count(1)
         self._open: dict[str, HasProgress] = {}
         self._dirty: set[str] = set()
@@ -101,6 +112,10 @@ class Outbox:
         self._dirty.discard(key)
         self._sessions.append((key, record))
 
+    def add_pacing(self, lags: LagHistogram) -> None:
+        """Chunk lags of turns that ended (the process's histogram, taken since the last call)."""
+        self._pacing.merge(lags)
+
     def user_started(self) -> None:
         self._users_started += 1
 
@@ -109,10 +124,14 @@ class Outbox:
 
     def take(self) -> Batch | None:
         """The batch to send now, or None when there is nothing new."""
-        if not (self._turns or self._sessions or self._dirty or self._users_started or self._users_done):
+        if not (
+            self._turns or self._sessions or self._dirty or self._users_started or self._users_done or self._pacing
+        ):
             return None
         batch = Batch(
             run_id=self.run_id,
+            worker=self.worker,
+            pacing=self._pacing.take() if self._pacing else None,
             turns=tuple(self._turns),
             sessions=tuple(self._sessions),
             progress=tuple((key, self._open[key].progress()) for key in sorted(self._dirty)),
@@ -125,13 +144,19 @@ class Outbox:
         return batch
 
 
+OpenChange = Callable[[SessionRecord | None, SessionRecord | None], None]
+
+
 class Ledger:
     """The record owner's account of every node: open sessions and users, so that nothing goes missing.
 
     Memory is bounded by the sessions open at one time (plus a bounded memory of lost keys).
     """
 
-    def __init__(self, lost_memory: int = 100_000) -> None:
+    def __init__(self, lost_memory: int = 100_000, on_open: OpenChange | None = None) -> None:
+        """``on_open(old, new)`` hears of every change to the open sessions (``old`` or ``new`` None when one
+        began or ended), so that views of them follow incrementally."""
+        self._on_open = on_open or (lambda old, new: None)
         self.open: dict[str, dict[str, SessionRecord]] = {}
         self.users_started: Counter[str] = Counter()
         self.users_done: Counter[str] = Counter()
@@ -147,7 +172,8 @@ class Ledger:
         self.reported_at[node] = batch.sent_at
         records: list[SessionRecord] = []
         for key, record in batch.sessions:
-            open_here.pop(key, None)
+            if (old := open_here.pop(key, None)) is not None:
+                self._on_open(old, None)
             if (node, key) in self._lost:
                 warnings.append(
                     f"session {record.session_id or key} from {node} arrived after its worker was counted as lost; "
@@ -156,6 +182,7 @@ class Ledger:
                 continue
             records.append(record)
         for key, progress in batch.progress:
+            self._on_open(open_here.get(key), progress)
             open_here[key] = progress
         self.users_started[node] += batch.users_started
         self.users_done[node] += batch.users_done
@@ -167,6 +194,7 @@ class Ledger:
         at = self.reported_at.get(node, time.time())
         records = []
         for key, base in progress.items():
+            self._on_open(base, None)
             self._remember_lost((node, key))
             records.append(
                 dataclasses.replace(

@@ -7,8 +7,8 @@ message on a worker, a direct call in a local run).
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,7 @@ import gevent
 
 from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Carrier, Script, build_script
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.model_mix import model_sequence
@@ -67,11 +68,14 @@ class UserSide:
         self.influx: InfluxSink | None = None
         self.outbox = Outbox()
         self.active_sessions = 0
-        self.recent_lags_ms: deque[float] = deque(maxlen=1000)
+        self.pacing = LagHistogram()
+        """Every chunk lag of this process's turns (the sessions merge into it as turns end), until a batch takes it."""
+        self._health_lags = LagHistogram()
         self._mock_key: tuple[object, ...] = ()
         self._batcher: Any = None
         self._users_assigned = 0
         self._rejections_logged: set[str] = set()
+        self._frozen = False
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -81,10 +85,18 @@ class UserSide:
             self._ensure_mock(settings)
 
     def start(self, settings: RunSettings, influx: InfluxSink | None) -> None:
+        if not self._frozen:
+            # Everything alive now (Locust, gevent, the prompts, the web UI) lives as long as the process: out of
+            # the collector's way, so that a full collection during the run scans only what the run made. Such
+            # a collection holds the hub, every session's clock with it (Locust does this for --processes only).
+            gc.collect()
+            gc.freeze()
+            self._frozen = True
         self.settings = settings
         self.influx = influx
         self.outbox.run_id = settings.run_id
         self.scripts = {mode: script_for(settings, mode) for mode in settings.turn_modes}
+        self.outbox.worker = worker_name(self.environment)
         if settings.embedded_mock:
             self._ensure_mock(settings)
         if self._batcher is None:
@@ -167,7 +179,6 @@ class UserSide:
         return self.outbox.session_started(session)
 
     def turn_finished(self, labels: SessionLabels, key: str, session_id: str, turn: TurnRecord) -> None:
-        self.recent_lags_ms.append(turn.pacing_lag_ms)
         self.outbox.turn_finished(key, labels.model, turn)
         if self.influx is not None:
             self.influx.write_turn(labels, session_id, turn)
@@ -182,8 +193,15 @@ class UserSide:
 
     # --- batches to the record owner --------------------------------------------------------------------
 
+    def take_health_lags(self) -> LagHistogram:
+        """The chunk lags batched since the last call: this worker's window for its health point."""
+        return self._health_lags.take()
+
     def flush(self) -> None:
         """Deliver what happened since the last batch."""
+        lags = self.pacing.take()
+        self._health_lags.merge(lags)
+        self.outbox.add_pacing(lags)
         batch = self.outbox.take()
         if batch is not None:
             self.deliver(batch)

@@ -62,6 +62,7 @@ class OpenAIRealtimeUser(User):
             now=time.monotonic(),
             wall_offset=time.time() - time.monotonic(),
             counts=adapter.counts,
+            pacing=rt.pacing,
         )
         request = connect_request(rt.target_url(), self.model, settings.api_key)
         events = self.environment.events

@@ -49,6 +49,10 @@ def test_a_master_and_two_workers_write_every_session_once_and_the_report_agrees
         assert row["turns_completed"] == sum(s["turns_completed"] for s in mine)
         assert row["total_audio_min"] == pytest.approx(sum(s["assistant_audio_s"] for s in mine) / 60)
     assert (run.report_dir / "report.md").is_file()
+    # each worker's chunk lags reached the master in its batches: the run is their sum
+    run_row, *workers = report["pacing"]
+    assert run_row["worker"] == "all" and [w["worker"] for w in workers] == ["worker-0", "worker-1"]
+    assert all(w["chunks"] > 0 for w in workers) and run_row["chunks"] == sum(w["chunks"] for w in workers)
 
 
 def test_the_end_of_the_run_time_waits_for_the_sessions_the_workers_were_playing(cluster: Cluster) -> None:

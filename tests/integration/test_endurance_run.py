@@ -53,6 +53,9 @@ def test_the_default_models_reproduce_the_seed_finding(locust_run: Any) -> None:
     report = (run.report_dir / "report.md").read_text()
     assert "gpt-realtime-2" in report and "response.zero_audio" in report
     assert "Capacity to silent failure" in run.stdout
+    # every prompt chunk's lag, per worker, beside the sessions; the report and the terminal give p50/p99/max
+    assert "## Load generator pacing" in report and (run.report_dir / "pacing.json").is_file()
+    assert "Pacing lag per prompt chunk: p50" in run.stdout
 
 
 def test_server_vad_turns_complete_against_the_mock(locust_run: Any) -> None:

@@ -116,6 +116,7 @@ def test_the_sessions_tab_and_the_live_charts_during_a_run(web_ui: str, tmp_path
         assert charts.locator("#s2s-models tbody tr").count() == 2
         assert charts.locator("#s2s-survival line[stroke-dasharray]").count() >= 1  # gpt-realtime-2's median
         charts.wait_for_timeout(3500)  # at least one more poll
+        assert "Pacing lag per prompt chunk: p50" in charts.locator("#s2s-pacing").inner_text()
         charts_shot = tmp_path / "live-charts.png"
         charts.screenshot(path=str(charts_shot), full_page=True)
         assert {url.removeprefix(web_ui) for url in fetched} <= {"/s2s/live", "/s2s/live.json"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from s2s_users.core.metrics.lag import LagHistogram
+from s2s_users.core.metrics.live import LiveView
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.locust_ext.relay import Batch, Ledger, Outbox
 from tests.support.records import T0
@@ -98,3 +100,36 @@ def test_open_snapshots_are_resent_only_after_a_turn() -> None:
     batch = _wire(outbox.take())
     assert len(batch.progress) == 1 and len(batch.turns) == 1
     assert outbox.take() is None
+
+
+def test_a_batch_carries_the_chunk_lags_of_its_worker_and_nothing_twice() -> None:
+    outbox = Outbox(run_id="run-1", worker="worker-3")
+    lags = LagHistogram()
+    for lag in (0.0002, 0.004, 0.031):
+        lags.add(lag)
+    outbox.add_pacing(lags.take())
+    batch = _wire(outbox.take())  # chunk lags alone are worth a batch
+    assert batch.worker == "worker-3" and batch.pacing is not None
+    assert batch.pacing.count == 3 and batch.pacing.max_s == 0.031
+    assert outbox.take() is None
+    outbox.add_pacing(lags)  # empty: nothing new
+    assert outbox.take() is None
+
+
+def test_the_live_view_follows_the_ledgers_open_sessions_change_by_change() -> None:
+    """The master's view of open sessions is kept by each batch's changes; it must equal a full recount."""
+    live = LiveView()
+    ledger, outbox = Ledger(on_open=live.replace_open), Outbox(clock=lambda: T0)
+    sessions = {n: FakeSession(make_session(f"s-{n}", turns=n, capacity_to_silent_failure_s=3.0 * n)) for n in (1, 2)}
+    keys = {n: outbox.session_started(session) for n, session in sessions.items()}
+    ledger.receive("w1", _wire(outbox.take()))
+    sessions[2].record = make_session("s-2", turns=3, capacity_to_silent_failure_s=9.0)  # a turn later
+    outbox.turn_finished(keys[2], "gpt-realtime", make_turn(3))
+    outbox.session_finished(keys[1], make_session("s-1", turns=1))
+    ledger.receive("w1", _wire(outbox.take()))
+    recount = LiveView()
+    recount.set_open(ledger.open_sessions())
+    row, expected = live.models["gpt-realtime"], recount.models["gpt-realtime"]
+    assert (row.active, row.open_capacity) == (expected.active, expected.open_capacity) == (1, {9.0: [0, 1]})
+    ledger.lose("w1", "gone")
+    assert live.models["gpt-realtime"].active == 0 and live.models["gpt-realtime"].open_capacity == {}

@@ -45,6 +45,7 @@ from s2s_users.core.engine.table import (
 from s2s_users.core.engine.turn import TurnInProgress
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 
 
@@ -71,9 +72,11 @@ class Conversation:
         now: float,
         wall_offset: float = 0.0,
         counts: ev.ProtocolCounts | None = None,
+        pacing: LagHistogram | None = None,
     ) -> None:
         """``now`` is the monotonic clock at connect; ``wall_offset`` turns it into epoch seconds for records;
-        ``counts`` is the adapter's count of legacy and unknown events, which the record reports."""
+        ``counts`` is the adapter's count of legacy and unknown events, which the record reports; ``pacing`` (the
+        process's, shared by its sessions) gets the lag of every chunk of each turn that the harness did not cut."""
         self.script = script
         self.settings = settings
         self.labels = labels
@@ -83,6 +86,7 @@ class Conversation:
         )
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._wall_offset = wall_offset
+        self._pacing = pacing
         self._setup_deadline = now + settings.turn_timeout_s
         self._turn: TurnInProgress | None = None
         self._others = OtherResponses()
@@ -439,6 +443,10 @@ class Conversation:
             self._others.ended(turn.response.response_id)
         timing = turn.timing(self.settings.turn_mode)
         self.account.turn_ended(response.record(code, now, detail, done, timing, self._wall_offset))
+        if self._pacing is not None and code is not FailureClass.HARNESS_STOPPED:
+            # A turn the harness cut was cut by the run's end, whose own work (stopping users, the report) can
+            # hold the process up: its lag is the harness's, not the generator's under load.
+            self._pacing.merge(turn.pacer.lags)
         if terminal or code in fl.TERMINAL:
             self.account.end_class = code
             self._fire(Trigger.SESSION_ENDED, now)

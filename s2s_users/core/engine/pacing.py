@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.metrics.lag import LagHistogram
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +41,24 @@ def parse_pace(text: str) -> Pace:
 
 
 class ChunkPacer:
-    """Due times and lag for the chunks of one turn."""
+    """Due times and lag for the chunks of one turn: every chunk's lag goes into ``lags``."""
 
     def __init__(self, t0: float, chunk_s: float, pace: Pace) -> None:
         self.t0 = t0
         self.chunk_s = chunk_s
         self.pace = pace
-        self.max_lag_s = 0.0
+        self._step = 0.0 if pace.speed is None else chunk_s / pace.speed
+        self.lags = LagHistogram()
+        """How late each chunk of this turn went out, against its deadline."""
+
+    @property
+    def max_lag_s(self) -> float:
         """The latest any chunk of this turn was sent, against its deadline."""
+        return self.lags.max_s
 
     def due(self, index: int) -> float:
-        if self.pace.speed is None:
-            return self.t0
-        return self.t0 + index * self.chunk_s / self.pace.speed
+        return self.t0 + index * self._step
 
     def sent(self, index: int, now: float) -> None:
         """Record that chunk ``index`` went out at ``now``."""
-        self.max_lag_s = max(self.max_lag_s, now - self.due(index))
+        self.lags.add(now - self.t0 - index * self._step)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from s2s_users.core.failures import SILENT, FailureClass, FailureKind, kind_of
+from s2s_users.core.metrics.lag import LATE_P99_MS, LagFigures, LagHistogram, merged
 from s2s_users.core.metrics.records import SessionOutcome, SessionRecord, TurnRecord
 from s2s_users.core.metrics.survival import SurvivalCurve, kaplan_meier_counts
 
@@ -147,9 +148,12 @@ class ModelLive:
         return kaplan_meier_counts(self.capacity_rows())
 
 
-def _count_capacity(counts: dict[float, list[int]], capacity_s: float, censored: bool) -> None:
+def _count_capacity(counts: dict[float, list[int]], capacity_s: float, censored: bool, by: int = 1) -> None:
     t = round(capacity_s / CAPACITY_RESOLUTION_S) * CAPACITY_RESOLUTION_S
-    counts.setdefault(t, [0, 0])[1 if censored else 0] += 1
+    cell = counts.setdefault(t, [0, 0])
+    cell[1 if censored else 0] += by
+    if cell == [0, 0]:
+        del counts[t]
 
 
 class LiveView:
@@ -160,6 +164,8 @@ class LiveView:
         self.taxonomy: Counter[str] = Counter()
         self.timeline = Timeline()
         self.lost_sessions = 0
+        self.pacing: dict[str, LagHistogram] = {}
+        """Per worker: how late its chunks went out (turns the harness cut are left out)."""
 
     def _model(self, model: str) -> ModelLive:
         if model not in self.models:
@@ -208,15 +214,33 @@ class LiveView:
             self.timeline.add(record.ended_at, record.end_class)
         _count_capacity(row.capacity, record.capacity_to_silent_failure_s, record.silent_censored)
 
+    def add_pacing(self, worker: str, lags: LagHistogram) -> None:
+        self.pacing.setdefault(worker, LagHistogram()).merge(lags)
+
+    def pacing_figures(self) -> tuple[LagFigures, list[tuple[str, LagFigures]]]:
+        """The whole run's chunk lag, and each worker's (by name)."""
+        workers = [(worker, self.pacing[worker].figures()) for worker in sorted(self.pacing)]
+        return merged(self.pacing.values()).figures(), workers
+
     def set_open(self, sessions: Iterable[SessionRecord]) -> None:
         """The sessions in progress now (their progress so far): active counts and their capacity so far."""
         for row in self.models.values():
             row.active = 0
             row.open_capacity = {}
         for session in sessions:
-            row = self._model(session.model)
+            self.replace_open(None, session)
+
+    def replace_open(self, old: SessionRecord | None, new: SessionRecord | None) -> None:
+        """One open session's progress moved on (``old`` → ``new``), began (no ``old``) or ended (no ``new``): the
+        master's live view follows each batch's changes, not every open session once a second per worker."""
+        if old is not None:
+            row = self._model(old.model)
+            row.active -= 1
+            _count_capacity(row.open_capacity, old.capacity_to_silent_failure_s, old.silent_censored, by=-1)
+        if new is not None:
+            row = self._model(new.model)
             row.active += 1
-            _count_capacity(row.open_capacity, session.capacity_to_silent_failure_s, session.silent_censored)
+            _count_capacity(row.open_capacity, new.capacity_to_silent_failure_s, new.silent_censored)
 
     # --- what the web UI shows ------------------------------------------------------------------------
 
@@ -274,4 +298,13 @@ class LiveView:
                 for model, row, curve in ((m, row, row.survival()) for m, row in sorted(self.models.items()))
             },
             "lost_sessions": self.lost_sessions,
+            "pacing": self._pacing_snapshot(),
+        }
+
+    def _pacing_snapshot(self) -> dict[str, Any]:
+        run, workers = self.pacing_figures()
+        return {
+            "late_p99_ms": LATE_P99_MS,
+            "run": asdict(run) | {"late": run.late},
+            "workers": {worker: asdict(figures) | {"late": figures.late} for worker, figures in workers},
         }

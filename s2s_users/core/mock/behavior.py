@@ -7,7 +7,8 @@ never changes with it.
 
 Faults (``profiles.Fault``) are injected per turn by the profile: at a scheduled turn, past the audio ceiling, or
 by probability. What really happened is kept for the truth log (``truth()``): the faults with their turns, the
-exact assistant audio sent per turn, and how the session ended.
+exact assistant audio sent per turn, when each response was asked for and its first audio went out (the server's
+side of TTFA), and how the session ended.
 """
 
 from __future__ import annotations
@@ -40,13 +41,17 @@ UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
     Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
     Fault.CANCELLED: ("cancelled", "turn_detected"),
 }
+_APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
 WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
 
 class MockSession:
     """One realtime session as the OpenAI Realtime GA server would play it."""
 
-    def __init__(self, profile: ModelProfile, time_scale: float, seed: int, now: float) -> None:
+    def __init__(
+        self, profile: ModelProfile, time_scale: float, seed: int, now: float, wall_offset: float = 0.0
+    ) -> None:
+        """``wall_offset`` turns the clock of ``now`` into epoch seconds for the truth log's times."""
         self.profile = profile
         self.time_scale = time_scale
         self.rng = random.Random(seed)
@@ -68,7 +73,7 @@ class MockSession:
         """After a ceiling hit: the next client message gets a TCP abort."""
         self.turn = 0
         """Responses started so far: the turn number (1-based) of the current one."""
-        self.record = Truth(self.session_id, profile.name)
+        self.record = Truth(self.session_id, profile.name, wall_offset=wall_offset)
         self._items: list[str] = []
         self._ids = itertools.count(1)
         self._queue: list[tuple[float, int, Output | EndResponse | Stream | CancelAt]] = []
@@ -164,6 +169,13 @@ class MockSession:
         if self.doomed:
             heapq.heappush(self._queue, (now, next(self._seq), Abort()))
             return
+        if text.startswith(_APPEND_PREFIX) and text.endswith('"}'):
+            # The prompt's appends are most of what a session sends (50 a second at 20 ms chunks): in their plain
+            # form (no other field, no escape: base64 needs none) the audio is read without a JSON parse.
+            audio = text[len(_APPEND_PREFIX) : -2]
+            if '"' not in audio and "\\" not in audio:
+                self._append(audio, now)
+                return
         try:
             message = json.loads(text)
             kind = message["type"]
@@ -173,11 +185,7 @@ class MockSession:
         event_id = message.get("event_id")
         match kind:
             case "input_audio_buffer.append":
-                pcm = base64.b64decode(message.get("audio", ""))
-                self._buffer_samples += len(pcm) // 2
-                if self.turn_detection is not None:
-                    self._vad(pcm, now)
-                    self._leftover(len(pcm) // 2, now)
+                self._append(message.get("audio", ""), now)
             case "input_audio_buffer.commit":
                 self._commit(now, event_id)
             case "input_audio_buffer.clear":
@@ -199,6 +207,13 @@ class MockSession:
                 self._update(message.get("session") or {}, now, event_id)
             case _:
                 self._error(now, "invalid_value", f"Unsupported event type '{kind}'.", event_id)
+
+    def _append(self, audio: str, now: float) -> None:
+        pcm = base64.b64decode(audio)
+        self._buffer_samples += len(pcm) // 2
+        if self.turn_detection is not None:
+            self._vad(pcm, now)
+            self._leftover(len(pcm) // 2, now)
 
     def _update(self, session: dict[str, Any], now: float, event_id: Any) -> None:
         if "type" not in session:
@@ -307,6 +322,7 @@ class MockSession:
 
     def _respond(self, now: float) -> None:
         self.turn += 1
+        self.record.asked(self.turn, now)
         fault = self.profile.fault_for(self.turn, self.assistant_audio_s, self.rng)
         if fault is not None:
             self.record.faults.append((self.turn, fault.value))

@@ -50,10 +50,19 @@ class Truth:
     faults: list[tuple[int, str]] = field(default_factory=list)
     responses: dict[str, ResponseTruth] = field(default_factory=dict)
     end_reason: str = "open"
+    wall_offset: float = 0.0
+    """Turns the session's clock into epoch seconds for the times below."""
     _sent_samples: dict[int, int] = field(default_factory=dict)
+    _asked_at: dict[int, float] = field(default_factory=dict)
+    _first_audio_at: dict[int, float] = field(default_factory=dict)
+
+    def asked(self, turn: int, now: float) -> None:
+        """A response was asked for (response.create, or server VAD's end of speech)."""
+        self._asked_at[turn] = now
 
     def audio_sent(self, turn: int, response_id: str | None, samples: int, now: float) -> None:
         self._sent_samples[turn] = self._sent_samples.get(turn, 0) + samples
+        self._first_audio_at.setdefault(turn, now)
         response = self.responses.get(response_id or "")
         if response is not None:
             response.audio_samples += samples
@@ -70,4 +79,11 @@ class Truth:
             "assistant_audio_s": round(sum(self._sent_samples.values()) / SAMPLE_RATE, 6),
             "responses": [response.to_dict() for response in self.responses.values()],
             "end": self.end_reason,
+            # When each turn's response was asked for and when its first audio delta went out, in epoch seconds
+            # (None: no audio): the server's side of a client's TTFA.
+            "turn_asked_at": self._wall(self._asked_at, turns),
+            "turn_first_audio_at": self._wall(self._first_audio_at, turns),
         }
+
+    def _wall(self, times: dict[int, float], turns: int) -> list[float | None]:
+        return [round(times[t] + self.wall_offset, 6) if t in times else None for t in range(1, turns + 1)]

@@ -12,6 +12,8 @@ from s2s_users.core.reporting.render import (
     Table,
     budget_table,
     detail_table,
+    pacing_table,
+    pacing_warning,
     seed_table,
     taxonomy_table,
     turn_taking_table,
@@ -28,6 +30,7 @@ th,td{border-bottom:1px solid #dadce0;padding:4px 10px;text-align:left;vertical-
 th{background:#f1f3f4}
 tr.silent td:first-child{color:#b00020;font-weight:600}
 tr.quiet{color:#9aa0a6}
+p.warning{border-left:4px solid #b00020;padding:6px 12px;background:#fce8e6;font-weight:600}
 figure{margin:16px 0}figcaption{font-size:13px;color:#5f6368}
 svg{max-width:100%;height:auto}
 """
@@ -67,6 +70,7 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
         f"<title>s2s_users report: {html.escape(runs)}</title><style>{STYLE}</style></head><body>",
         f"<h1>s2s_users report: run {html.escape(runs)}</h1>",
         f"<p>{report.sessions} sessions.</p>",
+        *([f'<p class="warning">{html.escape(warning)}</p>'] if (warning := pacing_warning(report)) else []),
         *(["<h2>The run</h2>", html_table((("Item", "Value"), list(header_rows(info))))] if info is not None else []),
         "<h2>Sessions per model</h2>",
         html_table(seed_table(report)),
@@ -86,6 +90,8 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
     ]
     for model, budget in report.budgets.items():
         parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", html_table(budget_table(budget))]
+    if report.pacing:
+        parts += ["<h2>Load generator pacing</h2>", html_table(pacing_table(report))]
     parts += ["<h2>How to read this</h2>", "<ul>"]
     parts += [f"<li>{_markdown_bold(line)}</li>" for line in HOW_TO_READ]
     parts += ["</ul>", "</body></html>", ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from s2s_users.core.metrics.lag import LATE_P99_MS
 from s2s_users.core.reporting.run_info import RunInfo, header_rows
 from s2s_users.core.reporting.summary import ModelRow, Report
 
@@ -112,6 +113,51 @@ def turn_taking_table(report: Report) -> Table:
     return header, rows
 
 
+def _lag_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} ms"
+
+    return "—" if value is None else f"{value:.1f} ms"
+
+
+def pacing_table(report: Report) -> Table:
+    header = ("Worker", "Chunks", "Lag p50", "Lag p99", "Lag max", "Kept its clock")
+    rows: list[tuple[str, ...]] = [
+        (
+            row.worker,
+            str(row.chunks),
+            _lag_ms(row.p50_ms),
+            _lag_ms(row.p99_ms),
+            _lag_ms(row.max_ms),
+            "no" if row.late else "yes",
+        )
+        for row in report.pacing
+    ]
+    return header, rows
+
+
+def pacing_line(report: Report) -> str | None:
+    """The run's chunk lag in one line, or None when the run folder has no pacing figures."""
+    if not report.pacing:
+        return None
+    run = report.pacing[0]
+    return (
+        f"Pacing lag per prompt chunk: p50 {_lag_ms(run.p50_ms)}, p99 {_lag_ms(run.p99_ms)}, max {_lag_ms(run.max_ms)} "
+        f"({run.chunks} chunks; turns cut by the end of the run left out)"
+    )
+
+
+def pacing_warning(report: Report) -> str | None:
+    """What to tell the user when the load generator itself sent late; None when it kept its clock."""
+    if not report.generator_late:
+        return None
+    where = f" on {', '.join(report.late_workers)}" if report.late_workers else ""
+    return (
+        f"WARNING: the load generator fell behind{where}: prompt chunk lag p99 above {LATE_P99_MS:g} ms. Its sends "
+        "went out late, so what the server heard, and the latencies measured, are not to be trusted: add workers "
+        "(--processes, more machines) or run fewer users per worker."
+    )
+
+
 def budget_table(budget: tuple[tuple[int, int], ...]) -> Table:
     return ("Assistant audio per turn", "Turns before the ceiling"), [(f"{n} s", f"about {t}") for n, t in budget]
 
@@ -132,6 +178,9 @@ HOW_TO_READ = (
     "after the answer, on the audio a microphone keeps sending). Their audio counts in every total.",
     "**Barge-ins**: turns where the next prompt started over the answer; stop latency is how long the server kept "
     "streaming after our speech began; ignored: it streamed on to the end.",
+    "**Pacing lag**: how late each prompt chunk went out against its deadline (chunk k is due at t0 + k·chunk), "
+    f"per worker; above {LATE_P99_MS:g} ms at p99 the generator could not keep its clock and its numbers are not to "
+    "be trusted. Turns cut by the end of the run are left out.",
 )
 
 
@@ -147,6 +196,8 @@ def _md_table(table: Table) -> list[str]:
 
 def render_markdown(report: Report, info: RunInfo | None = None) -> str:
     lines = [f"# s2s_users report: run {', '.join(report.run_ids)}", "", f"{report.sessions} sessions.", ""]
+    if (warning := pacing_warning(report)) is not None:
+        lines += [f"**{warning}**", ""]
     if info is not None:
         lines += ["## The run", ""]
         rows = [(label, value.replace("|", "\\|")) for label, value in header_rows(info)]
@@ -163,6 +214,9 @@ def render_markdown(report: Report, info: RunInfo | None = None) -> str:
     for model, budget in report.budgets.items():
         lines += ["", f"## Turn budget: {model}", ""]
         lines += _md_table(budget_table(budget))
+    if report.pacing:
+        lines += ["", "## Load generator pacing", ""]
+        lines += _md_table(pacing_table(report))
     lines += ["", "## How to read this", ""]
     lines += [f"- {line}" for line in HOW_TO_READ]
     lines += [""]
@@ -182,4 +236,6 @@ def render_text(report: Report, info: RunInfo | None = None) -> str:
             + ("silent" if t.silent else "visible")
             for t in failures
         ]
+    if pacing := [line for line in (pacing_line(report), pacing_warning(report)) if line is not None]:
+        lines += ["", *pacing]
     return "\n".join(lines + notes)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from s2s_users.core.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureClass, FailureKind, kind_of
+from s2s_users.core.metrics.lag import LagHistogram, merged
 from s2s_users.core.metrics.records import OK, SessionOutcome, SessionRecord
 from s2s_users.core.metrics.survival import kaplan_meier
 
@@ -87,6 +88,21 @@ class TaxonomyRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PacingRow:
+    """How late one worker (or, as ``worker = "all"``, the whole run) sent its prompt chunks."""
+
+    worker: str
+    chunks: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    late: bool
+
+
+ALL_WORKERS = "all"
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     run_ids: tuple[str, ...]
     sessions: int
@@ -94,6 +110,17 @@ class Report:
     taxonomy: tuple[TaxonomyRow, ...]
     budgets: dict[str, tuple[tuple[int, int], ...]]
     turn_taking: tuple[TurnTakingRow, ...] = ()
+    pacing: tuple[PacingRow, ...] = ()
+    """The run first (``all``), then each worker; empty when the run folder has no pacing figures."""
+
+    @property
+    def generator_late(self) -> bool:
+        """The load generator could not keep its clock (chunk lag p99 above ``LATE_P99_MS``): do not trust it."""
+        return any(row.late for row in self.pacing)
+
+    @property
+    def late_workers(self) -> tuple[str, ...]:
+        return tuple(row.worker for row in self.pacing[1:] if row.late)
 
 
 def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
@@ -159,7 +186,20 @@ def _turn_taking_row(model: str, turn_mode: str, records: Sequence[SessionRecord
     )
 
 
-def build_report(records: Sequence[SessionRecord]) -> Report:
+def _pacing_row(worker: str, histogram: LagHistogram) -> PacingRow:
+    figures = histogram.figures()
+    return PacingRow(worker, figures.chunks, figures.p50_ms, figures.p99_ms, figures.max_ms, figures.late)
+
+
+def pacing_rows(pacing: Mapping[str, LagHistogram]) -> tuple[PacingRow, ...]:
+    if not pacing:
+        return ()
+    run = _pacing_row(ALL_WORKERS, merged(pacing.values()))
+    return (run, *(_pacing_row(worker, pacing[worker]) for worker in sorted(pacing)))
+
+
+def build_report(records: Sequence[SessionRecord], pacing: Mapping[str, LagHistogram] | None = None) -> Report:
+    """The report's numbers; ``pacing`` is each worker's chunk-lag histogram (``pacing.json``), when there is one."""
     by_model: dict[str, list[SessionRecord]] = {}
     for record in records:
         by_model.setdefault(record.model, []).append(record)
@@ -192,6 +232,7 @@ def build_report(records: Sequence[SessionRecord]) -> Report:
         taxonomy=taxonomy,
         budgets=budgets,
         turn_taking=turn_taking,
+        pacing=pacing_rows(pacing or {}),
     )
 
 

@@ -15,6 +15,7 @@ from s2s_users.core.engine.script import build_script
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.engine.table import TRANSITIONS, State, Trigger
 from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings
 
@@ -25,14 +26,23 @@ LOUD = (b"\x00\x40" + b"\x00\xc0") * 1200  # 100 ms of ±16384 PCM16 at 24 kHz (
 class Harness:
     """A Conversation, its adapter, a fake clock, and a scripted server on the other side."""
 
-    def __init__(self, turns: int = 2, turn_mode: str = "manual", pace: Pace | None = None, **engine: Any) -> None:
+    def __init__(
+        self,
+        turns: int = 2,
+        turn_mode: str = "manual",
+        pace: Pace | None = None,
+        pacing: LagHistogram | None = None,
+        **engine: Any,
+    ) -> None:
         self.now = 0.0
         self.adapter = OpenAIRealtimeProtocol(RealtimeSettings(turn_mode=turn_mode))
         # One 100 ms prompt: five 20 ms chunks.
         silence_ms = 200 if turn_mode == "server_vad" else 0
         script = build_script([("p1", bytes(4800))], 24_000, 20, trailing_silence_ms=silence_ms)
         settings = EngineSettings(turns=turns, turn_mode=turn_mode, pace=pace or Pace(1.0), **engine)
-        self.conv = Conversation(script, settings, LABELS, now=0.0, wall_offset=1_000.0, counts=self.adapter.counts)
+        self.conv = Conversation(
+            script, settings, LABELS, now=0.0, wall_offset=1_000.0, counts=self.adapter.counts, pacing=pacing
+        )
         self.sent: list[dict[str, Any]] = []
 
     def server(self, *messages: dict[str, Any]) -> None:
@@ -241,6 +251,27 @@ def test_a_harness_stop_censors_the_session_without_failing_it() -> None:
     assert record.outcome == "stopped" and record.failure_class is None
     assert record.end_class == "harness.stopped"
     assert record.censored and record.silent_censored
+
+
+def test_every_chunk_lag_goes_to_the_process_histogram_but_not_from_turns_the_harness_cut() -> None:
+    pacing = LagHistogram()
+    h = Harness(turns=3, think_time_s=0.1, pacing=pacing)
+    h.open_session()  # chunk 0 goes out at once, on time
+    h.now = 0.027  # the loop wakes 7 ms after chunk 1's deadline (0.02 s)
+    h.conv.on_timer(h.now)
+    h.advance(0.1)  # chunks 2-4 on time
+    h.answer()
+    assert pacing.count == 5 and pacing.max_s == pytest.approx(0.007)
+    assert pacing.quantile_ms(0.5) == pytest.approx(0.005)  # on time: the first bucket (0-10 µs)
+
+    h.advance(0.1)  # thinking, then turn 2 starts streaming
+    h.now += 0.05  # the run's end holds the process up: 50 ms late...
+    h.conv.on_timer(h.now)
+    h.conv.on_stopped(h.now)  # ...then it stops the user
+    record = h.conv.session_record()
+    assert record.turns[-1].outcome == "harness.stopped"
+    assert record.turns[-1].pacing_lag_ms > 20  # the record still says what happened
+    assert pacing.count == 5 and pacing.max_s == pytest.approx(0.007)  # the pacing figures leave it out
 
 
 def test_a_close_at_the_session_cap_is_expected_not_a_failure() -> None:

@@ -31,6 +31,15 @@ def test_lag_is_the_worst_lateness_against_absolute_deadlines() -> None:
     assert pacer.max_lag_s == pytest.approx(0.005)
 
 
+def test_every_chunk_lag_is_counted_not_only_the_worst() -> None:
+    pacer = ChunkPacer(t0=0.0, chunk_s=0.1, pace=Pace(1.0))
+    for index, lag in enumerate([0.0, 0.0002, 0.003, 0.040]):
+        pacer.sent(index, index * 0.1 + lag)
+    assert pacer.lags.count == 4
+    assert pacer.lags.quantile_ms(0.75) == pytest.approx(3.0, rel=0.04)
+    assert pacer.lags.max_s == pytest.approx(0.040)
+
+
 @pytest.mark.parametrize(("text", "speed"), [("realtime", 1.0), ("burst", None), ("4", 4.0), ("2.5x", 2.5)])
 def test_pace_option_values(text: str, speed: float | None) -> None:
     assert parse_pace(text).speed == speed

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.live import Histogram, LiveView, Timeline, TurnEvent
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.summary import build_report
@@ -87,3 +88,17 @@ def test_the_table_shows_active_sessions_and_the_seed_columns() -> None:
     assert snapshot["models"][0]["model"] == "gpt-realtime" and "gpt-realtime" in snapshot["survival"]
     # the browser draws the curve to the longest session so far (an open one here), past its last drop
     assert snapshot["survival"]["gpt-realtime"]["end_minutes"] == 14.0 / 60
+
+
+def test_chunk_lags_are_merged_per_worker_and_the_run_is_late_when_its_p99_is() -> None:
+    view = LiveView()
+    for worker, lag_s in (("worker-1", 0.0004), ("worker-2", 0.0004), ("worker-2", 0.045)):
+        lags = LagHistogram()
+        for _ in range(50):
+            lags.add(lag_s)
+        view.add_pacing(worker, lags)
+    run, workers = view.pacing_figures()
+    assert run.chunks == 150 and run.late and run.max_ms == pytest.approx(45.0)
+    assert [(name, figures.late) for name, figures in workers] == [("worker-1", False), ("worker-2", True)]
+    snapshot = view.snapshot()["pacing"]
+    assert snapshot["run"]["late"] and snapshot["workers"]["worker-1"]["chunks"] == 50

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pytest
 
 from s2s_users.core.mock.behavior import MockSession
 from s2s_users.core.mock.outputs import Abort, Send
@@ -113,6 +114,24 @@ def test_time_scale_speeds_up_streaming_but_not_the_audio_amount() -> None:
     assert slow.assistant_audio_s == fast.assistant_audio_s
 
 
+def test_the_truth_says_when_each_response_was_asked_for_and_its_first_audio_went_out() -> None:
+    session = MockSession(DEFAULT_PROFILES["gpt-realtime"], 1.0, seed=1, now=10.0, wall_offset=1_000.0)
+    client(
+        session, 10.0, type="session.update", session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    )
+    append(session, SPEECH)
+    client(session, 10.0, type="input_audio_buffer.commit")
+    client(session, 10.25, type="response.create")
+    first_delta = None
+    while (due := session.next_due()) is not None and first_delta is None:
+        sent = [i for i in session.outputs_due(due + 0.003) if isinstance(i, Send) and i.audio_samples]
+        first_delta = due + 0.003 if sent else None  # sent 3 ms after it was due (a busy server)
+    truth = session.truth()
+    assert truth["turn_asked_at"] == [1_010.25]
+    assert truth["turn_first_audio_at"] == [round(1_000 + first_delta, 6)]  # when it went out, not when it was due
+    assert first_delta == pytest.approx(10.25 + DEFAULT_PROFILES["gpt-realtime"].ttfa_s + 0.003)
+
+
 def done_at(session: MockSession) -> float:
     """Step the session's clock from one due time to the next until response.done goes out."""
     while (due := session.next_due()) is not None:
@@ -135,3 +154,13 @@ def test_past_the_ceiling_a_completed_zero_audio_response_then_an_abort() -> Non
     assert events[-1]["type"] == "response.done" and events[-1]["response"]["status"] == "completed"
     append(session, SPEECH)
     assert session.outputs_due(1e9) == [Abort()]
+
+
+def test_appends_read_without_a_json_parse_count_as_the_parsed_ones_do() -> None:
+    plain, spelled_out = manual(), manual()
+    plain.receive('{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(SPEECH).decode() + '"}', 0.0)
+    client(spelled_out, type="input_audio_buffer.append", audio=base64.b64encode(SPEECH).decode(), event_id="e1")
+    assert plain._buffer_samples == spelled_out._buffer_samples == len(SPEECH) // 2
+    escaped = manual()  # an escape in the audio text: only a JSON parse reads it right ("\\u0041" is "A")
+    escaped.receive('{"type":"input_audio_buffer.append","audio":"AAA\\u0041"}', 0.0)
+    assert escaped._buffer_samples == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -142,3 +143,13 @@ def test_connect_request_rejects_non_websocket_urls_with_one_line(url: str) -> N
     with pytest.raises(ConfigError) as info:
         connect_request(url, "gpt-realtime", "k")
     assert "\n" not in str(info.value) and "wss://" in str(info.value)
+
+
+def test_each_chunks_append_text_is_built_once_per_process_and_is_the_json_it_always_was() -> None:
+    chunk = base64.b64encode(bytes(960)).decode()
+    first, second = OpenAIRealtimeProtocol(RealtimeSettings()), OpenAIRealtimeProtocol(RealtimeSettings())
+    first.append_audio(chunk)
+    second.append_audio(chunk)
+    (one,), (other,) = first.messages_to_send(), second.messages_to_send()
+    assert one is other  # shared, not rebuilt per session
+    assert json.loads(one) == {"type": "input_audio_buffer.append", "audio": chunk}

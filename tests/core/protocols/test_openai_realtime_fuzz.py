@@ -25,6 +25,7 @@ from s2s_users.core.protocols.openai_realtime import (
     MAX_UNKNOWN_TYPES,
     OpenAIRealtimeProtocol,
     RealtimeSettings,
+    loads_message,
 )
 from tests.support.server_messages import (
     AUDIO_DELTA_TYPES,
@@ -173,3 +174,22 @@ def test_unknown_type_names_are_counted_in_bounded_memory() -> None:
     assert len(adapter.unknown_events) <= MAX_UNKNOWN_TYPES + 1  # the first ones by name, the rest as "other"
     assert sum(adapter.unknown_events.values()) == 3 * MAX_UNKNOWN_TYPES  # every one counted
     assert all(len(name) <= MAX_TYPE_NAME for name in adapter.unknown_events)
+
+
+@settings(max_examples=300)
+@given(mutated_recordings() | objects_with_known_types())
+@example({"type": "response.output_audio.delta", "delta": "AAAA", "x": {"delta": "BBBB"}})
+@example({"type": "response.output_audio.delta", "delta": "AA/A", "delta2": "\\u0041"})
+@example({"type": "response.audio.delta", "delta": "AAAA\x01"})
+def test_the_fast_read_of_audio_deltas_gives_what_json_loads_gives(message: dict[str, Any]) -> None:
+    for text in (dumps(message), json.dumps(message), json.dumps(message, separators=(",", ":"))):
+        for broken in (text, text[:-1], text + "x", text.replace('"delta":"', '"delta":"\\/', 1)):
+            try:
+                expected: Any = json.loads(broken)
+            except ValueError:
+                expected = ValueError
+            try:
+                got: Any = loads_message(broken)
+            except ValueError:
+                got = ValueError
+            assert got == expected

@@ -12,10 +12,11 @@ import pytest
 
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.failures import FailureClass
+from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionRecord, TurnRecord
 from s2s_users.core.reporting.render import render_markdown, render_text
 from s2s_users.core.reporting.summary import build_report, report_to_dict
-from s2s_users.io.reports import load_sessions, write_report
+from s2s_users.io.reports import load_pacing, load_sessions, write_pacing, write_report
 from tests.support.records import session as make_session
 from tests.support.records import turn as make_turn
 from tests.support.records import with_changes
@@ -97,3 +98,40 @@ def test_a_bad_line_or_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
         [sys.executable, "-m", "s2s_users", "report", str(tmp_path / "x")], capture_output=True, text=True
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith("error:")
+
+
+def _lags(*lags_ms: float) -> LagHistogram:
+    histogram = LagHistogram()
+    for lag in lags_ms:
+        histogram.add(lag / 1000)
+    return histogram
+
+
+def test_the_report_gives_each_workers_chunk_lag_and_warns_when_the_generator_was_late() -> None:
+    kept = _lags(*[0.2] * 99, 3.0)
+    report = build_report(seed_records(), {"worker-1": kept, "worker-2": _lags(*[0.2] * 90, *[35.0] * 10)})
+    assert [row.worker for row in report.pacing] == ["all", "worker-1", "worker-2"]
+    assert report.pacing[0].chunks == 200 and report.pacing[1].max_ms == pytest.approx(3.0)
+    assert report.generator_late and report.late_workers == ("worker-2",)
+    markdown, text = render_markdown(report), render_text(report)
+    assert "fell behind on worker-2" in markdown and "## Load generator pacing" in markdown
+    assert "| worker-1 | 100 | 0.2 ms |" in markdown
+    assert "Pacing lag per prompt chunk: p50 0.2 ms" in text and "WARNING: the load generator fell behind" in text
+    json.dumps(report_to_dict(report), allow_nan=False)
+
+    calm = build_report(seed_records(), {"local": kept})
+    assert not calm.generator_late and "fell behind" not in render_markdown(calm) + render_text(calm)
+    assert build_report(seed_records()).pacing == ()  # a run folder without pacing.json (an older version)
+
+
+def test_pacing_figures_are_kept_beside_the_sessions_and_the_report_is_rebuilt_from_both(tmp_path: Path) -> None:
+    (tmp_path / "sessions.jsonl").write_text("".join(json.dumps(r.to_dict()) + "\n" for r in seed_records()))
+    pacing = {"worker-1": _lags(0.1, 0.4, 60.0)}
+    write_pacing(tmp_path, pacing)
+    assert load_pacing(tmp_path) == pacing
+    report = write_report(tmp_path)
+    assert report.pacing[1].worker == "worker-1" and report.pacing[1].max_ms == pytest.approx(60.0)
+    assert json.loads((tmp_path / "report.json").read_text())["pacing"][0]["chunks"] == 3
+    (tmp_path / "pacing.json").write_text("[]")
+    with pytest.raises(ConfigError, match="not a pacing file"):
+        load_pacing(tmp_path)

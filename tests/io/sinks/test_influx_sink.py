@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.metrics.lag import LagFigures
 from s2s_users.io.sinks.influx import (
     SESSION_MEASUREMENT,
     TURN_MEASUREMENT,
@@ -60,7 +61,7 @@ def test_every_turn_and_session_is_stored_once_and_counted_back_exactly(
     check_connection(settings)
     sink = InfluxSink(settings, run_id="run-1", worker="w1")
     write_sessions(sink, 0, 300, turns=5)  # 1500 turns of identical tags, 300 sessions ending per second
-    sink.write_worker(active_sessions=12, pacing_lag_p50_ms=0.3, pacing_lag_p95_ms=1.2, cpu_percent=40.0)
+    sink.write_worker(active_sessions=12, pacing=LagFigures(900, 0.3, 1.2, 4.0), cpu_percent=40.0)
     summary = closed(sink)
     assert summary == SinkSummary(1801, spooled=0, left_on_disk=0, dropped=0, spool_dir=settings.spool_dir)
     assert influx.query_count(TURN_MEASUREMENT, "ttfa_ms") == 1500

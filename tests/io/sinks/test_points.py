@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from s2s_users.core.metrics.lag import LagFigures
 from s2s_users.io.sinks.influx import (
     SESSION_MEASUREMENT,
     TURN_MEASUREMENT,
@@ -191,8 +192,7 @@ def test_a_worker_point_carries_health_fields_and_only_run_and_worker_tags() -> 
         "w1",
         123_456_789,
         active_sessions=40,
-        pacing_lag_p50_ms=0.2,
-        pacing_lag_p95_ms=None,
+        pacing=LagFigures(chunks=1200, p50_ms=0.2, p99_ms=None, max_ms=9.5),
         cpu_percent=55.0,
         spool_points=0,
         queued_points=12,
@@ -201,7 +201,9 @@ def test_a_worker_point_carries_health_fields_and_only_run_and_worker_tags() -> 
     measurement, tags, fields, stamp = parse(point.line())
     assert measurement == WORKER_MEASUREMENT
     assert tags == {"run_id": "run-1", "worker": "w1"}
-    assert fields["active_sessions"] == "40i" and "pacing_lag_p95_ms" not in fields
+    assert fields["active_sessions"] == "40i" and fields["pacing_chunks"] == "1200i"
+    assert fields["pacing_lag_p50_ms"] == "0.2" and fields["pacing_lag_max_ms"] == "9.5"
+    assert "pacing_lag_p99_ms" not in fields  # a field without a value is left out, not written as 0
     assert stamp == 123_456_789
 
 

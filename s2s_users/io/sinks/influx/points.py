@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from s2s_users.core.failures import kind_of
+from s2s_users.core.metrics.lag import LagFigures
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.reporting.dashboard import CurvePoint, ModelSummary
 
@@ -196,18 +197,20 @@ def worker_point(
     at_ns: int,
     *,
     active_sessions: int,
-    pacing_lag_p50_ms: float | None,
-    pacing_lag_p95_ms: float | None,
+    pacing: LagFigures,
     cpu_percent: float | None,
     spool_points: int,
     queued_points: int,
     dropped_points: int,
 ) -> LinePoint:
-    """``s2s_worker``: one worker's health at ``at_ns``."""
+    """``s2s_worker``: one worker's health at ``at_ns``; ``pacing`` is the lag of every chunk its users sent in
+    the turns that ended since its previous point."""
     fields = Fields()
     fields.integer("active_sessions", active_sessions)
-    fields.real("pacing_lag_p50_ms", pacing_lag_p50_ms)
-    fields.real("pacing_lag_p95_ms", pacing_lag_p95_ms)
+    fields.integer("pacing_chunks", pacing.chunks)
+    fields.real("pacing_lag_p50_ms", pacing.p50_ms)
+    fields.real("pacing_lag_p99_ms", pacing.p99_ms)
+    fields.real("pacing_lag_max_ms", pacing.max_ms)
     fields.real("cpu_percent", cpu_percent)
     fields.integer("spool_points", spool_points)
     fields.integer("queued_points", queued_points)

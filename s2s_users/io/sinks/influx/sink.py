@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from s2s_users.core.metrics.lag import LagFigures
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.redact import redact_url
 from s2s_users.io.sinks.influx.points import LinePoint, UniqueTimes, session_point, turn_point, worker_point
@@ -124,8 +125,7 @@ class InfluxSink:
     def write_worker(
         self,
         active_sessions: int,
-        pacing_lag_p50_ms: float | None,
-        pacing_lag_p95_ms: float | None,
+        pacing: LagFigures,
         cpu_percent: float | None,
     ) -> None:
         """Per-worker health, stamped now; also reports the sink's own backlog and drops."""
@@ -135,8 +135,7 @@ class InfluxSink:
                 self.worker,
                 self._clock_ns(),
                 active_sessions=active_sessions,
-                pacing_lag_p50_ms=pacing_lag_p50_ms,
-                pacing_lag_p95_ms=pacing_lag_p95_ms,
+                pacing=pacing,
                 cpu_percent=cpu_percent,
                 spool_points=self._spool.points,
                 queued_points=len(self._queue),

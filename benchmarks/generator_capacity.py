@@ -1,0 +1,356 @@
+"""The generator's own clock and cost: real-time-paced sessions per core, s2s_users against a plain asyncio client.
+
+Run from the repository root (as root, for the realtime priority; see --priority):
+
+    .venv/bin/python -m benchmarks.generator_capacity [--repeats 3] [--configs 20:manual,100:manual,...]
+
+The mock (``python -m s2s_users mock``, SO_REUSEPORT, ``--mocks`` processes) is pinned to CPU 0; each client in turn
+is pinned to CPU 1: s2s_users as one Locust process (``locust -f locustfiles/endurance.py --headless
+--reset-stats``), and the reference, a plain asyncio + ``websockets`` client written in ``reference_client.py`` that
+does the same work (same prompts and chunks, same JSON and base64, 1 s think time, same turn mode), against the
+same mock. For each configuration (chunk size : turn mode) the load ramps through ``--levels`` (concurrent
+sessions, each started at 50 a second) until a client's chunk lag p99 passes 10 ms or its CPU passes 95 % of the
+core: each level runs both clients, one after the other (the order alternates by repeat), for ``--window`` seconds
+measured after every session started.
+
+Per run: the client's CPU (100 = one core), the lag of every prompt chunk (p50/p99/max), CPU µs per session-second,
+RSS, and the TTFA error against the mock's truth log. Per repeat, a client's sessions per core is its highest
+level held / its CPU share there; the table gives medians over repeats. ``--workers`` adds 1 vs N workers
+(``--processes N``; see README). Results: a table on stdout, ``results/generator_capacity.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks import generator_runs as runs
+from benchmarks.generator_runs import MockFarm, RunResult, error_figures, ttfa_errors_ms
+from benchmarks.results import RESULTS, markdown_table, publish
+
+HELD_P99_MS = 10.0
+SATURATED_CPU = 95.0
+MOCK_SATURATED_CPU = 90.0
+DEFAULT_LEVELS = {20: "50,100,150,200,250,300,400", 100: "100,200,300,400,500,600,800"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One client at one load in one repeat."""
+
+    repeat: int
+    client: str
+    chunk_ms: int
+    turn_mode: str
+    workers: int
+    sessions: int
+    cpu_percent: float
+    master_cpu_percent: float
+    mock_cpu_percent: float
+    chunks: int
+    lag_p50_ms: float | None
+    lag_p99_ms: float | None
+    lag_max_ms: float | None
+    cpu_us_per_session_s: float
+    rss_mb: float
+    ttfa_error_p50_ms: float | None
+    ttfa_error_p99_ms: float | None
+    turns_ok: int
+    errors: int
+    held: bool
+    mock_bound: bool
+
+
+def _row(repeat: int, client: str, chunk_ms: int, mode: str, workers: int, sessions: int, result: RunResult,
+         truth: dict[str, Any]) -> Row:  # fmt: skip
+    figures = result.pacing.figures()
+    err50, err99 = error_figures(ttfa_errors_ms(result.turns, truth, mode))
+    held = (
+        figures.p99_ms is not None
+        and figures.p99_ms <= HELD_P99_MS
+        and result.cpu_percent <= SATURATED_CPU * workers
+        and result.errors == 0
+    )
+    return Row(
+        repeat=repeat,
+        client=client,
+        chunk_ms=chunk_ms,
+        turn_mode=mode,
+        workers=workers,
+        sessions=sessions,
+        cpu_percent=round(result.cpu_percent, 1),
+        master_cpu_percent=round(result.master_cpu_percent, 1),
+        mock_cpu_percent=round(result.mock_cpu_percent, 1),
+        chunks=figures.chunks,
+        lag_p50_ms=_round(figures.p50_ms),
+        lag_p99_ms=_round(figures.p99_ms),
+        lag_max_ms=_round(figures.max_ms),
+        cpu_us_per_session_s=round(result.cpu_percent / 100 * 1e6 / sessions, 1),
+        rss_mb=round(result.rss_bytes / 1e6, 1),
+        ttfa_error_p50_ms=_round(err50),
+        ttfa_error_p99_ms=_round(err99),
+        turns_ok=len(result.turns),
+        errors=result.errors,
+        held=held,
+        mock_bound=result.mock_cpu_percent > MOCK_SATURATED_CPU,
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+Runner = Callable[[int], RunResult]
+
+
+def ramp(
+    repeat: int, chunk_ms: int, mode: str, levels: list[int], clients: dict[str, Runner], farm: MockFarm
+) -> list[Row]:
+    """Both clients at each level, side by side, until neither holds (or the mock is saturated)."""
+    rows: list[Row] = []
+    going = dict.fromkeys(clients, True)
+    order = list(clients) if repeat % 2 == 0 else list(reversed(clients))
+    for sessions in levels:
+        for client in order:
+            if not going[client]:
+                continue
+            result = clients[client](sessions)
+            time.sleep(1.5)  # the mock writes a session's truth when its connection ends
+            row = _row(repeat, client, chunk_ms, mode, 1, sessions, result, farm.truth())
+            rows.append(row)
+            print(_line(row), file=sys.stderr, flush=True)
+            going[client] = row.held and not row.mock_bound
+        if not any(going.values()):
+            break
+    return rows
+
+
+def _line(row: Row) -> str:
+    return (
+        f"  r{row.repeat} {row.client:<14} {row.chunk_ms:>3} ms {row.turn_mode:<10} {row.sessions:>4} sessions: "
+        f"CPU {row.cpu_percent:5.1f} % (mock {row.mock_cpu_percent:5.1f} %), lag p50/p99/max "
+        f"{row.lag_p50_ms}/{row.lag_p99_ms}/{row.lag_max_ms} ms, TTFA error p99 {row.ttfa_error_p99_ms} ms, "
+        f"errors {row.errors}{'' if row.held else ', not held'}{', mock-bound' if row.mock_bound else ''}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Medians over repeats of one client in one configuration."""
+
+    client: str
+    chunk_ms: int
+    turn_mode: str
+    sessions_per_core: float | None
+    best_level: int | None
+    cpu_percent_at_best: float | None
+    lag_p99_ms_at_best: float | None
+    worst_p99_ms_up_to_80_percent: float | None
+    cpu_us_per_session_s: float | None
+    rss_kb_per_session: float | None
+    ttfa_error_p99_ms: float | None
+    repeats: int
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def summarize(rows: list[Row], client: str, chunk_ms: int, mode: str) -> Summary:
+    mine = [r for r in rows if r.client == client and r.chunk_ms == chunk_ms and r.turn_mode == mode]
+    per_core, best_levels, cpus, lags, cost, ttfa, worst80 = [], [], [], [], [], [], []
+    for repeat in sorted({r.repeat for r in mine}):
+        held = [r for r in mine if r.repeat == repeat and r.held and not r.mock_bound]
+        light = [r for r in mine if r.repeat == repeat and r.cpu_percent <= 80 * r.workers and r.lag_p99_ms is not None]
+        if light:
+            worst80.append(max(r.lag_p99_ms or 0.0 for r in light))
+        if not held:
+            continue
+        best = max(held, key=lambda r: r.sessions)
+        per_core.append(best.sessions / (best.cpu_percent / 100))
+        best_levels.append(best.sessions)
+        cpus.append(best.cpu_percent)
+        lags.append(best.lag_p99_ms or 0.0)
+        cost.append(best.cpu_us_per_session_s)
+        if best.ttfa_error_p99_ms is not None:
+            ttfa.append(best.ttfa_error_p99_ms)
+    return Summary(
+        client=client,
+        chunk_ms=chunk_ms,
+        turn_mode=mode,
+        sessions_per_core=None if not per_core else round(statistics.median(per_core)),
+        best_level=None if not best_levels else int(statistics.median(best_levels)),
+        cpu_percent_at_best=_median(cpus),
+        lag_p99_ms_at_best=_median(lags),
+        worst_p99_ms_up_to_80_percent=_median(worst80),
+        cpu_us_per_session_s=_median(cost),
+        rss_kb_per_session=_rss_slope(mine),
+        ttfa_error_p99_ms=_median(ttfa),
+        repeats=len(per_core),
+    )
+
+
+def _rss_slope(rows: list[Row]) -> float | None:
+    """Memory per added session (KB): the least-squares slope of RSS over sessions, across levels and repeats."""
+    points = [(r.sessions, r.rss_mb) for r in rows]
+    if len({s for s, _ in points}) < 2:
+        return None
+    mean_s = statistics.fmean(s for s, _ in points)
+    mean_m = statistics.fmean(m for _, m in points)
+    slope = sum((s - mean_s) * (m - mean_m) for s, m in points) / sum((s - mean_s) ** 2 for s, _ in points)
+    return round(slope * 1000, 1)
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    versions = {name: metadata.version(name) for name in ("locust", "websockets", "gevent", "greenlet", "s2s_users")}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=runs.ROOT, capture_output=True, text=True)
+    return {"cpu_model": model, "versions": versions, "commit": commit.stdout.strip() or None,
+            "platform": platform.platform()}  # fmt: skip
+
+
+def table(summaries: list[Summary]) -> str:
+    header = ("client", "chunk", "turns", "sessions/core", "held at (CPU %)", "lag p99 there", "worst p99 ≤80 % CPU",
+              "CPU µs/session·s", "RSS KB/session", "TTFA err p99", "repeats")  # fmt: skip
+    body = []
+    for s in summaries:
+        held = "—" if s.best_level is None else f"{s.best_level} ({s.cpu_percent_at_best} %)"
+        body.append((s.client, f"{s.chunk_ms} ms", s.turn_mode, s.sessions_per_core or "—", held,
+                     _ms(s.lag_p99_ms_at_best), _ms(s.worst_p99_ms_up_to_80_percent), s.cpu_us_per_session_s or "—",
+                     s.rss_kb_per_session or "—", _ms(s.ttfa_error_p99_ms), s.repeats))  # fmt: skip
+    return markdown_table(header, body)
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value} ms"
+
+
+def workers_table(rows: list[Row]) -> str:
+    header = ("workers", "sessions", "workers' CPU %", "master CPU %", "lag p99", "held")
+    body = [(r.workers, r.sessions, r.cpu_percent, r.master_cpu_percent, _ms(r.lag_p99_ms), "yes" if r.held else "no")
+            for r in rows]  # fmt: skip
+    return markdown_table(header, body)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generator_capacity", description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", default="20:manual,100:manual,20:server_vad,100:server_vad",
+                        help="chunk_ms:turn_mode, comma-separated")  # fmt: skip
+    parser.add_argument("--levels-20", default=DEFAULT_LEVELS[20], help="sessions per level at 20 ms chunks")
+    parser.add_argument("--levels-100", default=DEFAULT_LEVELS[100], help="sessions per level at 100 ms chunks")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--window", type=float, default=15.0, help="seconds measured per run")
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds after every session started")
+    parser.add_argument("--workers", default="", help="also 1 vs N workers at 20 ms manual: the sessions per level")
+    parser.add_argument("--mocks", type=int, default=1, help="mock processes sharing CPU 0")
+    parser.add_argument(
+        "--priority",
+        choices=sorted(runs.PRIORITIES),
+        default="realtime" if os.geteuid() == 0 else "normal",
+        help="how the mock and the clients are scheduled (realtime: SCHED_FIFO 1, needs root; the default as root)",
+    )
+    parser.add_argument("--name", default="generator_capacity", help="results file name (results/NAME.json)")
+    parser.add_argument("--label", default="", help="what this run measures (e.g. 'before')")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where NAME.json and NAME.md go")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds at 4 sessions: does it still run?")
+    args = parser.parse_args()
+    if args.smoke:
+        # the first turns end about 5 s after their sessions start: a 7 s window sees every step of the pipeline
+        args.configs, args.levels_20, args.repeats, args.window, args.settle = "20:manual", "4", 1, 7.0, 0.5
+    runs.set_priority(args.priority)
+    configs = [(int(c.split(":")[0]), c.split(":")[1]) for c in args.configs.split(",")]
+    levels = {20: [int(n) for n in args.levels_20.split(",")], 100: [int(n) for n in args.levels_100.split(",")]}
+    rows: list[Row] = []
+    worker_rows: list[Row] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="s2s-generator-bench-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        with MockFarm(scratch, args.mocks) as farm:
+            for repeat in range(args.repeats):
+                for chunk_ms, mode in configs:
+                    clients: dict[str, Runner] = {
+                        "s2s_users": lambda n, c=chunk_ms, m=mode: runs.run_tester(
+                            farm, scratch, n, c, m, args.settle, args.window
+                        ),
+                        "asyncio": lambda n, c=chunk_ms, m=mode: runs.run_reference(
+                            farm, scratch, n, c, m, args.settle, args.window
+                        ),
+                    }
+                    rows += ramp(repeat, chunk_ms, mode, levels.get(chunk_ms, levels[20]), clients, farm)
+            if args.workers:
+                for sessions in [int(n) for n in args.workers.split(",")]:
+                    for workers in (1, 2):
+                        result = runs.run_tester(farm, scratch, sessions, 20, "manual", args.settle, args.window,
+                                                 workers=workers)  # fmt: skip
+                        time.sleep(1.5)
+                        row = _row(0, f"s2s_users x{workers}", 20, "manual", workers, sessions, result, farm.truth())
+                        worker_rows.append(row)
+                        print(_line(row), file=sys.stderr, flush=True)
+    summaries = [summarize(rows, client, c, m) for c, m in configs for client in ("s2s_users", "asyncio")]
+    results: dict[str, Any] = {}
+    for chunk_ms in (20, 100):
+        ours = next((s for s in summaries if s.client == "s2s_users" and s.chunk_ms == chunk_ms and
+                     s.turn_mode == "manual"), None)  # fmt: skip
+        theirs = next((s for s in summaries if s.client == "asyncio" and s.chunk_ms == chunk_ms and
+                       s.turn_mode == "manual"), None)  # fmt: skip
+        results[f"sessions_per_core_{chunk_ms}ms"] = ours.sessions_per_core if ours else None
+        results[f"reference_sessions_per_core_{chunk_ms}ms"] = theirs.sessions_per_core if theirs else None
+        if ours and theirs and ours.sessions_per_core and theirs.sessions_per_core:
+            results[f"ratio_{chunk_ms}ms"] = round(ours.sessions_per_core / theirs.sessions_per_core, 2)
+        if ours:
+            results[f"cpu_us_per_session_s_{chunk_ms}ms"] = ours.cpu_us_per_session_s
+            results[f"rss_kb_per_session_{chunk_ms}ms"] = ours.rss_kb_per_session
+            results[f"ttfa_error_p99_ms_{chunk_ms}ms"] = ours.ttfa_error_p99_ms
+    text = table(summaries)
+    if worker_rows:
+        text += "\n\n1 vs 2 workers (20 ms, manual): the workers share CPU 1, the master is on CPU 0 with the mock\n\n"
+        text += workers_table(worker_rows)
+    conclusion = (
+        f"{args.label + ': ' if args.label else ''}"
+        + ", ".join(f"{key} {value}" for key, value in results.items())
+        + f". Held = chunk lag p99 ≤ {HELD_P99_MS:g} ms, CPU ≤ {SATURATED_CPU:g} %, no failed turn; sessions per core"
+        f" = highest level held / CPU share there, median of {args.repeats} repeats;"
+        f" {time.monotonic() - started:.0f} s."
+    )
+    publish(
+        args.name,
+        "Generator capacity: sessions per core, s2s_users vs plain asyncio",
+        text,
+        conclusion,
+        rows + worker_rows,
+        {
+            **machine(),
+            "label": args.label,
+            "configs": args.configs,
+            "levels": {str(k): v for k, v in levels.items()},
+            "repeats": args.repeats,
+            "window_s": args.window,
+            "settle_s": args.settle,
+            "mocks": args.mocks,
+            "priority": args.priority,
+            "cores": {"mock": runs.MOCK_CPU, "client": runs.CLIENT_CPU},
+            "headline": results,
+            "summaries": [dataclasses.asdict(s) for s in summaries],
+        },
+        out=args.results_dir,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
