@@ -37,6 +37,7 @@ class SessionAccount:
         self.end_class: FailureClass | None = None
         self.ended_at: float | None = None
         self.truncations = 0
+        self.reconnects = 0
         self._started_at = started_at
         self._wall_offset = wall_offset
         self._counts = counts
@@ -81,6 +82,11 @@ class SessionAccount:
         """How the socket ended: a drop says so (``overwrite``); our own close afterwards only fills a gap."""
         if overwrite or self._close == (None, None, None):
             self._close = (code, reason, frame_received)
+
+    def reconnected(self) -> None:
+        """The conversation goes on on a new connection: the next close is that connection's."""
+        self.reconnects += 1
+        self._close = (None, None, None)
 
     def take_new_turns(self) -> list[TurnRecord]:
         out, self._new_turns = self._new_turns, []
@@ -131,6 +137,7 @@ class SessionAccount:
             unknown_events=dict(self._counts.unknown_events),
             estimated_cost_usd=round(self._cost_usd, 6),
             http_status=self.http_status,
+            reconnects=self.reconnects,
         )
 
     def session_record(self) -> SessionRecord:

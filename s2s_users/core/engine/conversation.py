@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from s2s_users.core import events as ev
 from s2s_users.core import failures as fl
 from s2s_users.core.engine.account import SessionAccount
+from s2s_users.core.engine.announced_end import AnnouncedEnd
+from s2s_users.core.engine.carrier import SilenceCarrier
 from s2s_users.core.engine.pacing import ChunkPacer, Pace
 from s2s_users.core.engine.script import Script
 from s2s_users.core.engine.table import (
@@ -51,6 +53,11 @@ class EngineSettings:
     silence_floor_dbfs: float = -50.0
     output_rate: int = 24_000
     """Sample rate of the assistant's PCM16 audio (the provider's): bytes to seconds."""
+    session_cap_s: float | None = None
+    """The provider's known session cap (Azure: about 30 minutes): a connection that ends then, or an error at
+    that time, is the expected end (``session.expired``)."""
+    silence_between_turns: bool = False
+    """Server-VAD turns: stream silence from the end of each prompt to the start of the next (``carrier.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,11 @@ class Conversation:
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._wall_offset = wall_offset
         self._setup_deadline = now + settings.turn_timeout_s
+        self._announced_end = AnnouncedEnd.session_cap(now, settings.session_cap_s)
+        self._resume_after_going_away = False
+        self._carrier: SilenceCarrier | None = None
+        self.awaiting_connection = False
+        """The engine let this connection go (the server announced its end) and waits for the next one."""
         self._turn: TurnInProgress | None = None
         self._think_until = 0.0
         self._intents: list[Intent] = []
@@ -103,6 +115,8 @@ class Conversation:
             Action.TIME_OUT_TURN: self._time_out_turn,
             Action.THINK: self._think,
             Action.FINISH: self._finish,
+            Action.NOTE_GOING_AWAY: self._note_going_away,
+            Action.HAND_OVER: self._hand_over,
         }
 
     @property
@@ -134,6 +148,8 @@ class Conversation:
         if self._turn is not None:
             self._turn.last_event_at = now  # any event shows the server is alive
         trigger = trigger_of(event)
+        if trigger is Trigger.SERVER_ERROR and self._at_announced_end(now):
+            trigger = Trigger.CAP_ERROR  # Azure has been seen ending its capped sessions with a generic server_error
         if trigger is not None:
             self._fire(trigger, now, event)
 
@@ -141,6 +157,7 @@ class Conversation:
         """Do whatever is due at ``now``: send chunks, end thinking, enforce deadlines."""
         if self.finished:
             return
+        self._send_due_silence(now)
         if self.state in (State.CONNECTING, State.CONFIGURING):
             if now >= self._setup_deadline:
                 waiting_for = "session.created" if self.state is State.CONNECTING else "session.updated"
@@ -151,7 +168,7 @@ class Conversation:
             return
         if self.state is State.THINKING:
             if now >= self._think_until:
-                self._fire(Trigger.THINK_ELAPSED, now)
+                self._fire(Trigger.HAND_OVER if self._resume_after_going_away else Trigger.THINK_ELAPSED, now)
             return
         turn = self._turn
         assert turn is not None
@@ -162,6 +179,12 @@ class Conversation:
 
     def next_deadline(self) -> float | None:
         """When ``on_timer`` next has something to do (monotonic seconds), or None when finished."""
+        deadline = self._engine_deadline()
+        if deadline is None or self._carrier is None:
+            return deadline
+        return min(deadline, self._carrier.next_due())
+
+    def _engine_deadline(self) -> float | None:
         if self.finished:
             return None
         if self.state in (State.CONNECTING, State.CONFIGURING):
@@ -176,11 +199,28 @@ class Conversation:
     def on_connection_ended(self, code: int | None, reason: str, frame_received: bool, now: float) -> None:
         """The socket closed (or dropped) while we still had work to do."""
         self.account.closed(code, reason, frame_received, overwrite=True)
-        failure = fl.classify(fl.ConnectionEnded(code=code, reason=reason, frame_received=frame_received))
+        announced = self._at_announced_end(now)
+        failure = fl.classify(
+            fl.ConnectionEnded(code=code, reason=reason, frame_received=frame_received, at_announced_end=announced)
+        )
         assert failure is not None
         detail = f"close {code} {reason}".strip() if frame_received else "no close frame received or sent"
-        if not self.finished:
-            self._fire(Trigger.CONNECTION_ENDED, now, _Ending(failure, detail))
+        if self._announced_end is not None and not announced:
+            detail += f" ({self._announced_end.early_by(now)})"
+        if self.finished:
+            return
+        if announced and self._resume_after_going_away and self.state is State.THINKING:
+            self._fire(Trigger.HAND_OVER, now)
+            return
+        self._fire(Trigger.CONNECTION_ENDED, now, _Ending(failure, detail))
+
+    def on_reconnecting(self, now: float) -> None:
+        """A new connection for the conversation the engine handed over: its session must open in time."""
+        assert self.awaiting_connection and self.state is State.CONNECTING
+        self.awaiting_connection = False
+        self._setup_deadline = now + self.settings.turn_timeout_s
+        self._announced_end = AnnouncedEnd.session_cap(now, self.settings.session_cap_s)
+        self.account.reconnected()
 
     def on_closed_by_us(self, code: int | None, reason: str | None, frame_received: bool) -> None:
         """Record how the socket ended after we closed it (end of script, or after a failure)."""
@@ -224,10 +264,12 @@ class Conversation:
 
     def _configure(self, now: float, event: object) -> None:
         assert isinstance(event, ev.SessionCreated)
-        self.account.session_id = event.session_id
+        # A resumed conversation keeps the id of its first session: one logical session, several connections.
+        self.account.session_id = self.account.session_id or event.session_id
         self._intents.append(Configure())
 
     def _start_turn(self, now: float, _: object) -> None:
+        self._carrier = None
         index = self._turn.index + 1 if self._turn is not None else 1
         self._turn = TurnInProgress(
             index=index,
@@ -249,6 +291,14 @@ class Conversation:
         self._turn.end_of_prompt(now)
         if self.settings.turn_mode == "manual":
             self._intents += [Commit(), CreateResponse()]
+        elif self.settings.silence_between_turns and self.script.silence_b64:
+            # From where a chunk after the prompt's own trailing silence would be due, at the same pace.
+            start = self._turn.pacer.due(len(self._turn.prompt.chunks_b64))
+            self._carrier = SilenceCarrier(self.script.silence_b64, start, self.script.chunk_s, self.settings.pace)
+
+    def _send_due_silence(self, now: float) -> None:
+        if self._carrier is not None:
+            self._intents += [AppendAudio(self._carrier.chunk_b64)] * self._carrier.take_due(now)
 
     def _count_audio(self, now: float, event: object) -> None:
         assert isinstance(event, ev.AudioDelta) and self._turn is not None
@@ -305,7 +355,10 @@ class Conversation:
         code = fl.classify(fl.DeadlinePassed(first_audio_seen=first_audio_seen))
         assert code is not None
         waited = "the next event" if first_audio_seen else "first audio"
-        self._end_turn(code, now, f"no {waited} within {self.settings.turn_timeout_s:g} s")
+        detail = f"no {waited} within {self.settings.turn_timeout_s:g} s"
+        if self._announced_end is not None and self._announced_end.by_go_away:
+            detail += " (the server had sent goAway)"  # and then went silent instead of closing
+        self._end_turn(code, now, detail)
 
     def _end_session(self, now: float, ending: object) -> None:
         """End early: the running turn (if any) ends with the code; otherwise the session does."""
@@ -314,7 +367,7 @@ class Conversation:
             assert code is not None
             ending = _Ending(code, ending.detail)
         if isinstance(ending, ev.ServerError):  # the provider's session cap, said in an error event
-            code = fl.classify(fl.ErrorReceived(ending.code))
+            code = fl.classify(fl.ErrorReceived(ending.code, at_announced_end=self._at_announced_end(now)))
             assert code is not None
             ending = _Ending(code, _error_text(ending))
         assert isinstance(ending, _Ending)
@@ -349,6 +402,21 @@ class Conversation:
 
     def _finish(self, now: float, _: object) -> None:
         self.account.ended_at = now
+
+    def _note_going_away(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.GoingAway)
+        notice = max(event.time_left_s or 0.0, 0.0)  # no time given: the end may come at any moment
+        self._announced_end = AnnouncedEnd(now + notice, notice, by_go_away=True)
+        self._resume_after_going_away = event.can_resume
+
+    def _hand_over(self, now: float, _: object) -> None:
+        self._resume_after_going_away = False
+        self._announced_end = None
+        self._carrier = None
+        self.awaiting_connection = True
+
+    def _at_announced_end(self, now: float) -> bool:
+        return self._announced_end is not None and self._announced_end.reached(now)
 
 
 def _error_text(error: ev.ServerError) -> str:

@@ -30,6 +30,8 @@ class Script:
 
     prompts: tuple[ScriptedPrompt, ...]
     chunk_s: float
+    silence_b64: str = ""
+    """One chunk of digital silence, for the silence streamed between turns (``engine/carrier.py``)."""
 
     def prompt_for_turn(self, turn: int) -> ScriptedPrompt:
         return self.prompts[(turn - 1) % len(self.prompts)]
@@ -70,4 +72,5 @@ def build_script(
                 prompt_chunks=len(prompt_chunks),
             )
         )
-    return Script(prompts=tuple(scripted), chunk_s=chunk_ms / 1000)
+    silent_chunk = base64.b64encode(bytes(chunk_bytes)).decode("ascii")
+    return Script(prompts=tuple(scripted), chunk_s=chunk_ms / 1000, silence_b64=silent_chunk)

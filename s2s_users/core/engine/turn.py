@@ -75,7 +75,8 @@ class TurnInProgress:
         if code is FailureClass.ZERO_AUDIO and self.text_chars:
             return f"text-only response ({self.text_chars} chars of text, no audio)"
         if code is FailureClass.ZERO_AUDIO:
-            return "response.done completed with zero audio bytes"
+            # Gemini's empty turns may say why (RESPONSE_REJECTED): worth keeping, though no error was raised.
+            return "response.done completed with zero audio bytes" + (f" ({done.reason})" if done.reason else "")
         if done.status == "failed":
             return ": ".join(str(p) for p in (done.error_type, done.error_code, done.error_message) if p)
         if done.reason:

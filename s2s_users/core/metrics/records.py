@@ -174,6 +174,8 @@ class SessionRecord:
     unknown_events: dict[str, int] = field(default_factory=dict)
     estimated_cost_usd: float = 0.0
     http_status: int | None = None
+    reconnects: int = 0
+    """New connections the conversation went on over after the server announced its end (Gemini resumption)."""
     turns: tuple[TurnRecord, ...] = ()
 
     # The labels, read as the record's own fields (as they are stored).
