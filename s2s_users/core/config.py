@@ -11,13 +11,23 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from s2s_users.core.engine.conversation import EngineSettings
 from s2s_users.core.engine.pacing import Pace, parse_pace
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.protocols import providers
+from s2s_users.core.protocols.gemini_live import GeminiSettings
 from s2s_users.core.protocols.openai_realtime import RealtimeSettings, check_url
+from s2s_users.core.redact import redact_url
 
 TURN_MODES = ("manual", "server_vad")
+#: Where each protocol's key comes from when neither --s2s-api-key nor S2S_API_KEY gives one.
+KEY_VARIABLES = {
+    "openai": ("OPENAI_API_KEY",),
+    "azure": ("AZURE_OPENAI_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
 
 
 def new_run_id() -> str:
@@ -49,6 +59,11 @@ class RunSettings:
     vad_silence_ms: int
     run_id: str
     scenario: str
+    protocol: str = "openai"
+    """openai | azure | gemini: what the target speaks (``--s2s-protocol``, or detected from the URL)."""
+    azure_ad_token: str = field(default="", repr=False)
+    """A Microsoft Entra ID token for Azure (sent as Bearer instead of the key); a secret like the key."""
+    gemini_resume: bool = False
 
     @property
     def embedded_mock(self) -> bool:
@@ -57,6 +72,9 @@ class RunSettings:
     def engine_settings(self, output_rate: int) -> EngineSettings:
         return EngineSettings(
             output_rate=output_rate,
+            session_cap_s=providers.SESSION_CAPS_S.get(self.protocol),
+            # Gemini's automatic activity detection needs audio to hear the end of a turn: keep it coming.
+            silence_between_turns=self.protocol == "gemini" and self.turn_mode == "server_vad",
             turns=self.turns,
             turn_mode=self.turn_mode,
             pace=self.pace,
@@ -68,6 +86,15 @@ class RunSettings:
     def realtime_settings(self) -> RealtimeSettings:
         return RealtimeSettings(voice=self.voice, instructions=self.instructions, turn_mode=self.turn_mode)
 
+    def gemini_settings(self, model: str) -> GeminiSettings:
+        return GeminiSettings(
+            model=model,
+            voice=self.voice,
+            instructions=self.instructions,
+            turn_mode=self.turn_mode,
+            resume=self.gemini_resume,
+        )
+
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     if value < 0 or (value == 0 and not allow_zero):
@@ -76,17 +103,23 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     return value
 
 
-def resolve_api_key(explicit: str | None, url: str | None, mock_key: str) -> str:
-    """The key for the target: the option if given; else the mock's own key, or the provider's env var."""
+def resolve_api_key(
+    explicit: str | None, url: str | None, mock_key: str, protocol: str | None = None, optional: bool = False
+) -> str:
+    """The key for the target: the option if given; else the mock's own key, or the provider's env var.
+
+    ``optional``: another credential will do (an Entra token for Azure, a ``?key=`` in a Gemini URL), so no key
+    is not an error.
+    """
     if explicit:
         return explicit
     if url is None:
         return mock_key
-    azure = ".openai.azure.com" in url or "/openai/" in url
-    env_name = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
-    key = os.environ.get(env_name, "")
-    if not key:
-        raise ConfigError(f"no API key for {url}: set {env_name} (or S2S_API_KEY / --s2s-api-key)")
+    names = KEY_VARIABLES[protocol or providers.detect(url)]
+    key = next((os.environ[name] for name in names if os.environ.get(name)), "")
+    if not key and not optional:
+        where = " or ".join(names)
+        raise ConfigError(f"no API key for {redact_url(url)}: set {where} (or S2S_API_KEY / --s2s-api-key)")
     return key
 
 
@@ -95,6 +128,11 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     url = (options.s2s_url or "").strip() or None
     if url is not None:
         check_url(url)
+    protocol = providers.resolve(getattr(options, "s2s_protocol", "auto"), url)
+    if protocol not in KEY_VARIABLES:
+        raise ConfigError(f"--s2s-protocol {protocol!r} is not valid: use {', '.join(providers.PROTOCOLS)}")
+    ad_token = (getattr(options, "azure_ad_token", "") or "").strip() if protocol == "azure" else ""
+    key_in_url = protocol == "gemini" and url is not None and "key" in parse_qs(urlsplit(url).query)
     models = tuple(m.strip() for m in str(options.s2s_model).split(",") if m.strip())
     if not models:
         raise ConfigError("--s2s-model is empty: name at least one model, e.g. --s2s-model gpt-realtime")
@@ -110,8 +148,8 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     return RunSettings(
         url=url,
         models=models,
-        api_key=resolve_api_key(options.s2s_api_key, url, mock_key),
-        voice=options.s2s_voice,
+        api_key=resolve_api_key(options.s2s_api_key, url, mock_key, protocol, optional=bool(ad_token) or key_in_url),
+        voice=options.s2s_voice or providers.DEFAULT_VOICES[protocol],
         instructions=options.s2s_instructions,
         turn_mode=options.turn_mode,
         turns=options.turns,
@@ -128,4 +166,7 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         vad_silence_ms=int(_positive("--vad-silence-ms", options.vad_silence_ms, allow_zero=True)),
         run_id=run_id,
         scenario=options.scenario,
+        protocol=protocol,
+        azure_ad_token=ad_token,
+        gemini_resume=bool(getattr(options, "gemini_resume", False)),
     )

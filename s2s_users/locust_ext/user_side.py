@@ -20,7 +20,9 @@ from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Script, build_script
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
+from s2s_users.core.protocols import gemini_wire
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
+from s2s_users.core.protocols.providers import MOCK_PATHS
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
 from s2s_users.io.sinks.influx import InfluxSink
@@ -33,18 +35,22 @@ log = logging.getLogger("s2s_users")
 TRUTH_PREFIX = "mock-truth-"
 BATCH_INTERVAL_S = 1.0
 DIRECT = TransportOptions(use_proxy=False)
+#: Prompt audio rates other than OpenAI's 24 kHz.
+INPUT_RATES = {"gemini": gemini_wire.INPUT_RATE}
 
 
 @lru_cache(maxsize=8)
-def _script(prompts_dir: Path | None, chunk_ms: int, vad_silence_ms: int) -> Script:
-    prompts = load_prompts(prompts_dir, SAMPLE_RATE)
-    return build_script([(p.prompt_id, p.pcm) for p in prompts], SAMPLE_RATE, chunk_ms, vad_silence_ms)
+def _script(prompts_dir: Path | None, chunk_ms: int, vad_silence_ms: int, rate: int) -> Script:
+    prompts = load_prompts(prompts_dir, rate)
+    return build_script([(p.prompt_id, p.pcm) for p in prompts], rate, chunk_ms, vad_silence_ms)
 
 
 def script_for(settings: RunSettings) -> Script:
-    """The prompts cut and encoded once per process (checked at start-up, so bad prompts fail fast)."""
+    """The prompts, at the protocol's input rate, cut and encoded once per process and rate (checked at start-up,
+    so bad prompts fail fast)."""
     vad_silence_ms = settings.vad_silence_ms if settings.turn_mode == "server_vad" else 0
-    return _script(settings.prompts_dir, settings.chunk_ms, vad_silence_ms)
+    rate = INPUT_RATES.get(settings.protocol, SAMPLE_RATE)
+    return _script(settings.prompts_dir, settings.chunk_ms, vad_silence_ms, rate)
 
 
 class UserSide:
@@ -88,7 +94,9 @@ class UserSide:
         self._stop_mock()
 
     def _ensure_mock(self, settings: RunSettings) -> None:
-        key = (settings.mock_time_scale, settings.mock_scenario, settings.report_dir)
+        # An Entra token for Azure is what the mock must accept as Bearer on Azure's paths.
+        entra_token = settings.azure_ad_token or None
+        key = (settings.mock_time_scale, settings.mock_scenario, settings.report_dir, entra_token)
         if self.mock is not None and self._mock_key == key:
             return
         self._stop_mock()
@@ -100,6 +108,7 @@ class UserSide:
             seed=worker_index(self.environment),  # otherwise every worker would replay identical sessions
             scenario=settings.mock_scenario,
             truth=truth,
+            entra_token=entra_token,
         )
         self.mock.start()
         self._mock_key = key
@@ -124,7 +133,7 @@ class UserSide:
         if self.settings.url is not None:
             return self.settings.url
         assert self.mock is not None
-        return self.mock.url
+        return self.mock.url_for(MOCK_PATHS[self.settings.protocol])
 
     def next_model(self) -> str:
         """Spread users evenly over the models; workers start at their own offset."""

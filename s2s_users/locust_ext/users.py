@@ -9,10 +9,12 @@ import time
 
 import gevent
 
+from s2s_users.core.connections import connection_for, resumed_connection
 from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
-from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_request
+from s2s_users.core.protocols.base import RealtimeProtocol
+from s2s_users.core.protocols.openai_realtime import ConnectRequest
 from s2s_users.io.session import run_session
 from s2s_users.locust_ext.hooks import user_side_of
 from s2s_users.locust_ext.stats import fire_session, fire_turn
@@ -23,7 +25,8 @@ _RETRY_BACKOFF_S = 5.0
 
 
 class OpenAIRealtimeUser(User):
-    """One OpenAI Realtime (or Azure OpenAI) session at a time, back to back, for the whole run."""
+    """One realtime session at a time, back to back, for the whole run: OpenAI Realtime, Azure OpenAI realtime or
+    Voice Live, or Gemini Live, as ``--s2s-protocol`` (or the URL) says."""
 
     wait_time = constant(0)
 
@@ -38,11 +41,12 @@ class OpenAIRealtimeUser(User):
         rt = self.rt
         settings = rt.settings
         assert settings is not None and rt.script is not None
-        adapter = OpenAIRealtimeProtocol(settings.realtime_settings())
+        url = rt.target_url()
+        request, adapter = connection_for(settings, self.model, url)
         labels = SessionLabels(
             run_id=settings.run_id,
             model=self.model,
-            provider=adapter.provider,
+            provider=settings.protocol,
             voice=settings.voice,
             turn_mode=settings.turn_mode,
             scenario=settings.scenario,
@@ -56,7 +60,6 @@ class OpenAIRealtimeUser(User):
             wall_offset=time.time() - time.monotonic(),
             counts=adapter.counts,
         )
-        request = connect_request(rt.target_url(), self.model, settings.api_key)
         events = self.environment.events
 
         key = rt.session_started(conversation)
@@ -69,7 +72,12 @@ class OpenAIRealtimeUser(User):
             fire_session(events, record)
             rt.session_finished(key, record)
 
-        record = run_session(request, adapter, conversation, on_turn, on_session, transport=rt.transport)
+        def reconnect(previous: RealtimeProtocol) -> tuple[ConnectRequest, RealtimeProtocol]:
+            return resumed_connection(settings, self.model, url, previous)
+
+        record = run_session(
+            request, adapter, conversation, on_turn, on_session, transport=rt.transport, reconnect=reconnect
+        )
         self.sessions_played += 1
         if record.end_class == FailureClass.CONNECT_REJECTED:
             rt.log_rejection_once(record.failure_detail or "connection rejected")
