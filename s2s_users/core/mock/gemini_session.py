@@ -43,6 +43,7 @@ PARTIAL = 0.5  # faults that cut an answer short do it halfway through its audio
 CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 INVALID_ARGUMENT = 1007
 INTERNAL_ERROR = (1011, "Internal error encountered.")
+_URL_SAFE = str.maketrans("-_", "+/")
 WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
 
@@ -300,8 +301,10 @@ class GeminiMockSession:
                         self._respond(now, heard=self._input_samples > 0)
 
     def _audio(self, blob: Any, now: float) -> None:
+        data = str(_get(blob, "data") or "")
         try:
-            pcm = base64.b64decode(str(_get(blob, "data") or ""), validate=True)
+            # Proto-JSON bytes: standard or URL-safe base64 (the SDK sends the latter), padding optional.
+            pcm = base64.b64decode(data.translate(_URL_SAFE) + "=" * (-len(data) % 4), validate=True)
         except binascii.Error:
             self._close(now, INVALID_ARGUMENT, "Invalid value at 'realtime_input.audio.data' (TYPE_BYTES).")
             return
