@@ -23,6 +23,7 @@ from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.protocols import gemini_wire
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
 from s2s_users.core.protocols.providers import MOCK_PATHS
+from s2s_users.core.redact import redact_url
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
 from s2s_users.io.sinks.influx import InfluxSink
@@ -80,6 +81,8 @@ class UserSide:
         self.script = script_for(settings)
         if settings.embedded_mock:
             self._ensure_mock(settings)
+        else:
+            log.info("s2s: target %s, protocol %s", redact_url(self.target_url()), settings.protocol)
         if self._batcher is None:
             self._batcher = gevent.spawn(self._send_batches)
 
