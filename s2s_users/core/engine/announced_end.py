@@ -29,8 +29,3 @@ class AnnouncedEnd:
 
     def reached(self, now: float) -> bool:
         return now >= self.at - max(MIN_SLACK_S, SLACK_SHARE * self.notice_s)
-
-    def early_by(self, now: float) -> str:
-        """For a record's detail: how much sooner than announced the connection ended."""
-        said = "its goAway said" if self.by_go_away else "the session cap allows"
-        return f"{self.at - now:.2f} s before {said}"

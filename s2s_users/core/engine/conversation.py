@@ -205,8 +205,8 @@ class Conversation:
         )
         assert failure is not None
         detail = f"close {code} {reason}".strip() if frame_received else "no close frame received or sent"
-        if self._announced_end is not None and not announced:
-            detail += f" ({self._announced_end.early_by(now)})"
+        if self._announced_end is not None and self._announced_end.by_go_away and not announced:
+            detail += f" ({self._announced_end.at - now:.2f} s before its goAway said)"
         if self.finished:
             return
         if announced and self._resume_after_going_away and self.state is State.THINKING:
