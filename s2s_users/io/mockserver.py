@@ -178,8 +178,9 @@ class MockRealtimeServer:
             key_ok = self._accepts(url.path, request)
             return GeminiMockSession(self.profiles, self.resumable, self.time_scale, seed, now, key_ok=key_ok)
         model = dict(urllib.parse.parse_qsl(url.query))["model"]
-        log.info("session model %s", model)
-        return MockSession(self.profiles[model], self.time_scale, seed, now)
+        session = MockSession(self.profiles[model], self.time_scale, seed, now)
+        log.info("session %s model %s", session.session_id, model)
+        return session
 
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None

@@ -72,3 +72,14 @@ def test_a_bad_value_is_a_one_line_error_naming_the_option(field: str, text: str
 
 def test_options_that_are_not_in_the_form_are_never_taken_from_it() -> None:
     assert form_values([("report_dir", "/tmp/elsewhere"), ("user_count", "3")], STARTED_WITH) == {}
+
+
+def test_the_provider_options_are_typed_and_the_entra_token_is_a_secret() -> None:
+    assert "azure_ad_token" in SECRET_OPTIONS
+    values = form_values([("s2sProtocol", "gemini"), ("geminiResume", "true"), ("azureAdToken", "")], STARTED_WITH)
+    assert values == {"s2s_protocol": "gemini", "gemini_resume": True, "azure_ad_token": ""}
+    assert form_values([("geminiResume", "off")], STARTED_WITH) == {"gemini_resume": False}
+    with pytest.raises(ConfigError, match="--gemini-resume 'maybe' is not true or false"):
+        form_values([("geminiResume", "maybe")], STARTED_WITH)
+    with pytest.raises(ConfigError, match="--s2s-protocol 'vertex' is not valid"):
+        form_values([("s2sProtocol", "vertex")], STARTED_WITH)

@@ -103,8 +103,6 @@ def _get(body: Any, name: str) -> Any:
 class GeminiMockSession:
     """One Gemini Live connection as the server would play it; its session may outlive it (resumption)."""
 
-    binary_frames = True  # Google's server sends its JSON in binary frames
-
     def __init__(
         self,
         profiles: Mapping[str, ModelProfile],
