@@ -21,6 +21,9 @@ from s2s_users.locust_ext.stats import fire_session, fire_turn
 
 # Handshake answers that will not change by retrying: stop the user instead of hammering the endpoint.
 _PERMANENT_REJECTIONS = frozenset({400, 401, 403, 404})
+# Gemini refuses a session with a close frame before setupComplete, not an HTTP status: 1007 for a bad key,
+# 1008 for an unknown model. Those will not change by retrying either.
+_PERMANENT_CLOSES = frozenset({1007, 1008})
 _RETRY_BACKOFF_S = 5.0
 
 
@@ -79,9 +82,10 @@ class OpenAIRealtimeUser(User):
             request, adapter, conversation, on_turn, on_session, transport=rt.transport, reconnect=reconnect
         )
         self.sessions_played += 1
-        if record.end_class == FailureClass.CONNECT_REJECTED:
+        refused = not record.session_id and record.close_frame_received and record.close_code in _PERMANENT_CLOSES
+        if record.end_class == FailureClass.CONNECT_REJECTED or refused:
             rt.log_rejection_once(record.failure_detail or "connection rejected")
-            if record.http_status in _PERMANENT_REJECTIONS:
+            if record.http_status in _PERMANENT_REJECTIONS or refused:
                 self._done()
             gevent.sleep(_RETRY_BACKOFF_S)
         if settings.sessions_per_user and self.sessions_played >= settings.sessions_per_user:

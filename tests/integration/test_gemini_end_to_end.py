@@ -199,3 +199,18 @@ def test_azure_runs_authenticate_as_asked_and_play_their_sessions(
         assert (told["path"], told["auth"]) == (path, auth)
         assert session["provider"] == "azure" and session["outcome"] == "completed"
         assert [t["assistant_audio_s"] for t in session["turns"]] == pytest.approx(told["turn_audio_s"], abs=0.010)
+
+
+def test_a_refused_gemini_key_stops_each_user_after_one_try_with_one_line(tmp_path: Path) -> None:
+    with MockServerProcess(time_scale=20, api_key="the-right-key") as mock:
+        url = mock.url_for("/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent")
+        run = run_locust(
+            tmp_path / "run", "--s2s-url", url, "--s2s-model", "gpt-realtime", "-u", "2", "-r", "2",
+            "--run-time", "1m", *FAST[:2], env={"GEMINI_API_KEY": "a-wrong-key"},
+        )  # fmt: skip
+    sessions = run.sessions()
+    assert len(sessions) == 2  # one try per user: Google's 1007 before setupComplete is not retried
+    assert {(s["end_class"], s["close_code"]) for s in sessions} == {("transport.closed_frame", 1007)}
+    lines = [line for line in run.stderr.splitlines() if "s2s: connect.rejected" in line]
+    assert len(lines) == 1 and "API key not valid" in lines[0]
+    assert "a-wrong-key" not in run.stderr + run.stdout + (run.report_dir / "sessions.jsonl").read_text()
