@@ -32,7 +32,7 @@ from s2s_users.core import events as ev
 from s2s_users.core.intents import AppendAudio, Commit, Intent
 from s2s_users.core.protocols import gemini_wire as wire
 from s2s_users.core.protocols.openai_realtime import ConnectRequest, check_url
-from s2s_users.core.protocols.reading import audio_delta, count, count_unknown, text
+from s2s_users.core.protocols.reading import audio_delta, count, count_unknown, load_json, text
 from s2s_users.core.protocols.reading import field as get
 
 DEFAULT_VOICE = "Puck"
@@ -154,13 +154,9 @@ class GeminiLiveProtocol:
 
     def receive_message(self, data: str | bytes) -> None:
         """Parse one server frame (text or binary JSON) into its events, in the order they matter."""
-        try:
-            message = json.loads(data)
-        except ValueError as exc:  # also UnicodeDecodeError: bytes that are not UTF-8
-            self._events.append(ev.MalformedMessage(f"not JSON: {exc}"))
-            return
-        except RecursionError:
-            self._events.append(ev.MalformedMessage("JSON nested too deeply"))
+        message = load_json(data)
+        if isinstance(message, ev.MalformedMessage):
+            self._events.append(message)
             return
         if not isinstance(message, dict) or not message:
             self._events.append(ev.MalformedMessage("message is not a JSON object with fields"))

@@ -21,7 +21,7 @@ from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateRespons
 from s2s_users.core.protocols.openai_wire import AUDIO_FORMAT, GA_NAMES, SAMPLE_RATE
 from s2s_users.core.protocols.reading import audio_delta as _audio_delta
 from s2s_users.core.protocols.reading import count as _int
-from s2s_users.core.protocols.reading import count_unknown
+from s2s_users.core.protocols.reading import count_unknown, load_json
 from s2s_users.core.protocols.reading import field as _field
 from s2s_users.core.protocols.reading import text as _text
 from s2s_users.core.redact import redact_url
@@ -229,13 +229,9 @@ class OpenAIRealtimeProtocol:
 
     def receive_message(self, data: str | bytes) -> None:
         """Parse one server message into zero or one neutral event."""
-        try:
-            message = json.loads(data)
-        except ValueError as exc:  # also UnicodeDecodeError: bytes that are not UTF-8
-            self._events.append(ev.MalformedMessage(f"not JSON: {exc}"))
-            return
-        except RecursionError:  # a few kilobytes of "[[[[..." exhaust the parser's stack
-            self._events.append(ev.MalformedMessage("JSON nested too deeply"))
+        message = load_json(data)
+        if isinstance(message, ev.MalformedMessage):
+            self._events.append(message)
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self._events.append(ev.MalformedMessage("message without a type"))

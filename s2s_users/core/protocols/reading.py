@@ -7,6 +7,7 @@ A field of the wrong type reads as absent, so no shape a server sends can raise 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from s2s_users.core import events as ev
@@ -16,6 +17,16 @@ from s2s_users.core import events as ev
 MAX_UNKNOWN_TYPES = 100
 MAX_TYPE_NAME = 120
 OTHER_UNKNOWN = "(other unknown types)"
+
+
+def load_json(data: str | bytes) -> Any:
+    """A server message's JSON (text or binary frame), or the ``MalformedMessage`` it is."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:  # also UnicodeDecodeError: bytes that are not UTF-8
+        return ev.MalformedMessage(f"not JSON: {exc}")
+    except RecursionError:  # a few kilobytes of "[[[[..." exhaust the parser's stack
+        return ev.MalformedMessage("JSON nested too deeply")
 
 
 def field(container: Any, key: str) -> Any:
