@@ -11,15 +11,27 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from s2s_users.core.engine.pacing import Pace, parse_pace
 from s2s_users.core.engine.script import Carrier
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.model_mix import parse_models
+from s2s_users.core.protocols import providers
+from s2s_users.core.protocols.gemini_live import GeminiSettings
 from s2s_users.core.protocols.openai_realtime import RealtimeSettings, check_url
+from s2s_users.core.redact import redact_url
 
 TURN_MODES = ("manual", "server_vad")
+#: Where an Azure Entra ID token comes from when --azure-ad-token (S2S_AZURE_AD_TOKEN) gives none.
+AZURE_TOKEN_VARIABLE = "AZURE_OPENAI_AD_TOKEN"
+#: Where each protocol's key comes from when neither --s2s-api-key nor S2S_API_KEY gives one.
+KEY_VARIABLES = {
+    "openai": ("OPENAI_API_KEY",),
+    "azure": ("AZURE_OPENAI_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
 
 
 def new_run_id() -> str:
@@ -57,6 +69,11 @@ class RunSettings:
     barge_in_share: float = 1.0
     model_weights: tuple[int, ...] = ()
     """One weight per model (``--s2s-model a:3,b:1``); empty: all equal."""
+    protocol: str = "openai"
+    """openai | azure | gemini: what the target speaks (``--s2s-protocol``, or detected from the URL)."""
+    azure_ad_token: str = field(default="", repr=False)
+    """A Microsoft Entra ID token for Azure (sent as Bearer instead of the key); a secret like the key."""
+    gemini_resume: bool = False
 
     @property
     def embedded_mock(self) -> bool:
@@ -70,6 +87,7 @@ class RunSettings:
     def engine_settings(self, output_rate: int, turn_mode: str) -> EngineSettings:
         return EngineSettings(
             output_rate=output_rate,
+            session_cap_s=providers.SESSION_CAPS_S.get(self.protocol),
             turns=self.turns,
             turn_mode=turn_mode,
             pace=self.pace,
@@ -83,6 +101,15 @@ class RunSettings:
     def realtime_settings(self, turn_mode: str) -> RealtimeSettings:
         return RealtimeSettings(voice=self.voice, instructions=self.instructions, turn_mode=turn_mode)
 
+    def gemini_settings(self, model: str, turn_mode: str) -> GeminiSettings:
+        return GeminiSettings(
+            model=model,
+            voice=self.voice,
+            instructions=self.instructions,
+            turn_mode=turn_mode,
+            resume=self.gemini_resume,
+        )
+
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     if value < 0 or (value == 0 and not allow_zero):
@@ -91,17 +118,23 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     return value
 
 
-def resolve_api_key(explicit: str | None, url: str | None, mock_key: str) -> str:
-    """The key for the target: the option if given; else the mock's own key, or the provider's env var."""
+def resolve_api_key(
+    explicit: str | None, url: str | None, mock_key: str, protocol: str | None = None, optional: bool = False
+) -> str:
+    """The key for the target: the option if given; else the mock's own key, or the provider's env var.
+
+    ``optional``: another credential will do (an Entra token for Azure, a ``?key=`` in a Gemini URL), so no key
+    is not an error.
+    """
     if explicit:
         return explicit
     if url is None:
         return mock_key
-    azure = ".openai.azure.com" in url or "/openai/" in url
-    env_name = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
-    key = os.environ.get(env_name, "")
-    if not key:
-        raise ConfigError(f"no API key for {url}: set {env_name} (or S2S_API_KEY / --s2s-api-key)")
+    names = KEY_VARIABLES[protocol or providers.detect(url)]
+    key = next((os.environ[name] for name in names if os.environ.get(name)), "")
+    if not key and not optional:
+        where = " or ".join(names)
+        raise ConfigError(f"no API key for {redact_url(url)}: set {where} (or S2S_API_KEY / --s2s-api-key)")
     return key
 
 
@@ -110,6 +143,12 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     url = (options.s2s_url or "").strip() or None
     if url is not None:
         check_url(url)
+    protocol = providers.resolve(getattr(options, "s2s_protocol", "auto"), url)
+    if protocol not in KEY_VARIABLES:
+        raise ConfigError(f"--s2s-protocol {protocol!r} is not valid: use {', '.join(providers.PROTOCOLS)}")
+    ad_token = (getattr(options, "azure_ad_token", "") or os.environ.get(AZURE_TOKEN_VARIABLE, "")).strip()
+    ad_token = ad_token if protocol == "azure" else ""
+    key_in_url = protocol == "gemini" and url is not None and "key" in parse_qs(urlsplit(url).query)
     weighted = parse_models(str(options.s2s_model))
     models = tuple(name for name, _ in weighted)
     turn_modes = tuple(dict.fromkeys(m.strip() for m in str(options.turn_mode).split(",") if m.strip()))
@@ -137,8 +176,8 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     return RunSettings(
         url=url,
         models=models,
-        api_key=resolve_api_key(options.s2s_api_key, url, mock_key),
-        voice=options.s2s_voice,
+        api_key=resolve_api_key(options.s2s_api_key, url, mock_key, protocol, optional=bool(ad_token) or key_in_url),
+        voice=options.s2s_voice or providers.DEFAULT_VOICES[protocol],
         instructions=options.s2s_instructions,
         turn_modes=turn_modes,
         turns=options.turns,
@@ -159,4 +198,7 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         barge_in_after_s=barge_in_after,
         barge_in_share=barge_in_share,
         model_weights=tuple(weight for _, weight in weighted),
+        protocol=protocol,
+        azure_ad_token=ad_token,
+        gemini_resume=bool(getattr(options, "gemini_resume", False)),
     )

@@ -129,6 +129,9 @@ class GoingAway:
     """The server announced it will end the session soon (Gemini ``goAway``)."""
 
     time_left_s: float | None
+    can_resume: bool = False
+    """The adapter holds what it needs to go on with the conversation on a new connection (a resumption
+    handle, and resuming was asked for)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,8 @@ class ErrorReceived:
     """An ``error`` event ended the turn (no response.done will follow)."""
 
     code: str | None
+    at_announced_end: bool = False
+    """It came when the provider had said the session would end (its cap, or a ``goAway``'s time left)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,9 @@ class ConnectionEnded:
     code: int | None
     reason: str
     frame_received: bool
+    at_announced_end: bool = False
+    """It ended when the provider had said it would (its cap, or a ``goAway``'s time left): whatever the code,
+    and with or without a close frame, as Gemini's cap closes come as 1000, 1006 or 1011."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,10 +236,14 @@ def classify(observation: Observation) -> FailureClass | None:
             return FailureClass.INCOMPLETE
         case ResponseEnded():
             return FailureClass.PROTOCOL_UNEXPECTED
+        case ErrorReceived(at_announced_end=True):
+            return FailureClass.SESSION_EXPIRED
         case ErrorReceived(code=code) if _mentions_session_cap(code):
             return FailureClass.SESSION_EXPIRED
         case ErrorReceived():
             return FailureClass.SERVER_ERROR_EVENT
+        case ConnectionEnded(at_announced_end=True):
+            return FailureClass.SESSION_EXPIRED
         case ConnectionEnded(frame_received=False):
             return FailureClass.CLOSED_NO_FRAME
         case ConnectionEnded(code=1001, reason=reason) if _mentions_session_cap(reason):

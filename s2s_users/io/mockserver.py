@@ -30,13 +30,20 @@ from websockets.http11 import Request, Response
 
 from s2s_users.core.exceptions import ConfigError, S2SError
 from s2s_users.core.mock.behavior import MockSession
+from s2s_users.core.mock.gemini_session import GeminiMockSession, ResumptionRegistry
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, Send
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY, DEFAULT_PROFILES, ModelProfile
 from s2s_users.core.mock.scenario import load_scenario
 from s2s_users.core.mock.voice import quiet_buffer, voice_buffer
+from s2s_users.core.protocols import gemini_wire
 
 log = logging.getLogger("s2s_users.mock")
-PATHS = ("/v1/realtime", "/openai/v1/realtime")
+ENTRA_TOKEN_ENV = "S2S_MOCK_ENTRA_TOKEN"
+OPENAI_PATH = "/v1/realtime"
+#: Azure OpenAI realtime (GA v1) and Azure AI Voice Live: the OpenAI protocol, Azure's auth.
+AZURE_PATHS = ("/openai/v1/realtime", "/voice-live/realtime")
+PATHS = (OPENAI_PATH, *AZURE_PATHS)
+GEMINI_PATHS = gemini_wire.PATHS
 
 
 def _json_response(status: int, reason: str, body: dict[str, object]) -> Response:
@@ -94,10 +101,28 @@ class _Waker:
             self.poke()
 
 
-class MockRealtimeServer:
-    """Serves the OpenAI Realtime GA protocol for the given model profiles.
+def credential(request: Request) -> tuple[str, str]:
+    """(how the client authenticated, the key or token it sent) for a request on any of the mock's paths."""
+    url = urllib.parse.urlsplit(request.path)
+    query = dict(urllib.parse.parse_qsl(url.query))
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return "bearer", auth.removeprefix("Bearer ")
+    for header in ("api-key", "x-goog-api-key"):
+        if header in request.headers:
+            return header, request.headers[header]
+    for name in ("api-key", "key"):  # browsers cannot set headers: Azure's ?api-key=, Gemini's ?key=
+        if name in query:
+            return f"?{name}=", query[name]
+    return "none", ""
 
-    With ``truth`` set, one JSON line per connection goes there when it ends: what the mock really did.
+
+class MockRealtimeServer:
+    """Serves the OpenAI Realtime GA protocol (also on Azure's paths) and Gemini Live for the given profiles.
+
+    With ``truth`` set, one JSON line per connection goes there when it ends: what the mock really did, and how
+    the client authenticated (never with what). ``entra_token``: the Microsoft Entra ID token Azure's paths accept
+    as a Bearer token, besides the key in ``api-key``.
     """
 
     def __init__(
@@ -107,11 +132,14 @@ class MockRealtimeServer:
         api_key: str,
         seed: int,
         truth: Path | None = None,
+        entra_token: str | None = None,
     ) -> None:
         self.profiles = dict(profiles)
         self.time_scale = time_scale
         self.api_key = api_key
+        self.entra_token = entra_token
         self.seed = seed
+        self.resumable = ResumptionRegistry()
         self._sessions = itertools.count()
         self._rejections = random.Random(seed)
         self._truth: TextIO | None = truth.open("a", encoding="utf-8") if truth is not None else None
@@ -126,16 +154,26 @@ class MockRealtimeServer:
             self._truth.close()
             self._truth = None
 
+    def _accepts(self, path: str, request: Request) -> bool:
+        kind, secret = credential(request)
+        if path in AZURE_PATHS and kind == "bearer" and self.entra_token is not None:
+            return secret == self.entra_token
+        return secret == self.api_key
+
     def check(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Handshake checks, as the real service: path, key (401), model (404)."""
+        """Handshake checks, as the real service: path, key (401), model (404). Gemini names its model in
+        ``setup`` and refuses a bad key with a close frame: its connections are checked by the session."""
         url = urllib.parse.urlsplit(request.path)
+        if url.path in GEMINI_PATHS:
+            return None
         if url.path not in PATHS:
             return _error(404, "Not Found", f"Unknown path {url.path}: use /v1/realtime?model=...", "not_found")
-        auth = request.headers.get("Authorization", "")
-        key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else request.headers.get("api-key", "")
-        if key != self.api_key:
+        if not self._accepts(url.path, request):
             return _rejection(401)
-        model = dict(urllib.parse.parse_qsl(url.query)).get("model", "")
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == "/voice-live/realtime" and "api-version" not in query:
+            return _error(400, "Bad Request", "Missing required query parameter 'api-version'.", "BadRequest")
+        model = query.get("model", "")
         if model not in self.profiles:
             known = ", ".join(sorted(self.profiles))
             return _error(404, "Not Found", f"The model '{model}' does not exist. Known: {known}.", "model_not_found")
@@ -145,18 +183,22 @@ class MockRealtimeServer:
                 return _rejection(status)
         return None
 
+    def _session(self, request: Request, now: float) -> MockSession | GeminiMockSession:
+        url = urllib.parse.urlsplit(request.path)
+        seed = self.seed * 1_000_003 + next(self._sessions)
+        if url.path in GEMINI_PATHS:
+            key_ok = self._accepts(url.path, request)
+            return GeminiMockSession(self.profiles, self.resumable, self.time_scale, seed, now, key_ok=key_ok)
+        model = dict(urllib.parse.parse_qsl(url.query))["model"]
+        session = MockSession(self.profiles[model], self.time_scale, seed, now, wall_offset=time.time() - now)
+        log.info("session %s model %s", session.session_id, model)
+        return session
+
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        model = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(ws.request.path).query))["model"]
         loop = asyncio.get_running_loop()
-        session = MockSession(
-            self.profiles[model],
-            self.time_scale,
-            self.seed * 1_000_003 + next(self._sessions),
-            loop.time(),
-            wall_offset=time.time() - loop.time(),
-        )
-        log.info("session %s model %s", session.session_id, model)
+        session = self._session(ws.request, loop.time())
+        binary = isinstance(session, GeminiMockSession)  # Google's server sends its JSON in binary frames
         # One task reads client messages; this one writes what is due and sleeps until the next due time (or
         # until a client message may have scheduled something sooner). No per-message timers: cheap at load.
         waker = _Waker(loop)
@@ -166,7 +208,7 @@ class MockRealtimeServer:
                 for output in session.outputs_due(loop.time()):
                     match output:
                         case Send(text=text):
-                            await ws.send(text)
+                            await ws.send(text.encode() if binary else text)
                         case CloseWithFrame(code=code, reason=reason):
                             await ws.close(code, reason)
                             return
@@ -186,10 +228,14 @@ class MockRealtimeServer:
             if session.end_reason == "open":
                 client_code = ws.close_code
                 session.end_reason = "client closed" if client_code is None else f"client closed {client_code}"
-            self.record_truth(session.truth())
+            path = urllib.parse.urlsplit(ws.request.path).path
+            auth = credential(ws.request)[0]
+            if path in AZURE_PATHS and auth == "bearer" and self.entra_token is not None:
+                auth = "entra"  # only the Entra token opens an Azure path as a Bearer token
+            self.record_truth({**session.truth(), "path": path, "auth": auth})
 
     @staticmethod
-    async def _read(ws: ServerConnection, session: MockSession, waker: _Waker) -> None:
+    async def _read(ws: ServerConnection, session: MockSession | GeminiMockSession, waker: _Waker) -> None:
         loop = asyncio.get_running_loop()
         try:
             async for message in ws:
@@ -222,6 +268,7 @@ class MockServerProcess:
         extra_args: tuple[str, ...] = (),
         scenario: Path | None = None,
         truth: Path | None = None,
+        entra_token: str | None = None,
     ) -> None:
         self.time_scale = time_scale
         self.api_key = api_key
@@ -231,6 +278,7 @@ class MockServerProcess:
             self.extra_args += ("--scenario", str(scenario))
         if truth is not None:
             self.extra_args += ("--truth", str(truth))
+        self._environment = {**os.environ, ENTRA_TOKEN_ENV: entra_token} if entra_token else None
         self.url = ""
         self._process: subprocess.Popen[str] | None = None
 
@@ -238,7 +286,9 @@ class MockServerProcess:
         command = [sys.executable, "-m", "s2s_users", "mock", "--port", "0", "--time-scale", str(self.time_scale),
                    "--api-key", self.api_key, "--seed", str(self.seed), "--parent-pid", str(os.getpid()),
                    *self.extra_args]  # fmt: skip
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self._environment
+        )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if "listening on" not in line:
@@ -246,6 +296,10 @@ class MockServerProcess:
             raise S2SError(f"the embedded mock server did not start (it printed {line.strip()!r})")
         self.url = line.rsplit(" ", 1)[-1].strip()
         return self
+
+    def url_for(self, path: str) -> str:
+        """The mock's URL on another of its paths (Azure's, Gemini's)."""
+        return urllib.parse.urlunsplit(urllib.parse.urlsplit(self.url)._replace(path=path))
 
     def stop(self) -> None:
         if self._process is not None:
@@ -289,6 +343,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="share --port with other mock processes (SO_REUSEPORT): one mock per core for heavy benchmarks",
     )
     parser.add_argument(
+        "--entra-token-env",
+        default=ENTRA_TOKEN_ENV,
+        help="the environment variable holding a Microsoft Entra ID token that Azure paths accept as Bearer "
+        "(a token is a secret: never on a command line)",
+    )
+    parser.add_argument(
         "--parent-pid",
         type=int,
         default=0,
@@ -316,7 +376,8 @@ async def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: --ceiling-s names an unknown model {model!r}: use one of {sorted(profiles)}")
         profiles[model] = profiles[model].with_ceiling(None if seconds == "none" else float(seconds))
     voice_buffer(), quiet_buffer()  # made once, now: computed by the first answer, it held every session up ~0.1 s
-    mock = MockRealtimeServer(profiles, args.time_scale, args.api_key, seed, truth=args.truth)
+    entra_token = os.environ.get(args.entra_token_env) or None
+    mock = MockRealtimeServer(profiles, args.time_scale, args.api_key, seed, truth=args.truth, entra_token=entra_token)
     server = await mock.start(args.host, args.port, reuse_port=args.reuse_port)
     port = server.sockets[0].getsockname()[1] if server.sockets else args.port
     print(f"s2s mock listening on ws://{args.host}:{port}/v1/realtime", flush=True)

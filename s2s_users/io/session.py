@@ -23,6 +23,8 @@ from s2s_users.core.redact import redact_url
 from s2s_users.io.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocket
 
 Clock = Callable[[], float]
+#: The next connection of a conversation that handed its connection over (the adapter that spoke there in).
+Reconnect = Callable[[RealtimeProtocol], tuple[ConnectRequest, RealtimeProtocol]]
 
 _HTTP_HINTS = {
     401: "the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key",
@@ -103,23 +105,34 @@ def run_session(
     on_session: Callable[[SessionRecord], None],
     transport: TransportOptions = DEFAULT_TRANSPORT,
     clock: Clock = time.monotonic,
+    reconnect: Reconnect | None = None,
 ) -> SessionRecord:
     """Play one conversation over one WebSocket, ``adapter`` speaking the provider's protocol; report turns as they
     end and the session at its end.
+
+    When the server announced the end of the connection and the conversation can resume (Gemini's goAway with a
+    resumption handle), the engine hands the connection over between turns: it is closed, and ``reconnect`` gives
+    the next one, over which the same conversation goes on. One logical session, one record.
 
     ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
     session is then recorded as ``harness.stopped`` before the kill goes on.
     """
     ws: WebSocket | None = None
     try:
-        with _map_errors(conversation, clock, redact_url(request.url.split("?")[0])):
-            ws = WebSocket.connect(request.url, request.headers, transport)
-            try:
-                _drive(ws, adapter, conversation, on_turn, clock)
-            except Exception:
-                ws.abort()  # the connection failed: nothing to say to the server
-                raise
-            _close(ws, conversation)
+        while True:
+            with _map_errors(conversation, clock, redact_url(request.url.split("?")[0])):
+                ws = WebSocket.connect(request.url, request.headers, transport)
+                try:
+                    _drive(ws, adapter, conversation, on_turn, clock)
+                except Exception:
+                    ws.abort()  # the connection failed: nothing to say to the server
+                    raise
+                _close(ws, conversation)
+            if not conversation.awaiting_connection:
+                break
+            assert reconnect is not None, "the adapter offered to resume, but the caller cannot reconnect"
+            request, adapter = reconnect(adapter)
+            conversation.on_reconnecting(clock())
     except BaseException:
         # GreenletExit (Locust stopping the user), KeyboardInterrupt or a bug: the session is cut short here.
         conversation.on_stopped(clock())
@@ -137,7 +150,7 @@ def _drive(
     on_turn: Callable[[TurnRecord], None],
     clock: Clock,
 ) -> None:
-    while not conversation.finished:
+    while not conversation.finished and not conversation.awaiting_connection:
         for intent in conversation.take_intents():
             adapter.apply(intent)
         for message in adapter.messages_to_send():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.protocols.providers import PROTOCOLS
 
 DEFAULT_MODELS = "gpt-realtime,gpt-realtime-2"
 ENV_PREFIX = "S2S_"
@@ -30,10 +31,21 @@ def timespan(text: str) -> int:
     return int(parse_timespan(text))
 
 
+def flag(text: str) -> bool:
+    """An on/off option's value as typed in the start form (a checkbox posts true or false)."""
+    value = text.strip().lower()
+    if value in ("true", "on", "yes", "1"):
+        return True
+    if value in ("false", "off", "no", "0"):
+        return False
+    raise ValueError(text)
+
+
 _KINDS: dict[Callable[[str], Any], str] = {
     int: "a whole number",
     float: "a number",
     timespan: "a time span like 90s, 10m or 1h30m",
+    flag: "true or false",
 }
 
 
@@ -78,19 +90,40 @@ OPTIONS: tuple[Option, ...] = (
         "Realtime WebSocket URL, e.g. wss://api.openai.com/v1/realtime. Empty: the embedded mock server",
     ),
     Option(
+        "--s2s-protocol",
+        "auto",
+        "What the target speaks: openai, azure (Azure OpenAI realtime, Azure AI Voice Live), gemini (Gemini Live); "
+        "auto: read from --s2s-url (the embedded mock: openai)",
+        choices=PROTOCOLS,
+    ),
+    Option(
         "--s2s-model",
         DEFAULT_MODELS,
-        "Comma-separated models, each with an optional weight (gpt-realtime:3,gpt-realtime-2:1); users are spread "
-        "across them by weight (evenly without weights)",
+        "Comma-separated models (Azure: deployments), each with an optional weight (gpt-realtime:3,gpt-realtime-2:1); "
+        "users are spread across them by weight (evenly without weights)",
     ),
     Option(
         "--s2s-api-key",
         "",
-        "API key (default: OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure URLs). Never logged, never shown: "
-        "leave the start form's field empty to keep the key the server has",
+        "API key (default: OPENAI_API_KEY; AZURE_OPENAI_API_KEY for Azure; GEMINI_API_KEY or GOOGLE_API_KEY for "
+        "Gemini). Never logged, never shown: leave the start form's field empty to keep the key the server has",
         secret=True,
     ),
-    Option("--s2s-voice", "marin", "Assistant voice"),
+    Option(
+        "--azure-ad-token",
+        "",
+        "Azure: a Microsoft Entra ID token, sent as Bearer instead of the api-key header (default: "
+        "AZURE_OPENAI_AD_TOKEN). Never logged, never shown",
+        secret=True,
+    ),
+    Option(
+        "--gemini-resume",
+        False,
+        "Gemini: ask for resumption handles and, after a goAway, go on with the conversation over a new "
+        "connection (counted in the record's reconnects) instead of letting the session expire",
+        type=flag,
+    ),
+    Option("--s2s-voice", "", "Assistant voice (default: marin for OpenAI and Azure, Puck for Gemini)"),
     Option(
         "--s2s-instructions",
         "You are a friendly voice assistant. Answer conversationally in a few sentences.",
@@ -225,7 +258,9 @@ def add_options(parser: Any) -> None:
     # Straight on the parser: Locust's web UI flags (include_in_web_ui, is_secret) are not known to groups.
     for option in OPTIONS:
         kwargs: dict[str, Any] = {"default": option.default, "help": option.help}
-        if option.type is not str:
+        if option.type is flag:
+            kwargs["action"] = "store_true"  # Locust's start form shows it as a checkbox
+        elif option.type is not str:
             kwargs["type"] = option.type
         if option.choices is not None:
             kwargs["choices"] = list(option.choices)

@@ -10,6 +10,7 @@ from s2s_users.core.config import RunSettings, settings_from_options
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.mock.scenario import load_scenario
+from s2s_users.core.protocols.providers import DEFAULT_MOCK_MODELS
 from s2s_users.core.redact import redact_url
 from s2s_users.core.reporting.gates import Gates
 from s2s_users.io.sinks.influx import InfluxSettings
@@ -17,8 +18,11 @@ from s2s_users.locust_ext.options import DEFAULT_MODELS, OPTIONS_BY_DEST, SECRET
 
 
 def run_settings(options: Any) -> RunSettings:
-    """The run's settings; with ``--mock-scenario``, its models and name fill in the defaults."""
+    """The run's settings; with ``--mock-scenario``, its models and name fill in the defaults; against the
+    embedded mock, a protocol with models of its own plays those by default (Gemini's)."""
     settings = settings_from_options(options, DEFAULT_MOCK_API_KEY)
+    if settings.embedded_mock and options.s2s_model == DEFAULT_MODELS and settings.protocol in DEFAULT_MOCK_MODELS:
+        settings = dataclasses.replace(settings, models=DEFAULT_MOCK_MODELS[settings.protocol])
     if settings.mock_scenario is None or not settings.embedded_mock:
         return settings
     scenario = load_scenario(settings.mock_scenario)

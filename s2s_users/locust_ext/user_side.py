@@ -22,7 +22,10 @@ from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.model_mix import model_sequence
+from s2s_users.core.protocols import gemini_wire
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
+from s2s_users.core.protocols.providers import MOCK_PATHS
+from s2s_users.core.redact import redact_url
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
 from s2s_users.io.sinks.influx import InfluxSink
@@ -35,25 +38,29 @@ log = logging.getLogger("s2s_users")
 TRUTH_PREFIX = "mock-truth-"
 BATCH_INTERVAL_S = 1.0
 DIRECT = TransportOptions(use_proxy=False)
+#: Prompt audio rates other than OpenAI's 24 kHz.
+INPUT_RATES = {"gemini": gemini_wire.INPUT_RATE}
 
 
 @lru_cache(maxsize=8)
-def _script(prompts_dir: Path | None, chunk_ms: int, trailing_silence_ms: int, carrier: Carrier) -> Script:
-    prompts = load_prompts(prompts_dir, SAMPLE_RATE)
-    return build_script([(p.prompt_id, p.pcm) for p in prompts], SAMPLE_RATE, chunk_ms, trailing_silence_ms, carrier)
+def _script(prompts_dir: Path | None, chunk_ms: int, trailing_silence_ms: int, carrier: Carrier, rate: int) -> Script:
+    prompts = load_prompts(prompts_dir, rate)
+    return build_script([(p.prompt_id, p.pcm) for p in prompts], rate, chunk_ms, trailing_silence_ms, carrier)
 
 
 def script_for(settings: RunSettings, turn_mode: str) -> Script:
-    """The prompts cut and encoded once per process and turn mode (checked at start-up: bad prompts fail fast).
+    """The prompts, at the protocol's input rate, cut and encoded once per process, rate and turn mode (checked at
+    start-up: bad prompts fail fast).
 
     Server VAD needs silence after the prompt to hear its end: the carrier streams it (as a microphone would);
     without one, ``--vad-silence-ms`` of silence follows each prompt.
     """
+    rate = INPUT_RATES.get(settings.protocol, SAMPLE_RATE)
     if turn_mode != "server_vad":
-        return _script(settings.prompts_dir, settings.chunk_ms, 0, Carrier.OFF)
+        return _script(settings.prompts_dir, settings.chunk_ms, 0, Carrier.OFF, rate)
     if settings.carrier is Carrier.OFF:
-        return _script(settings.prompts_dir, settings.chunk_ms, settings.vad_silence_ms, Carrier.OFF)
-    return _script(settings.prompts_dir, settings.chunk_ms, 0, settings.carrier)
+        return _script(settings.prompts_dir, settings.chunk_ms, settings.vad_silence_ms, Carrier.OFF, rate)
+    return _script(settings.prompts_dir, settings.chunk_ms, 0, settings.carrier, rate)
 
 
 class UserSide:
@@ -99,6 +106,8 @@ class UserSide:
         self.outbox.worker = worker_name(self.environment)
         if settings.embedded_mock:
             self._ensure_mock(settings)
+        else:
+            log.info("s2s: target %s, protocol %s", redact_url(self.target_url()), settings.protocol)
         if self._batcher is None:
             self._batcher = gevent.spawn(self._send_batches)
 
@@ -113,7 +122,9 @@ class UserSide:
         self._stop_mock()
 
     def _ensure_mock(self, settings: RunSettings) -> None:
-        key = (settings.mock_time_scale, settings.mock_scenario, settings.report_dir)
+        # An Entra token for Azure is what the mock must accept as Bearer on Azure's paths.
+        entra_token = settings.azure_ad_token or None
+        key = (settings.mock_time_scale, settings.mock_scenario, settings.report_dir, entra_token)
         if self.mock is not None and self._mock_key == key:
             return
         self._stop_mock()
@@ -125,6 +136,7 @@ class UserSide:
             seed=worker_index(self.environment),  # otherwise every worker would replay identical sessions
             scenario=settings.mock_scenario,
             truth=truth,
+            entra_token=entra_token,
         )
         self.mock.start()
         self._mock_key = key
@@ -149,7 +161,7 @@ class UserSide:
         if self.settings.url is not None:
             return self.settings.url
         assert self.mock is not None
-        return self.mock.url
+        return self.mock.url_for(MOCK_PATHS[self.settings.protocol])
 
     def next_assignment(self) -> tuple[str, str]:
         """The next user's model and turn mode: models by their weights (evenly without), each turn mode in turn

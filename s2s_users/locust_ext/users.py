@@ -9,21 +9,27 @@ import time
 
 import gevent
 
+from s2s_users.core.connections import connection_for, resumed_connection
 from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
-from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, connect_request
+from s2s_users.core.protocols.base import RealtimeProtocol
+from s2s_users.core.protocols.openai_realtime import ConnectRequest
 from s2s_users.io.session import run_session
 from s2s_users.locust_ext.hooks import user_side_of
 from s2s_users.locust_ext.stats import fire_turn
 
 # Handshake answers that will not change by retrying: stop the user instead of hammering the endpoint.
 _PERMANENT_REJECTIONS = frozenset({400, 401, 403, 404})
+# Gemini refuses a session with a close frame before setupComplete, not an HTTP status: 1007 for a bad key,
+# 1008 for an unknown model. Those will not change by retrying either.
+_PERMANENT_CLOSES = frozenset({1007, 1008})
 _RETRY_BACKOFF_S = 5.0
 
 
 class OpenAIRealtimeUser(User):
-    """One OpenAI Realtime (or Azure OpenAI) session at a time, back to back, for the whole run.
+    """One realtime session at a time, back to back, for the whole run: OpenAI Realtime, Azure OpenAI realtime or
+    Voice Live, or Gemini Live, as ``--s2s-protocol`` (or the URL) says.
 
     Users take their model from ``--s2s-model`` (by weight). A subclass may name its own with ``s2s_model``, and
     then Locust's ``weight`` / ``fixed_count`` and class picker decide how many users play it
@@ -45,11 +51,12 @@ class OpenAIRealtimeUser(User):
         rt = self.rt
         settings = rt.settings
         assert settings is not None
-        adapter = OpenAIRealtimeProtocol(settings.realtime_settings(self.turn_mode))
+        url = rt.target_url()
+        request, adapter = connection_for(settings, self.model, self.turn_mode, url)
         labels = SessionLabels(
             run_id=settings.run_id,
             model=self.model,
-            provider=adapter.provider,
+            provider=settings.protocol,
             voice=settings.voice,
             turn_mode=self.turn_mode,
             scenario=settings.scenario,
@@ -64,7 +71,6 @@ class OpenAIRealtimeUser(User):
             counts=adapter.counts,
             pacing=rt.pacing,
         )
-        request = connect_request(rt.target_url(), self.model, settings.api_key)
         events = self.environment.events
 
         key = rt.session_started(conversation)
@@ -77,11 +83,17 @@ class OpenAIRealtimeUser(User):
             # Sessions are not Locust requests (their numbers are the Sessions tab's, the report's and InfluxDB's).
             rt.session_finished(key, record)
 
-        record = run_session(request, adapter, conversation, on_turn, on_session, transport=rt.transport)
+        def reconnect(previous: RealtimeProtocol) -> tuple[ConnectRequest, RealtimeProtocol]:
+            return resumed_connection(settings, self.model, self.turn_mode, url, previous)
+
+        record = run_session(
+            request, adapter, conversation, on_turn, on_session, transport=rt.transport, reconnect=reconnect
+        )
         self.sessions_played += 1
-        if record.end_class == FailureClass.CONNECT_REJECTED:
+        refused = not record.session_id and record.close_frame_received and record.close_code in _PERMANENT_CLOSES
+        if record.end_class == FailureClass.CONNECT_REJECTED or refused:
             rt.log_rejection_once(record.failure_detail or "connection rejected")
-            if record.http_status in _PERMANENT_REJECTIONS:
+            if record.http_status in _PERMANENT_REJECTIONS or refused:
                 self._done()
             gevent.sleep(_RETRY_BACKOFF_S)
         if settings.sessions_per_user and self.sessions_played >= settings.sessions_per_user:

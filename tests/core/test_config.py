@@ -106,3 +106,46 @@ def test_users_can_be_split_between_both_turn_modes() -> None:
 def test_turn_taking_options_are_checked(override: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         settings_from_options(options(**override), mock_key="m")
+
+
+def _clear_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_protocol_comes_from_the_option_or_the_url_with_its_voice_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_keys(monkeypatch)
+    monkeypatch.setenv("GOOGLE_API_KEY", "g-env")
+    gemini_url = "wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService."
+    gemini = settings_from_options(options(s2s_url=gemini_url + "BidiGenerateContent", s2s_voice=""), mock_key="m")
+    assert (gemini.protocol, gemini.api_key, gemini.voice) == ("gemini", "g-env", "Puck")
+    assert gemini.engine_settings(24_000, "manual").session_cap_s is None
+    mock = settings_from_options(options(s2s_protocol="gemini", gemini_resume=True), mock_key="m")
+    assert (mock.protocol, mock.api_key, mock.gemini_resume) == ("gemini", "m", True)
+    assert mock.gemini_settings("g", "manual").resume is True
+    vad = settings_from_options(options(s2s_protocol="gemini", turn_mode="server_vad"), mock_key="m")
+    assert vad.gemini_settings("g", "server_vad").turn_mode == "server_vad"
+
+
+def test_azure_takes_its_key_or_an_entra_token_and_caps_sessions_at_30_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_keys(monkeypatch)
+    url = "wss://res.services.ai.azure.com/voice-live/realtime"
+    with pytest.raises(ConfigError, match="set AZURE_OPENAI_API_KEY"):
+        settings_from_options(options(s2s_url=url), mock_key="m")
+    token = settings_from_options(options(s2s_url=url, azure_ad_token="entra-secret"), mock_key="m")
+    assert (token.protocol, token.api_key, token.azure_ad_token) == ("azure", "", "entra-secret")
+    assert "entra-secret" not in repr(token)
+    assert token.engine_settings(24_000, "manual").session_cap_s == 1800.0
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-env")
+    assert settings_from_options(options(s2s_url=url), mock_key="m").api_key == "az-env"
+
+
+def test_a_gemini_url_with_its_key_needs_no_other_and_errors_never_show_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_keys(monkeypatch)
+    url = "ws://127.0.0.1:9/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+    assert settings_from_options(options(s2s_url=url + "?key=in-url"), mock_key="m").api_key == ""
+    with pytest.raises(ConfigError) as info:
+        settings_from_options(options(s2s_url=url + "?token=secret-token"), mock_key="m")
+    assert "GEMINI_API_KEY or GOOGLE_API_KEY" in str(info.value) and "secret-token" not in str(info.value)
+    with pytest.raises(ConfigError, match="--s2s-protocol"):
+        settings_from_options(options(s2s_protocol="vertex"), mock_key="m")

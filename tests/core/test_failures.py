@@ -44,6 +44,14 @@ CASES: list[tuple[fl.Observation, F | None]] = [
     (fl.ErrorReceived("conversation_already_has_active_response"), F.SERVER_ERROR_EVENT),
     (fl.ErrorReceived(None), F.SERVER_ERROR_EVENT),
     (fl.ErrorReceived("session_expired"), F.SESSION_EXPIRED),
+    (fl.ErrorReceived(None, at_announced_end=True), F.SESSION_EXPIRED),  # Azure's generic error at its cap
+    # A connection that ends when the provider said it would (goAway's time left, a known cap), however it ends.
+    (fl.ConnectionEnded(code=None, reason="", frame_received=False, at_announced_end=True), F.SESSION_EXPIRED),
+    (
+        fl.ConnectionEnded(code=1011, reason="Deadline expired", frame_received=True, at_announced_end=True),
+        F.SESSION_EXPIRED,
+    ),
+    (fl.ConnectionEnded(code=1000, reason="", frame_received=True, at_announced_end=True), F.SESSION_EXPIRED),
     (fl.ConnectionEnded(code=None, reason="", frame_received=False), F.CLOSED_NO_FRAME),
     (fl.ConnectionEnded(code=1011, reason="internal error", frame_received=True), F.CLOSED_FRAME),
     (fl.ConnectionEnded(code=1000, reason="", frame_received=True), F.CLOSED_FRAME),

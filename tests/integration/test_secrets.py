@@ -1,7 +1,8 @@
 """Secrets stay on the server: marker keys planted every way a key can arrive, then every output searched.
 
-Ways in: environment variables (``S2S_API_KEY``, ``OPENAI_API_KEY``), a ``locust.conf`` (the InfluxDB token),
-the command line (``--s2s-api-key``) and the web UI's start form. Outputs searched: the web UI's HTML and JSON
+Ways in: environment variables (``S2S_API_KEY``, ``OPENAI_API_KEY``, ``GEMINI_API_KEY``, ``AZURE_OPENAI_AD_TOKEN``),
+a ``locust.conf`` (the InfluxDB token), the command line (``--s2s-api-key``, ``--azure-ad-token``), a Gemini URL's
+``?key=``, and the web UI's start form. Outputs searched: the web UI's HTML and JSON
 (form, stats, live view, Locust's own report and CSVs), the process's whole log at DEBUG level, every file of the
 report folder (records, reports, truth logs, spools), Locust's ``--html``/``--csv``/``--json`` files, and every
 point in InfluxDB. The keys are really used: a real mock server accepts only the planted key, and a real InfluxDB
@@ -11,6 +12,7 @@ only the planted token, so a run that did not use them would show it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -22,11 +24,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from s2s_users.core.protocols.gemini_wire import path as gemini_path
 from s2s_users.io.mockserver import MockServerProcess
 from tests.integration.conftest import LOCUST, LOCUSTFILE, ROOT
 from tests.support.influx import InfluxDatabase
 from tests.support.webui import CHROMIUM, WebUI, web_ui
 
+GEMINI_PATH = gemini_path()
 WEB_PAGES = (
     "/", "/stats/requests", "/s2s/live.json", "/s2s/live", "/exceptions",
     "/stats/report", "/stats/requests/csv", "/stats/failures/csv", "/exceptions/csv",
@@ -190,3 +194,47 @@ def test_a_start_up_error_does_not_repeat_the_key(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert "is not a WebSocket URL" in process.stderr
     assert key not in process.stdout + process.stderr
+
+
+@pytest.mark.parametrize(
+    ("how", "path", "env", "args", "mock_kwargs"),
+    [
+        ("gemini key from GEMINI_API_KEY", GEMINI_PATH, {"GEMINI_API_KEY": "{key}"}, [], {"api_key": "{key}"}),
+        ("gemini key in the URL's ?key=", GEMINI_PATH + "?key={key}", {}, [], {"api_key": "{key}"}),
+        ("Entra token from --azure-ad-token", "/openai/v1/realtime", {}, ["--azure-ad-token", "{key}"],
+         {"entra_token": "{key}"}),
+        ("Entra token from AZURE_OPENAI_AD_TOKEN", "/voice-live/realtime", {"AZURE_OPENAI_AD_TOKEN": "{key}"}, [],
+         {"entra_token": "{key}"}),
+    ],
+    ids=["gemini-env", "gemini-url", "entra-option", "entra-env"],
+)  # fmt: skip
+def test_gemini_keys_and_entra_tokens_stay_out_of_logs_records_and_reports(
+    tmp_path: Path, how: str, path: str, env: dict[str, str], args: list[str], mock_kwargs: dict[str, str]
+) -> None:
+    secret = marker("PROVIDER")
+    fill = {name: value.format(key=secret) for name, value in mock_kwargs.items()}
+    out = tmp_path / "locust-out"
+    out.mkdir()
+    report_dir = tmp_path / "run"
+    with MockServerProcess(time_scale=20, **{"api_key": "other-key", **fill}) as mock:  # type: ignore[arg-type]
+        process = subprocess.run(
+            [str(LOCUST), "-f", str(LOCUSTFILE), "--headless", "-u", "2", "-r", "2", "--sessions-per-user", "1",
+             "--turns", "2", "--s2s-pace", "20", "--think-time", "0.05", "--chunk-ms", "100", "--run-time", "2m",
+             "--loglevel", "DEBUG", "--s2s-url", mock.url_for(path.format(key=secret)), "--s2s-model",
+             "gpt-realtime", *(a.format(key=secret) for a in args), "--report-dir", str(report_dir),
+             "--html", str(out / "locust.html"), "--csv", str(out / "locust"), "--json-file", str(out / "locust")],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "GEMINI_API_KEY": "", "AZURE_OPENAI_API_KEY": "",
+                 **{name: value.format(key=secret) for name, value in env.items()}},
+        )  # fmt: skip
+    sessions = _sessions(report_dir)
+    # The secret was really used: the mock accepts nothing else.
+    assert len(sessions) == 2 and all(s["turns_completed"] == 2 for s in sessions), process.stderr[-3000:]
+    assert {s["provider"] for s in sessions} == {"gemini" if "gemini" in how else "azure"}
+    searched = assert_no_marker(
+        [secret],
+        [("stdout", process.stdout), ("stderr", process.stderr), *files_text(report_dir), *files_text(out)],
+    )
+    assert searched >= 8
+    if "?key=" in how:  # the URL is shown (the log's target line), with its key masked
+        assert "key=***" in process.stderr

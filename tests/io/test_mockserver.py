@@ -67,3 +67,71 @@ def test_the_ceiling_gives_zero_audio_then_a_drop_without_close_frame(mock: Mock
             ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": SPEECH}))
             ws.recv(timeout=10)
         assert info.value.rcvd is None
+
+
+GEMINI = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+
+
+def setup_frame(model: str = "gpt-realtime", **extra: object) -> str:
+    return json.dumps({"setup": {"model": f"models/{model}", **extra}})
+
+
+def test_gemini_answers_setup_with_setup_complete_in_a_binary_frame_and_a_turn_with_audio(
+    mock: MockServerProcess,
+) -> None:
+    manual = {"realtimeInputConfig": {"automaticActivityDetection": {"disabled": True}}}
+    with connect(mock.url_for(GEMINI), additional_headers={"x-goog-api-key": "mock-key"}) as ws:
+        ws.send(setup_frame(**manual))
+        first = ws.recv(timeout=10)
+        assert isinstance(first, bytes) and list(json.loads(first)) == ["setupComplete"]
+        ws.send('{"realtime_input":{"activity_start":{}}}')  # snake_case, as the SDK partly sends
+        ws.send(json.dumps({"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": SPEECH}}}))
+        ws.send('{"realtimeInput":{"activityEnd":{}}}')
+        frames = []
+        while not frames or not frames[-1].get("serverContent", {}).get("turnComplete"):
+            frames.append(json.loads(ws.recv(timeout=10)))
+        assert any("modelTurn" in f.get("serverContent", {}) for f in frames)
+        assert frames[-1]["usageMetadata"]["responseTokenCount"] > 0
+
+
+@pytest.mark.parametrize(
+    ("url_path", "headers", "first", "code", "reason"),
+    [
+        (GEMINI, {"x-goog-api-key": "nope"}, setup_frame(), 1007, "API key not valid"),
+        (GEMINI + "?key=mock-key", {}, setup_frame("gemini-nope"), 1008, "models/gemini-nope is not found"),
+        (GEMINI + "?key=mock-key", {}, '{"realtimeInput":{"activityEnd":{}}}', 1007, "setup must come first"),
+    ],
+    ids=["bad-key", "unknown-model", "no-setup"],
+)
+def test_gemini_refusals_are_close_frames_as_googles_are(
+    mock: MockServerProcess, url_path: str, headers: dict[str, str], first: str, code: int, reason: str
+) -> None:
+    with connect(mock.url_for(url_path), additional_headers=headers) as ws:
+        ws.send(first)
+        with pytest.raises(ConnectionClosedError) as info:
+            ws.recv(timeout=10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == code and reason in info.value.rcvd.reason
+
+
+def test_voice_live_needs_an_api_version() -> None:
+    with MockServerProcess(time_scale=50.0) as server:
+        url = server.url_for("/voice-live/realtime") + "?model=gpt-realtime"
+        with pytest.raises(InvalidStatus) as info:
+            connect(url, additional_headers={"api-key": "mock-key"})
+        assert info.value.response.status_code == 400
+        with connect(url + "&api-version=2026-04-10", additional_headers={"api-key": "mock-key"}) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+
+
+def test_azure_paths_take_the_entra_token_as_bearer_and_nothing_else_as_bearer() -> None:
+    with MockServerProcess(time_scale=50.0, api_key="k", entra_token="entra") as server:
+        azure = server.url_for("/openai/v1/realtime") + "?model=gpt-realtime"
+        with connect(azure, additional_headers={"Authorization": "Bearer entra"}) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+        with connect(azure, additional_headers={"api-key": "k"}) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+        with pytest.raises(InvalidStatus) as info:
+            connect(azure, additional_headers={"Authorization": "Bearer k"})
+        assert info.value.response.status_code == 401
+        with connect(f"{server.url}?model=gpt-realtime", additional_headers={"Authorization": "Bearer k"}) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "session.created"  # OpenAI's path: the key as Bearer

@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES: dict[str, tuple[str, Any]] = {
     "--s2s-url": ("wss://api.example/v1/realtime", "wss://api.example/v1/realtime"),
     "--s2s-model": ("gpt-realtime:3,gpt-realtime-2:1", "gpt-realtime:3,gpt-realtime-2:1"),
+    "--s2s-protocol": ("azure", "azure"),
     "--s2s-api-key": ("sk-sample", "sk-sample"),
+    "--azure-ad-token": ("entra-sample", "entra-sample"),
+    "--gemini-resume": ("true", True),
     "--s2s-voice": ("cedar", "cedar"),
     "--s2s-instructions": ("Be brief.", "Be brief."),
     "--turn-mode": ("manual,server_vad", "manual,server_vad"),

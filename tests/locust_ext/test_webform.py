@@ -79,3 +79,14 @@ def test_locusts_own_users_and_rate_are_read_from_the_form_for_the_shape_check()
 
     assert locust_values({"user_count": "8", "spawn_rate": "2.5", "host": "x"}) == {"num_users": 8, "spawn_rate": 2.5}
     assert locust_values({"user_count": "many"}) == {}  # Locust refuses it with its own message
+
+
+def test_the_provider_options_are_typed_and_the_entra_token_is_a_secret() -> None:
+    assert "azure_ad_token" in SECRET_OPTIONS
+    values = form_values([("s2sProtocol", "gemini"), ("geminiResume", "true"), ("azureAdToken", "")], STARTED_WITH)
+    assert values == {"s2s_protocol": "gemini", "gemini_resume": True, "azure_ad_token": ""}
+    assert form_values([("geminiResume", "off")], STARTED_WITH) == {"gemini_resume": False}
+    with pytest.raises(ConfigError, match="--gemini-resume 'maybe' is not true or false"):
+        form_values([("geminiResume", "maybe")], STARTED_WITH)
+    with pytest.raises(ConfigError, match="--s2s-protocol 'vertex' is not valid"):
+        form_values([("s2sProtocol", "vertex")], STARTED_WITH)

@@ -43,6 +43,7 @@ class SessionAccount:
         self.end_class: FailureClass | None = None
         self.ended_at: float | None = None
         self.truncations = 0
+        self.reconnects = 0
         self._started_at = started_at
         self._wall_offset = wall_offset
         self._counts = counts
@@ -100,6 +101,11 @@ class SessionAccount:
         if overwrite or self._close == (None, None, None):
             self._close = (code, reason, frame_received)
 
+    def reconnected(self) -> None:
+        """The conversation goes on on a new connection: the next close is that connection's."""
+        self.reconnects += 1
+        self._close = (None, None, None)
+
     def take_new_turns(self) -> list[TurnRecord]:
         out, self._new_turns = self._new_turns, []
         return out
@@ -153,6 +159,7 @@ class SessionAccount:
             unsolicited_reasons=dict(self._unsolicited),
             stray_audio_s=round(self._stray_bytes / (2 * self._output_rate), 4),
             barge_ins=self.barge_ins,
+            reconnects=self.reconnects,
         )
 
     def session_record(self) -> SessionRecord:

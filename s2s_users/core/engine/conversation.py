@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from s2s_users.core import events as ev
 from s2s_users.core import failures as fl
 from s2s_users.core.engine.account import SessionAccount
+from s2s_users.core.engine.announced_end import AnnouncedEnd
 from s2s_users.core.engine.pacing import ChunkPacer
 from s2s_users.core.engine.response import (
     LEFTOVER,
@@ -88,6 +89,10 @@ class Conversation:
         self._wall_offset = wall_offset
         self._pacing = pacing
         self._setup_deadline = now + settings.turn_timeout_s
+        self._announced_end = AnnouncedEnd.session_cap(now, settings.session_cap_s)
+        self._resume_after_going_away = False
+        self.awaiting_connection = False
+        """The engine let this connection go (the server announced its end) and waits for the next one."""
         self._turn: TurnInProgress | None = None
         self._others = OtherResponses()
         self._think_until = 0.0
@@ -115,6 +120,8 @@ class Conversation:
             Action.TIME_OUT_TURN: self._time_out_turn,
             Action.THINK: self._think,
             Action.FINISH: self._finish,
+            Action.NOTE_GOING_AWAY: self._note_going_away,
+            Action.HAND_OVER: self._hand_over,
         }
 
     @property
@@ -148,6 +155,8 @@ class Conversation:
             if self._turn.response is not None:
                 self._turn.response.last_event_at = now
         trigger = trigger_of(event)
+        if trigger is Trigger.SERVER_ERROR and self._at_announced_end(now):
+            trigger = Trigger.CAP_ERROR  # Azure has been seen ending its capped sessions with a generic server_error
         if trigger is not None:
             own = self._turn.response if self._turn is not None else None
             self._fire(route(trigger, event, own, self._others), now, event)
@@ -176,7 +185,7 @@ class Conversation:
             return
         if self.state is State.THINKING:
             if now >= self._think_until:
-                self._fire(Trigger.THINK_ELAPSED, now)
+                self._fire(Trigger.HAND_OVER if self._resume_after_going_away else Trigger.THINK_ELAPSED, now)
             return
         barge_at = self._barge_in_at(turn)
         if self.state is State.RECEIVING and barge_at is not None and now >= barge_at:
@@ -205,11 +214,28 @@ class Conversation:
     def on_connection_ended(self, code: int | None, reason: str, frame_received: bool, now: float) -> None:
         """The socket closed (or dropped) while we still had work to do."""
         self.account.closed(code, reason, frame_received, overwrite=True)
-        failure = fl.classify(fl.ConnectionEnded(code=code, reason=reason, frame_received=frame_received))
+        announced = self._at_announced_end(now)
+        failure = fl.classify(
+            fl.ConnectionEnded(code=code, reason=reason, frame_received=frame_received, at_announced_end=announced)
+        )
         assert failure is not None
         detail = f"close {code} {reason}".strip() if frame_received else "no close frame received or sent"
-        if not self.finished:
-            self._fire(Trigger.CONNECTION_ENDED, now, _Ending(failure, detail))
+        if self._announced_end is not None and self._announced_end.by_go_away and not announced:
+            detail += f" ({self._announced_end.at - now:.2f} s before its goAway said)"
+        if self.finished:
+            return
+        if announced and self._resume_after_going_away and self.state is State.THINKING:
+            self._fire(Trigger.HAND_OVER, now)
+            return
+        self._fire(Trigger.CONNECTION_ENDED, now, _Ending(failure, detail))
+
+    def on_reconnecting(self, now: float) -> None:
+        """A new connection for the conversation the engine handed over: its session must open in time."""
+        assert self.awaiting_connection and self.state is State.CONNECTING
+        self.awaiting_connection = False
+        self._setup_deadline = now + self.settings.turn_timeout_s
+        self._announced_end = AnnouncedEnd.session_cap(now, self.settings.session_cap_s)
+        self.account.reconnected()
 
     def on_closed_by_us(self, code: int | None, reason: str | None, frame_received: bool) -> None:
         """Record how the socket ended after we closed it (end of script, or after a failure)."""
@@ -253,7 +279,8 @@ class Conversation:
 
     def _configure(self, now: float, event: object) -> None:
         assert isinstance(event, ev.SessionCreated)
-        self.account.session_id = event.session_id
+        # A resumed conversation keeps the id of its first session: one logical session, several connections.
+        self.account.session_id = self.account.session_id or event.session_id
         self._intents.append(Configure())
 
     def _start_turn(self, now: float, _: object) -> None:
@@ -408,7 +435,10 @@ class Conversation:
         code = fl.classify(fl.DeadlinePassed(first_audio_seen=first_audio_seen))
         assert code is not None
         waited = "the next event" if first_audio_seen else "first audio"
-        self._end_turn(code, now, f"no {waited} within {self.settings.turn_timeout_s:g} s")
+        detail = f"no {waited} within {self.settings.turn_timeout_s:g} s"
+        if self._announced_end is not None and self._announced_end.by_go_away:
+            detail += " (the server had sent goAway)"  # and then went silent instead of closing
+        self._end_turn(code, now, detail)
 
     def _end_session(self, now: float, ending: object) -> None:
         """End early: the running turn (if any) ends with the code; otherwise the session does."""
@@ -417,7 +447,7 @@ class Conversation:
             assert code is not None
             ending = _Ending(code, ending.detail)
         if isinstance(ending, ev.ServerError):  # the provider's session cap, said in an error event
-            code = fl.classify(fl.ErrorReceived(ending.code))
+            code = fl.classify(fl.ErrorReceived(ending.code, at_announced_end=self._at_announced_end(now)))
             assert code is not None
             ending = _Ending(code, _error_text(ending))
         assert isinstance(ending, _Ending)
@@ -467,6 +497,20 @@ class Conversation:
         for response, timing in self._others.drain():
             detail = "the session ended before this response did"
             self.account.turn_ended(response.record(code, now, detail, None, timing, self._wall_offset))
+
+    def _note_going_away(self, now: float, event: object) -> None:
+        assert isinstance(event, ev.GoingAway)
+        notice = max(event.time_left_s or 0.0, 0.0)  # no time given: the end may come at any moment
+        self._announced_end = AnnouncedEnd(now + notice, notice, by_go_away=True)
+        self._resume_after_going_away = event.can_resume
+
+    def _hand_over(self, now: float, _: object) -> None:
+        self._resume_after_going_away = False
+        self._announced_end = None
+        self.awaiting_connection = True
+
+    def _at_announced_end(self, now: float) -> bool:
+        return self._announced_end is not None and self._announced_end.reached(now)
 
 
 def _error_text(error: ev.ServerError) -> str:

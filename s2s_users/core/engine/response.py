@@ -120,7 +120,8 @@ class ResponseInProgress:
         if code is FailureClass.ZERO_AUDIO and self.text_chars:
             return f"text-only response ({self.text_chars} chars of text, no audio)"
         if code is FailureClass.ZERO_AUDIO:
-            return "response.done completed with zero audio bytes"
+            # Gemini's empty turns may say why (RESPONSE_REJECTED): worth keeping, though no error was raised.
+            return "response.done completed with zero audio bytes" + (f" ({done.reason})" if done.reason else "")
         if code is FailureClass.BARGE_IN_IGNORED:
             return f"kept streaming {self.audio_after_interrupt_s:.2f} s of audio after we spoke over it"
         if done.status == "failed":

@@ -18,6 +18,9 @@ class EngineSettings:
     silence_floor_dbfs: float = -50.0
     output_rate: int = 24_000
     """Sample rate of the assistant's PCM16 audio (the provider's): bytes to seconds."""
+    session_cap_s: float | None = None
+    """The provider's known session cap (Azure: about 30 minutes): a connection that ends then, or an error at
+    that time, is the expected end (``session.expired``)."""
     barge_in_after_s: float | None = None
     """Speak over the answer this long after its first audio (the next prompt starts); None: never."""
     barge_in_share: float = 1.0

@@ -44,6 +44,7 @@ class Trigger(enum.Enum):
     OTHER_AUDIO = "other_audio"
     OTHER_TEXT = "other_text"
     OTHER_RESPONSE_DONE = "other_response_done"
+    GOING_AWAY = "going_away"
     # from the clock and from the engine itself
     PROMPT_SENT = "prompt_sent"
     THINK_ELAPSED = "think_elapsed"
@@ -54,6 +55,7 @@ class Trigger(enum.Enum):
     TURN_ENDED = "turn_ended"
     LAST_TURN_ENDED = "last_turn_ended"
     SESSION_ENDED = "session_ended"
+    HAND_OVER = "hand_over"
     # from the I/O loop
     CONNECTION_ENDED = "connection_ended"
     CONNECT_FAILED = "connect_failed"
@@ -78,6 +80,7 @@ SERVER_TRIGGERS = frozenset(
         Trigger.OTHER_AUDIO,
         Trigger.OTHER_TEXT,
         Trigger.OTHER_RESPONSE_DONE,
+        Trigger.GOING_AWAY,
         Trigger.CONNECTION_ENDED,
     }
 )
@@ -105,6 +108,8 @@ class Action(enum.Enum):
     TIME_OUT_TURN = "time_out_turn"
     THINK = "think"
     FINISH = "finish"
+    NOTE_GOING_AWAY = "note_going_away"
+    HAND_OVER = "hand_over"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +160,9 @@ def _table() -> dict[State, dict[Trigger, Transition]]:
         table[state][Trigger.TURN_ENDED] = Transition(State.THINKING, Action.THINK)
         table[state][Trigger.LAST_TURN_ENDED] = Transition(State.DONE, Action.FINISH)
     table[State.THINKING][Trigger.THINK_ELAPSED] = Transition(State.SENDING, Action.START_TURN)
+    # The server announced the end of this connection and the conversation can resume on a new one: between
+    # turns, instead of the next turn, the engine lets this connection go and waits for the next session.
+    table[State.THINKING][Trigger.HAND_OVER] = Transition(State.CONNECTING, Action.HAND_OVER)
     # Errors: before the session is configured, any error means it was not; later, it depends on the state.
     for state in (State.CONNECTING, State.CONFIGURING):
         for trigger in (Trigger.SERVER_ERROR, Trigger.CONFIG_REJECTED, Trigger.CAP_ERROR):
@@ -169,6 +177,7 @@ def _table() -> dict[State, dict[Trigger, Transition]]:
     # Any live state may end the session (failure, cap, harness stop); DONE and ENDED are sticky.
     for state in _LIVE:
         table[state][Trigger.TRUNCATED] = Transition(stay, Action.COUNT_TRUNCATION)
+        table[state][Trigger.GOING_AWAY] = Transition(stay, Action.NOTE_GOING_AWAY)
         for trigger in (Trigger.MALFORMED, Trigger.CONNECTION_ENDED, Trigger.STOPPED):
             table[state][trigger] = Transition(stay, Action.END_SESSION)
         table[state][Trigger.SESSION_ENDED] = Transition(State.ENDED, Action.FINISH)
@@ -210,4 +219,6 @@ def trigger_of(event: ev.Event) -> Trigger | None:
             return Trigger.SPEECH_STOPPED
         case ev.MalformedMessage():
             return Trigger.MALFORMED
+        case ev.GoingAway():
+            return Trigger.GOING_AWAY
     return None  # known-but-quiet or unknown (the adapter counts those)

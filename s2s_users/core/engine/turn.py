@@ -42,14 +42,23 @@ class TurnInProgress:
         index = self.next_chunk
         if index >= len(chunks) and not self.carrier:
             return None
-        if self.pacer.due(index) > now:
+        if self._due(index) > now:
             return None
-        self.pacer.sent(index, now)
         self.next_chunk += 1
         if index < len(chunks):
+            self.pacer.sent(index, now)
             self._note_speech_end(index, now)
             return chunks[index]
         return self.carrier[(index - len(chunks)) % len(self.carrier)]
+
+    def _due(self, index: int) -> float:
+        """A prompt chunk's deadline, or the carrier's after it: at the prompt's pace, in real time under burst
+        pacing (a microphone does not speed up)."""
+        prompt_chunks = len(self.prompt.chunks_b64)
+        if index < prompt_chunks:
+            return self.pacer.due(index)
+        speed = self.pacer.pace.speed or 1.0
+        return self.pacer.due(prompt_chunks) + (index - prompt_chunks) * self.pacer.chunk_s / speed
 
     def _note_speech_end(self, index: int, now: float) -> None:
         chunk_s = self.pacer.chunk_s
@@ -61,7 +70,7 @@ class TurnInProgress:
     def next_chunk_due(self) -> float | None:
         if self.next_chunk >= len(self.prompt.chunks_b64) and not self.carrier:
             return None
-        return self.pacer.due(self.next_chunk)
+        return self._due(self.next_chunk)
 
     @property
     def prompt_done(self) -> bool:

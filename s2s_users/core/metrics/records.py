@@ -196,6 +196,8 @@ class SessionRecord:
     stray_audio_s: float = 0.0
     """Assistant audio of no live response (a straggler after its response.done); counted in the totals."""
     barge_ins: int = 0
+    reconnects: int = 0
+    """New connections the conversation went on over after the server announced its end (Gemini resumption)."""
     turns: tuple[TurnRecord, ...] = ()
 
     # The labels, read as the record's own fields (as they are stored).

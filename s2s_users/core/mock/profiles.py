@@ -39,6 +39,9 @@ class Fault(enum.StrEnum):
 #: The key the mock accepts unless told another (the embedded mock is reached on loopback only).
 DEFAULT_MOCK_API_KEY = "mock-key"
 
+#: What can follow a Gemini goAway (see ``ModelProfile.after_go_away``).
+AFTER_GO_AWAY = ("close", "silence", "early_close")
+
 #: Handshake statuses the mock can answer instead of 101.
 REJECT_STATUSES = (401, 404, 429, 503)
 SESSION_CAP_REASON = "Your session hit the maximum duration of 60 minutes."
@@ -98,6 +101,11 @@ class ModelProfile:
     """When the user speaks over an answer: "cancel" it (as a server with interrupt_response does) or "ignore"."""
     barge_in_stop_ms: int = 200
     """How long the answer keeps streaming after the user starts speaking over it, before it is cancelled."""
+    go_away_s: float = 60.0
+    """Gemini: how long before ``session_cap_s`` the goAway comes (its ``timeLeft``)."""
+    after_go_away: str = "close"
+    """Gemini: what follows the goAway: ``close`` when its time is up (1011 "Deadline expired"), ``silence`` (the
+    server answers nothing more and never closes), or ``early_close`` (closes when half the time is left)."""
 
     def draw_audio_s(self, rng: random.Random) -> float:
         return self.audio.draw(rng)
@@ -128,5 +136,8 @@ DEFAULT_PROFILES: dict[str, ModelProfile] = {
         ModelProfile("gpt-realtime-mini", _lognormal(4.5, 6.5, 2.0, 8.0)),
         # The seed's model: once 300 s of assistant audio are in context, zero audio, then a drop.
         ModelProfile("gpt-realtime-2", _lognormal(9.65, 14.0, 3.0, 15.0), ceiling_s=300.0),
+        # Gemini Live's connections last about 10 minutes, with a goAway a minute before the end.
+        ModelProfile("gemini-live-2.5-flash", _lognormal(6.05, 8.15, 2.5, 9.5), ttfa_s=0.9, session_cap_s=600.0),
+        ModelProfile("gemini-3.1-flash-live", _lognormal(7.0, 10.0, 2.5, 12.0), ttfa_s=0.8, session_cap_s=600.0),
     )
 }

@@ -12,9 +12,11 @@
     faults_at = { 3 = "near_silent" }          # turn (1-based) -> fault, for exact tests
     flavour = "ga"               # or "beta": legacy event names
     voice = "marin"
-    session_cap_s = 3600         # error + close 1001 "maximum duration of 60 minutes"
+    session_cap_s = 3600         # error + close 1001 "maximum duration of 60 minutes" (Gemini: goAway, then ...)
     close_code = 1011            # the close code of the error_close fault
-    reject = { 429 = 0.05 }      # handshake answers instead of 101, by probability
+    reject = { 429 = 0.05 }      # handshake answers instead of 101, by probability (OpenAI and Azure paths)
+    go_away_s = 60               # Gemini: the goAway's timeLeft before session_cap_s
+    after_go_away = "close"      # Gemini: close | silence | early_close
 
 Models not named in the file keep the built-in profiles; a file naming models replaces only those.
 """
@@ -30,6 +32,7 @@ from typing import Any, TypeVar
 
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.mock.profiles import (
+    AFTER_GO_AWAY,
     DEFAULT_PROFILES,
     REJECT_STATUSES,
     AudioDistribution,
@@ -42,9 +45,11 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 _PROFILE_KEYS = {
     "audio", "ttfa_s", "stream_speed", "delta_ms", "ceiling_s", "ceiling_fault", "faults", "faults_at", "flavour",
     "voice", "session_cap_s", "close_code", "reject", "leading_silence_ms", "vad_silence_ms", "leftover", "leftover_at",
-    "barge_in", "barge_in_stop_ms",
+    "barge_in", "barge_in_stop_ms", "go_away_s", "after_go_away",
 }  # fmt: skip
 _FAULTS = ", ".join(f.value for f in Fault)
+#: Close codes of the error_close fault: OpenAI's, and Gemini's 1007 (invalid argument) and 1008 (policy).
+CLOSE_CODES = (1000, 1001, 1007, 1008, 1011, 4000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +118,8 @@ def _profile(name: str, table: Any, where: str) -> ModelProfile:
             },
             flavour=_choice(table.get("flavour", "ga"), ("ga", "beta"), f"{where}.flavour"),
             voice=str(table.get("voice", base.voice)),
-            session_cap_s=_optional(table.get("session_cap_s")),
-            close_code=_choice(table.get("close_code", 1011), (1000, 1001, 1011, 4000), f"{where}.close_code"),
+            session_cap_s=_optional(table.get("session_cap_s", base.session_cap_s)),
+            close_code=_choice(table.get("close_code", 1011), CLOSE_CODES, f"{where}.close_code"),
             reject={
                 _choice(int(k), REJECT_STATUSES, f"{where}.reject"): _probability(v, f"{where}.reject.{k}")
                 for k, v in dict(table.get("reject", {})).items()
@@ -125,6 +130,8 @@ def _profile(name: str, table: Any, where: str) -> ModelProfile:
             leftover_at=tuple(_turn(t, f"{where}.leftover_at") for t in table.get("leftover_at", ())),
             barge_in=_choice(table.get("barge_in", "cancel"), ("cancel", "ignore"), f"{where}.barge_in"),
             barge_in_stop_ms=int(_positive(table.get("barge_in_stop_ms", 200), f"{where}.barge_in_stop_ms", True)),
+            go_away_s=_positive(table.get("go_away_s", base.go_away_s), f"{where}.go_away_s"),
+            after_go_away=_choice(table.get("after_go_away", "close"), AFTER_GO_AWAY, f"{where}.after_go_away"),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc

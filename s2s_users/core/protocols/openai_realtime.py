@@ -10,7 +10,6 @@ Wire facts (shared/reference/protocols.md §1): GA needs ``session.type: "realti
 
 from __future__ import annotations
 
-import base64
 import json
 import urllib.parse
 from dataclasses import dataclass
@@ -20,13 +19,12 @@ from s2s_users.core import events as ev
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
 from s2s_users.core.protocols.openai_wire import AUDIO_FORMAT, GA_NAMES, SAMPLE_RATE
+from s2s_users.core.protocols.reading import audio_delta as _audio_delta
+from s2s_users.core.protocols.reading import count as _int
+from s2s_users.core.protocols.reading import count_unknown, load_json
+from s2s_users.core.protocols.reading import field as _field
+from s2s_users.core.protocols.reading import text as _text
 from s2s_users.core.redact import redact_url
-
-# A server can invent event types without end: the first ones are counted by name, the rest together, and names
-# are cut, so the counter (which goes into every session record) stays small.
-MAX_UNKNOWN_TYPES = 100
-MAX_TYPE_NAME = 120
-OTHER_UNKNOWN = "(other unknown types)"
 
 # Beta names that live servers have been seen sending, mapped to their GA names (counted as legacy events).
 LEGACY_NAMES = GA_NAMES
@@ -118,41 +116,6 @@ def connect_request(base_url: str, model: str, api_key: str) -> ConnectRequest:
     return ConnectRequest(url=url, headers=headers)
 
 
-# Reading server JSON: a field of the wrong type reads as absent, so no shape a server sends can raise here.
-# Only audio is stricter (see ``_audio_delta``): it is what we measure.
-
-
-def _field(container: Any, key: str) -> Any:
-    """``container[key]`` when ``container`` is a JSON object, else None."""
-    return container.get(key) if isinstance(container, dict) else None
-
-
-def _text(value: Any) -> str | None:
-    """A JSON string as records can store it, else None.
-
-    ``json.loads`` turns an escaped lone surrogate (``"\\ud800"``) into a str that cannot be encoded as UTF-8;
-    such text would reach records and break the sinks that write them, so it is replaced by ``?`` here.
-    """
-    if not isinstance(value, str):
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-def _int(value: Any) -> int:
-    """A token count: a non-negative JSON integer below 2**53, else 0.
-
-    Python reads integers of any size, but a count of 10**400 cannot even become a float for the cost estimate;
-    no real count comes near 2**53 (the exact-integer range of JSON numbers).
-    """
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53:
-        return value
-    return 0
-
-
 def parse_usage(usage: Any) -> ev.Usage | None:
     """Read a ``response.done`` usage block; tolerant of missing parts and wrong shapes."""
     if not isinstance(usage, dict):
@@ -173,21 +136,6 @@ def parse_usage(usage: Any) -> ev.Usage | None:
 def _optional_int(value: Any) -> int | None:
     """A JSON integer in the sane range (as ``_int``), or None when absent or not one."""
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else None
-
-
-def _audio_delta(delta: Any, response_id: str = "") -> ev.AudioDelta | ev.MalformedMessage:
-    """Decode a base64 audio delta; anything that is not base64 text is a malformed message.
-
-    Not an empty delta: audio is what the tool measures, and counting an undecodable delta as zero bytes would
-    report a broken server as the silent ``response.zero_audio``. As ``MalformedMessage`` the engine ends the
-    session as ``protocol.unexpected``, which is what happened.
-    """
-    if not isinstance(delta, str):
-        return ev.MalformedMessage(f"audio delta is {type(delta).__name__}, not base64 text")
-    try:
-        return ev.AudioDelta(base64.b64decode(delta), response_id)
-    except ValueError as exc:  # binascii.Error (bad length or padding), or text that is not ASCII
-        return ev.MalformedMessage(f"audio delta is not base64: {type(exc).__name__}")
 
 
 # The prompt's chunks are the same strings in every session of a process (the script is built once), so each
@@ -329,13 +277,9 @@ class OpenAIRealtimeProtocol:
 
     def receive_message(self, data: str | bytes) -> None:
         """Parse one server message into zero or one neutral event."""
-        try:
-            message = loads_message(data)
-        except ValueError as exc:  # also UnicodeDecodeError: bytes that are not UTF-8
-            self._events.append(ev.MalformedMessage(f"not JSON: {exc}"))
-            return
-        except RecursionError:  # a few kilobytes of "[[[[..." exhaust the parser's stack
-            self._events.append(ev.MalformedMessage("JSON nested too deeply"))
+        message = load_json(data, loads_message)
+        if isinstance(message, ev.MalformedMessage):
+            self._events.append(message)
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self._events.append(ev.MalformedMessage("message without a type"))
@@ -344,16 +288,7 @@ class OpenAIRealtimeProtocol:
         if kind in LEGACY_NAMES:
             self.counts.legacy_events += 1
             kind = LEGACY_NAMES[kind]
-        event = self._parse(kind, message)
-        if isinstance(event, ev.UnknownEvent):
-            self._count_unknown(event.type)
-        self._events.append(event)
-
-    def _count_unknown(self, kind: str) -> None:
-        unknown = self.counts.unknown_events
-        if kind not in unknown and len(unknown) >= MAX_UNKNOWN_TYPES:
-            kind = OTHER_UNKNOWN
-        unknown[kind] = unknown.get(kind, 0) + 1
+        self._events.append(self._parse(kind, message))
 
     def _parse(self, kind: str, message: dict[str, Any]) -> ev.Event:
         match kind:
@@ -391,7 +326,7 @@ class OpenAIRealtimeProtocol:
                 )
         if kind in _QUIET_EVENTS:
             return ev.Ignored(kind)
-        return ev.UnknownEvent((_text(kind) or "")[:MAX_TYPE_NAME])
+        return count_unknown(self.counts, kind)
 
     @staticmethod
     def _response_done(response: Any) -> ev.ResponseDone:

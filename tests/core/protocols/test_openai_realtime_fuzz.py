@@ -21,12 +21,11 @@ from hypothesis import strategies as st
 from s2s_users.core import events as ev
 from s2s_users.core.protocols.openai_realtime import (
     LEGACY_NAMES,
-    MAX_TYPE_NAME,
-    MAX_UNKNOWN_TYPES,
     OpenAIRealtimeProtocol,
     RealtimeSettings,
     loads_message,
 )
+from s2s_users.core.protocols.reading import MAX_TYPE_NAME, MAX_UNKNOWN_TYPES
 from tests.support.server_messages import (
     AUDIO_DELTA_TYPES,
     KNOWN_TYPES,
