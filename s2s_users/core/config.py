@@ -6,6 +6,7 @@ Every check here fails with a one-line ``ConfigError`` saying what is wrong and 
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,9 +15,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from s2s_users.core.engine.pacing import Pace, parse_pace
+from s2s_users.core.engine.rotation import RotationPolicy
 from s2s_users.core.engine.script import Carrier
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.exceptions import ConfigError
+from s2s_users.core.metrics.cost import DEFAULT_PRICES, DEFAULT_TABLE, PriceTable, load_prices
 from s2s_users.core.model_mix import parse_models
 from s2s_users.core.protocols import providers
 from s2s_users.core.protocols.gemini_live import GeminiSettings
@@ -24,6 +27,9 @@ from s2s_users.core.protocols.openai_realtime import RealtimeSettings, check_url
 from s2s_users.core.redact import redact_url
 
 TURN_MODES = ("manual", "server_vad")
+CONTROL, ROTATED = "control", "rotated"
+ARMS = (CONTROL, ROTATED)
+ALL_MODELS = "*"
 #: Where an Azure Entra ID token comes from when --azure-ad-token (S2S_AZURE_AD_TOKEN) gives none.
 AZURE_TOKEN_VARIABLE = "AZURE_OPENAI_AD_TOKEN"
 #: Where each protocol's key comes from when neither --s2s-api-key nor S2S_API_KEY gives one.
@@ -32,6 +38,31 @@ KEY_VARIABLES = {
     "azure": ("AZURE_OPENAI_API_KEY",),
     "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Mitigation:
+    """Session rotation and reconnects (the seed's mitigation, and the provider's cap)."""
+
+    rotate_after_s: float | None = None
+    """Rotate after this much assistant audio in a provider session (``--rotate-after``/``--ab-rotate-after``)."""
+    rotate_after_turns: int | None = None
+    ab: bool = False
+    """Half the users rotate (the rotated arm), half do not (control): ``--ab-rotate-after``."""
+    summary_chars: int = 2000
+    reconnect_on_cap: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What a run may cost and when a session is warned: prices, ``--max-cost``, the expected capacity."""
+
+    prices: PriceTable = DEFAULT_TABLE
+    max_cost_usd: float | None = None
+    expected_capacity_s: dict[str, float] = field(default_factory=dict)
+    """Per model (``*``: every model): assistant audio a session is expected to hold before its silent failure."""
+    warn_share: float = 0.8
+    """The early warning fires at this share of the capacity (``--warn-at``)."""
 
 
 def new_run_id() -> str:
@@ -74,6 +105,8 @@ class RunSettings:
     azure_ad_token: str = field(default="", repr=False)
     """A Microsoft Entra ID token for Azure (sent as Bearer instead of the key); a secret like the key."""
     gemini_resume: bool = False
+    mitigation: Mitigation = field(default_factory=lambda: Mitigation())
+    budget: Budget = field(default_factory=lambda: Budget())
 
     @property
     def embedded_mock(self) -> bool:
@@ -84,8 +117,28 @@ class RunSettings:
         """The run's turn mode(s) as one label: ``manual``, ``server_vad`` or ``manual,server_vad``."""
         return ",".join(self.turn_modes)
 
-    def engine_settings(self, output_rate: int, turn_mode: str) -> EngineSettings:
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The A/B arms users are spread over (``--ab-rotate-after``); one unnamed arm without an A/B test."""
+        return ARMS if self.mitigation.ab else ("",)
+
+    def engine_settings(
+        self, output_rate: int, turn_mode: str, model: str = "", arm: str = "", capacity_s: float | None = None
+    ) -> EngineSettings:
+        """A session's engine settings: ``arm`` decides whether it rotates; ``capacity_s`` (expected, or learned in
+        this run) sets where the early warning fires."""
+        mitigation = self.mitigation
+        rotates = arm != CONTROL
+        expected = self.budget.expected_capacity_s.get(model, self.budget.expected_capacity_s.get(ALL_MODELS))
+        capacity = expected if expected is not None else capacity_s
         return EngineSettings(
+            rotation=RotationPolicy(mitigation.rotate_after_s, mitigation.rotate_after_turns)
+            if rotates
+            else RotationPolicy(),
+            summary_chars=mitigation.summary_chars,
+            reconnect_on_cap=mitigation.reconnect_on_cap,
+            warn_at_audio_s=None if capacity is None else capacity * self.budget.warn_share,
+            prices=self.budget.prices.for_model(model) if model else DEFAULT_PRICES["gpt-realtime"],
             output_rate=output_rate,
             session_cap_s=providers.SESSION_CAPS_S.get(self.protocol),
             turns=self.turns,
@@ -170,6 +223,8 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         raise ConfigError(f"--turns {options.turns} is out of range: play at least 1 turn")
     if options.sessions_per_user < 0:
         raise ConfigError("--sessions-per-user must be 0 (until the run ends) or more")
+    mitigation = _mitigation(options)
+    budget = _budget(options, models)
     run_id = options.run_id or new_run_id()
     report_dir = Path(options.report_dir) if options.report_dir else report_root / run_id
     prompts_dir = Path(options.prompts) if options.prompts else None
@@ -201,4 +256,72 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         protocol=protocol,
         azure_ad_token=ad_token,
         gemini_resume=bool(getattr(options, "gemini_resume", False)),
+        mitigation=mitigation,
+        budget=budget,
     )
+
+
+def _mitigation(options: Any) -> Mitigation:
+    rotate_after = getattr(options, "rotate_after", None)
+    ab_rotate_after = getattr(options, "ab_rotate_after", None)
+    if rotate_after is not None and ab_rotate_after is not None:
+        raise ConfigError("--rotate-after and --ab-rotate-after both given: rotate every user, or half of them (A/B)")
+    after_s = ab_rotate_after if ab_rotate_after is not None else rotate_after
+    if after_s is not None:
+        _positive("--ab-rotate-after" if ab_rotate_after is not None else "--rotate-after", after_s)
+    after_turns = int(getattr(options, "rotate_after_turns", 0) or 0)
+    if after_turns < 0:
+        raise ConfigError(f"--rotate-after-turns {after_turns} is out of range: 0 (never) or more")
+    summary_chars = int(getattr(options, "summary_chars", 2000))
+    if summary_chars < 0:
+        raise ConfigError(f"--summary-chars {summary_chars} is out of range: 0 (no summary) or more")
+    return Mitigation(
+        rotate_after_s=after_s,
+        rotate_after_turns=after_turns or None,
+        ab=ab_rotate_after is not None,
+        summary_chars=summary_chars,
+        reconnect_on_cap=bool(getattr(options, "reconnect_on_cap", False)),
+    )
+
+
+def _budget(options: Any, models: tuple[str, ...]) -> Budget:
+    prices_file = getattr(options, "prices", "") or ""
+    prices = load_prices(Path(prices_file)) if prices_file else DEFAULT_TABLE
+    prices.check(models)
+    max_cost = getattr(options, "max_cost", None)
+    if max_cost is not None:
+        _positive("--max-cost", max_cost)
+    warn_share = float(getattr(options, "warn_at", 0.8))
+    if not 0 < warn_share <= 1:
+        raise ConfigError(f"--warn-at {warn_share:g} is out of range: a share of the capacity, more than 0, up to 1")
+    expected = parse_expected_capacity(str(getattr(options, "expected_capacity", "") or ""), models)
+    return Budget(prices=prices, max_cost_usd=max_cost, expected_capacity_s=expected, warn_share=warn_share)
+
+
+def parse_expected_capacity(text: str, models: tuple[str, ...]) -> dict[str, float]:
+    """``--expected-capacity``: ``5m`` for every model, or ``gpt-realtime-2=5m,gpt-realtime=12m`` (assistant audio,
+    as Locust's time spans: 300, 300s, 5m, 1h)."""
+    expected: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        model, sep, span = item.rpartition("=")
+        model = model.strip() if sep else ALL_MODELS
+        if sep and model not in models:
+            raise ConfigError(
+                f"--expected-capacity {item!r}: {model!r} is not one of the run's models ({', '.join(models)})"
+            )
+        seconds = parse_timespan_s(span.strip())
+        if seconds is None or seconds <= 0:
+            raise ConfigError(f"--expected-capacity {item!r}: give assistant audio as 300, 300s or 5m")
+        expected[model] = seconds
+    return expected
+
+
+def parse_timespan_s(text: str) -> float | None:
+    """Seconds from ``90``, ``90s``, ``5m``, ``1h30m`` (None when it is not one)."""
+    match = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text)
+    if not text or match is None:
+        return None
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds

@@ -31,4 +31,12 @@ class CreateResponse:
     """Ask for the assistant's answer (manual turns)."""
 
 
-Intent = Configure | AppendAudio | Commit | CreateResponse
+@dataclass(frozen=True, slots=True)
+class InjectContext:
+    """Add text to a fresh session's conversation before its first turn: the summary of the earlier sessions'
+    turns (session rotation). It asks for no response."""
+
+    text: str
+
+
+Intent = Configure | AppendAudio | Commit | CreateResponse | InjectContext

@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidPro
 
 from s2s_users.core import events as ev
 from s2s_users.core.engine.conversation import Conversation
+from s2s_users.core.engine.rotation import Handover
 from s2s_users.core.engine.table import State
 from s2s_users.core.metrics.records import SessionRecord, TurnRecord
 from s2s_users.core.protocols.base import RealtimeProtocol
@@ -24,7 +25,7 @@ from s2s_users.io.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocke
 
 Clock = Callable[[], float]
 #: The next connection of a conversation that handed its connection over (the adapter that spoke there in).
-Reconnect = Callable[[RealtimeProtocol], tuple[ConnectRequest, RealtimeProtocol]]
+Reconnect = Callable[[RealtimeProtocol, Handover], tuple[ConnectRequest, RealtimeProtocol]]
 
 _HTTP_HINTS = {
     401: "the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key",
@@ -110,9 +111,9 @@ def run_session(
     """Play one conversation over one WebSocket, ``adapter`` speaking the provider's protocol; report turns as they
     end and the session at its end.
 
-    When the server announced the end of the connection and the conversation can resume (Gemini's goAway with a
-    resumption handle), the engine hands the connection over between turns: it is closed, and ``reconnect`` gives
-    the next one, over which the same conversation goes on. One logical session, one record.
+    When the engine lets the connection go between turns (Gemini's goAway with a resumption handle, a rotation, the
+    provider's cap with reconnects on), it is closed, and ``reconnect`` gives the next one (resumed or fresh, as
+    the engine's ``handover`` says), over which the same conversation goes on. One logical session, one record.
 
     ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
     session is then recorded as ``harness.stopped`` before the kill goes on.
@@ -130,8 +131,8 @@ def run_session(
                 _close(ws, conversation)
             if not conversation.awaiting_connection:
                 break
-            assert reconnect is not None, "the adapter offered to resume, but the caller cannot reconnect"
-            request, adapter = reconnect(adapter)
+            assert reconnect is not None and conversation.handover is not None, "the caller cannot reconnect"
+            request, adapter = reconnect(adapter, conversation.handover)
             conversation.on_reconnecting(clock())
     except BaseException:
         # GreenletExit (Locust stopping the user), KeyboardInterrupt or a bug: the session is cut short here.

@@ -180,8 +180,9 @@ class S2SProcess:
         if is_worker(self.environment):
             self.environment.runner.send_message(MSG_BATCH, batch.to_wire())
         else:
-            assert self.owner is not None
+            assert self.owner is not None and self.users is not None
             self.owner.receive(LOCAL_NODE, batch)
+            self.users.learned_capacity = self.owner.learned_capacity()
 
     def _stop_workers_users(self) -> None:
         self.environment.runner.send_message(MSG_STOP_USERS, None)
@@ -207,7 +208,11 @@ class S2SProcess:
             while True:
                 runner = self.environment.runner
                 if runner.clients:
-                    runner.send_message(MSG_BEACON, {"run_id": self.environment.parsed_options.run_id})
+                    # The capacity learned so far goes with it: where workers warn sessions (--expected-capacity).
+                    capacity = self.owner.learned_capacity() if self.owner is not None else {}
+                    runner.send_message(
+                        MSG_BEACON, {"run_id": self.environment.parsed_options.run_id, "capacity": capacity}
+                    )
                 gevent.sleep(BEACON_INTERVAL_S)
 
         self._watchdog = gevent.spawn(beacon)
@@ -232,6 +237,9 @@ class S2SProcess:
 
     def on_beacon_message(self, environment: Any, msg: Any, **_: Any) -> None:
         self.master_watch.beacon(str(msg.data["run_id"]))
+        if self.users is not None:
+            capacity = msg.data.get("capacity") or {}
+            self.users.learned_capacity = {str(model): float(seconds) for model, seconds in capacity.items()}
 
 
 def process_of(environment: Any) -> S2SProcess:

@@ -156,6 +156,47 @@ OPTIONS: tuple[Option, ...] = (
         "With --barge-in-after: the share of turns that barge in (0.3: about every third turn)",
         type=float,
     ),
+    Option(
+        "--rotate-after",
+        None,
+        "Session rotation (the seed's mitigation): after this much assistant audio in a provider session (4m, "
+        "240s), at a turn boundary, go on in a fresh session told a summary of the conversation",
+        type=timespan,
+    ),
+    Option(
+        "--rotate-after-turns", 0, "Session rotation after this many turns in a provider session (0: never)", type=int
+    ),
+    Option(
+        "--ab-rotate-after",
+        None,
+        "A/B in one run: half the users of every model rotate after this much assistant audio (arm 'rotated'), "
+        "half do not ('control'); the report puts the arms side by side",
+        type=timespan,
+    ),
+    Option(
+        "--summary-chars", 2000, "The summary re-injected into a fresh session: at most this many characters", type=int
+    ),
+    Option(
+        "--reconnect-on-cap",
+        False,
+        "A conversation that hits the provider's session cap (OpenAI 60 min, Azure about 30) goes on over a fresh "
+        "session, counted in the record; without it the session ends as session.expired (censored)",
+        type=flag,
+    ),
+    Option(
+        "--expected-capacity",
+        "",
+        "Early warning: the assistant audio a session is expected to hold before its silent failure, for every "
+        "model (5m) or per model (gpt-realtime-2=5m); without it, learned from the run's own silent failures",
+    ),
+    Option("--warn-at", 0.8, "Early warning: fire at this share of the expected capacity", type=float),
+    Option("--prices", "", "A price table (TOML or JSON, USD per 1M tokens by model prefix) instead of the built-in"),
+    Option(
+        "--max-cost",
+        None,
+        "Budget: stop the whole run, every worker, once the estimated cost passes this many USD",
+        type=float,
+    ),
     Option("--turns", 60, "Turns per session", type=int),
     Option("--sessions-per-user", 0, "Sessions each user plays back to back; 0 = until the run ends", type=int),
     Option("--s2s-pace", "realtime", "How fast prompt audio is sent: realtime, a speed factor like 4, or burst"),

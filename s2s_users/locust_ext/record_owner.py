@@ -21,9 +21,10 @@ import gevent
 
 from s2s_users.core.config import RunSettings
 from s2s_users.core.exit_codes import ExitCode, RunHealth, harness_problems, verdict
+from s2s_users.core.metrics.budget import CapacityLearner, CostMeter
 from s2s_users.core.metrics.live import LiveView
 from s2s_users.core.metrics.records import SessionRecord
-from s2s_users.core.reporting.gates import gate_results
+from s2s_users.core.reporting.gates import budget_result, gate_results
 from s2s_users.core.reporting.junit import JUNIT_FILE, junit_xml
 from s2s_users.core.reporting.render import render_text
 from s2s_users.core.reporting.summary import Report
@@ -63,6 +64,10 @@ class RecordOwner:
         self._watcher: Any = None
         self._publishing: Any = None
         self._strays: set[str] = set()
+        self.cost = CostMeter(None)
+        self.capacity = CapacityLearner()
+        self.budget_reason: str | None = None
+        """Why the run was stopped early by its budget (``--max-cost``), if it was."""
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -74,6 +79,9 @@ class RecordOwner:
             self.live = LiveView()
         self.ledger = self._new_ledger()  # a new test from the web UI counts its own users
         self.live.set_open([])
+        self.cost = CostMeter(settings.budget.max_cost_usd)
+        self.capacity = CapacityLearner()
+        self.budget_reason = None
         self.monitor.start()
         if self.stop_workers_users is not None and self._watcher is None:
             self._watcher = gevent.spawn(self._watch_workers)
@@ -82,7 +90,11 @@ class RecordOwner:
             self._start_publishing(settings, influx)
 
     def _new_ledger(self) -> Ledger:
-        return Ledger(on_open=lambda old, new: self.live.replace_open(old, new))
+        def on_open(old: SessionRecord | None, new: SessionRecord | None) -> None:
+            self.live.replace_open(old, new)
+            self.cost.replace_open(old, new)
+
+        return Ledger(on_open=on_open)
 
     def stop(self) -> None:
         """Drain the workers (master), then the report, the final dashboard points and the gates."""
@@ -152,10 +164,13 @@ class RecordOwner:
         checks = gates(options)
         max_lost = getattr(options, "max_lost_sessions", None)
         results = gate_results(report, checks) if report is not None else []
+        if self.settings is not None and self.settings.budget.max_cost_usd is not None:
+            results.append(budget_result(self.settings.budget.max_cost_usd, self.cost.total_usd, self.budget_reason))
         reasons = [r.reason for r in results if r.reason is not None]
         for reason in reasons:
             log.error("s2s: gate failed: %s", reason)
-        outcome = verdict(checks.given or max_lost is not None, reasons, health, max_lost)
+        gated = checks.given or max_lost is not None or bool(self.settings and self.settings.budget.max_cost_usd)
+        outcome = verdict(gated, reasons, health, max_lost)
         if outcome is None:
             return  # no gates: Locust's own rule decides
         assert self.settings is not None
@@ -189,7 +204,24 @@ class RecordOwner:
             self.live.add_turn(event)
         for record in records:
             self._store(record)
+        self._check_budget()
         self._maybe_end_run()
+
+    def _check_budget(self) -> None:
+        """``--max-cost``: once the estimate passes the budget, stop every worker's users and end the run."""
+        if self.budget_reason is not None or not self.cost.over_budget:
+            return
+        self.budget_reason = (
+            f"the --max-cost budget of {self.cost.limit_usd:.2f} USD was reached (estimate "
+            f"{self.cost.total_usd:.4f} USD): every worker was stopped"
+        )
+        log.error("s2s: %s", self.budget_reason)
+        self._ending = True
+        headless = bool(getattr(self.environment.parsed_options, "headless", False))
+        gevent.spawn(self.environment.runner.quit if headless else self.environment.runner.stop)
+
+    def learned_capacity(self) -> dict[str, float]:
+        return self.capacity.capacities()
 
     def reset_pacing(self) -> None:
         """``--reset-stats``: the pacing figures, as Locust's statistics, start again once every user is spawned
@@ -202,6 +234,8 @@ class RecordOwner:
             self.sink = JsonlSessionSink(self.settings.report_dir)
         self.sink.write_session(record)
         self.live.add_session(record)
+        self.cost.add_session(record)
+        self.capacity.add_session(record)
         if self.publisher is not None:
             self.publisher.session(record)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import gevent
 from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Carrier, Script, build_script
 from s2s_users.core.metrics.lag import LagHistogram
+from s2s_users.core.metrics.live import live_group
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.model_mix import model_sequence
@@ -63,6 +65,15 @@ def script_for(settings: RunSettings, turn_mode: str) -> Script:
     return _script(settings.prompts_dir, settings.chunk_ms, 0, settings.carrier, rate)
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """What a user plays: its model, turn mode and A/B arm (empty without an A/B test)."""
+
+    model: str
+    turn_mode: str
+    arm: str
+
+
 class UserSide:
     """The users' side of a run in one process. ``deliver`` hands a batch to the record owner."""
 
@@ -81,6 +92,9 @@ class UserSide:
         self._mock_key: tuple[object, ...] = ()
         self._batcher: Any = None
         self._users_assigned = 0
+        self.learned_capacity: dict[str, float] = {}
+        """Per model: the capacity to silent failure the run has measured so far (the record owner tells it), where
+        sessions without ``--expected-capacity`` are warned."""
         self._rejections_logged: set[str] = set()
         self._frozen = False
 
@@ -163,15 +177,17 @@ class UserSide:
         assert self.mock is not None
         return self.mock.url_for(MOCK_PATHS[self.settings.protocol])
 
-    def next_assignment(self) -> tuple[str, str]:
-        """The next user's model and turn mode: models by their weights (evenly without), each turn mode in turn
-        over a whole cycle of models, so users spread over every pair; workers start at their own offset."""
+    def next_assignment(self) -> Assignment:
+        """The next user's model, turn mode and A/B arm: models by their weights (evenly without), then each turn
+        mode and each arm in turn over whole cycles of models, so users spread over every combination; workers
+        start at their own offset."""
         assert self.settings is not None
-        models, modes = self.settings.models, self.settings.turn_modes
+        models, modes, arms = self.settings.models, self.settings.turn_modes, self.settings.arms
         order = model_sequence(models, self.settings.model_weights or (1,) * len(models))
         index = self._users_assigned + worker_index(self.environment)
         self._users_assigned += 1
-        return order[index % len(order)], modes[index // len(order) % len(modes)]
+        cycle = index // len(order)
+        return Assignment(order[index % len(order)], modes[cycle % len(modes)], arms[cycle // len(modes) % len(arms)])
 
     def worker(self) -> str:
         return worker_name(self.environment)
@@ -191,7 +207,7 @@ class UserSide:
         return self.outbox.session_started(session)
 
     def turn_finished(self, labels: SessionLabels, key: str, session_id: str, turn: TurnRecord) -> None:
-        self.outbox.turn_finished(key, labels.model, turn)
+        self.outbox.turn_finished(key, live_group(labels), turn)
         if self.influx is not None:
             self.influx.write_turn(labels, session_id, turn)
 

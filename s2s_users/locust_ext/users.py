@@ -9,8 +9,9 @@ import time
 
 import gevent
 
-from s2s_users.core.connections import connection_for, resumed_connection
+from s2s_users.core.connections import connection_for, next_connection
 from s2s_users.core.engine.conversation import Conversation
+from s2s_users.core.engine.rotation import Handover
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.protocols.base import RealtimeProtocol
@@ -41,8 +42,9 @@ class OpenAIRealtimeUser(User):
 
     def on_start(self) -> None:
         self.rt = user_side_of(self.environment)
-        model, self.turn_mode = self.rt.next_assignment()
-        self.model = self.s2s_model or model
+        assignment = self.rt.next_assignment()
+        self.model = self.s2s_model or assignment.model
+        self.turn_mode, self.arm = assignment.turn_mode, assignment.arm
         self.sessions_played = 0
         self.rt.user_started()
 
@@ -61,10 +63,13 @@ class OpenAIRealtimeUser(User):
             turn_mode=self.turn_mode,
             scenario=settings.scenario,
             worker=rt.worker(),
+            arm=self.arm,
         )
         conversation = Conversation(
             rt.scripts[self.turn_mode],
-            settings.engine_settings(adapter.output_rate, self.turn_mode),
+            settings.engine_settings(
+                adapter.output_rate, self.turn_mode, self.model, self.arm, rt.learned_capacity.get(self.model)
+            ),
             labels,
             now=time.monotonic(),
             wall_offset=time.time() - time.monotonic(),
@@ -83,8 +88,8 @@ class OpenAIRealtimeUser(User):
             # Sessions are not Locust requests (their numbers are the Sessions tab's, the report's and InfluxDB's).
             rt.session_finished(key, record)
 
-        def reconnect(previous: RealtimeProtocol) -> tuple[ConnectRequest, RealtimeProtocol]:
-            return resumed_connection(settings, self.model, self.turn_mode, url, previous)
+        def reconnect(previous: RealtimeProtocol, why: Handover) -> tuple[ConnectRequest, RealtimeProtocol]:
+            return next_connection(settings, self.model, self.turn_mode, url, previous, why)
 
         record = run_session(
             request, adapter, conversation, on_turn, on_session, transport=rt.transport, reconnect=reconnect

@@ -34,6 +34,8 @@ TABLE_STRUCTURE = [
     {"key": "capacity", "title": "Capacity to silent failure"},
     {"key": "silent_failures", "title": "Silent failures"},
     {"key": "unsolicited", "title": "Unsolicited responses"},
+    {"key": "warnings", "title": "Capacity warnings"},
+    {"key": "cost", "title": "Cost so far"},
     {"key": "ttfa", "title": "TTFA p50 / p95"},
 ]
 LIVE_PAGE = "/s2s/live"

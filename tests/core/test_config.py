@@ -149,3 +149,46 @@ def test_a_gemini_url_with_its_key_needs_no_other_and_errors_never_show_it(monke
     assert "GEMINI_API_KEY or GOOGLE_API_KEY" in str(info.value) and "secret-token" not in str(info.value)
     with pytest.raises(ConfigError, match="--s2s-protocol"):
         settings_from_options(options(s2s_protocol="vertex"), mock_key="m")
+
+
+def test_an_ab_run_rotates_only_its_rotated_arm_and_warns_at_a_share_of_the_expected_capacity() -> None:
+    settings = settings_from_options(
+        options(ab_rotate_after=240, expected_capacity="gpt-realtime-2=5m", warn_at=0.5), mock_key="m"
+    )
+    assert settings.arms == ("control", "rotated")
+    rotated = settings.engine_settings(24_000, "manual", "gpt-realtime-2", "rotated")
+    control = settings.engine_settings(24_000, "manual", "gpt-realtime-2", "control")
+    assert rotated.rotation.after_audio_s == 240 and not control.rotation.enabled
+    assert rotated.warn_at_audio_s == control.warn_at_audio_s == 150.0
+    # A model without an expected capacity is warned at the capacity the run learned, if any.
+    assert settings.engine_settings(24_000, "manual", "gpt-realtime", "control").warn_at_audio_s is None
+    assert settings.engine_settings(24_000, "manual", "gpt-realtime", "", capacity_s=100.0).warn_at_audio_s == 50.0
+
+
+def test_a_price_file_replaces_the_built_in_prices(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    fields = "audio_in = 1\naudio_cached = 0\naudio_out = 2\ntext_in = 1\ntext_cached = 0\ntext_out = 2\n"
+    prices.write_text(f'["gpt-realtime"]\n{fields}')
+    settings = settings_from_options(options(prices=str(prices), max_cost=1.5), mock_key="m")
+    assert settings.budget.max_cost_usd == 1.5
+    assert settings.engine_settings(24_000, "manual", "gpt-realtime-2").prices.audio_out == 2.0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"rotate_after": 240, "ab_rotate_after": 240}, "--rotate-after and --ab-rotate-after both given"),
+        ({"rotate_after_turns": -1}, "--rotate-after-turns -1 is out of range"),
+        ({"summary_chars": -5}, "--summary-chars -5 is out of range"),
+        ({"max_cost": 0.0}, "--max-cost 0 is out of range"),
+        ({"warn_at": 1.5}, "--warn-at 1.5 is out of range"),
+        ({"expected_capacity": "gpt-4=5m"}, "'gpt-4' is not one of the run's models"),
+        ({"expected_capacity": "soon"}, "give assistant audio as 300, 300s or 5m"),
+        ({"prices": "/nonexistent/prices.toml"}, "--prices /nonexistent/prices.toml: cannot be read"),
+        ({"s2s_model": "some-clone"}, "no price for model 'some-clone'"),
+    ],
+)
+def test_mitigation_and_budget_options_are_checked_in_one_line(override: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        settings_from_options(options(**override), mock_key="m")
+    assert "\n" not in str(info.value)

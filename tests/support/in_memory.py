@@ -8,6 +8,7 @@ from one deadline to the next, so a session of minutes plays in milliseconds, de
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -74,7 +75,8 @@ def play(
     max_steps: int = 1_000_000,
     **engine: Any,
 ) -> Played:
-    """One session of ``turns`` turns against ``profile``, start to end, on a fake clock."""
+    """One conversation of ``turns`` turns against ``profile``, start to end, on a fake clock; a rotation or a
+    reconnect at the cap opens a fresh mock session (a fresh context), as a new connection to the server would."""
     mock = MockSession(profile, time_scale=1.0, seed=seed, now=0.0)
     adapter = OpenAIRealtimeProtocol(RealtimeSettings(turn_mode=turn_mode))
     chosen: dict[str, Any] = {"pace": Pace(1.0), "think_time_s": 0.5, "turn_timeout_s": turn_timeout_s, **engine}
@@ -82,7 +84,13 @@ def play(
     conversation = Conversation(
         the_script or script(), settings, LABELS, now=0.0, wall_offset=1_000.0, counts=adapter.counts
     )
-    return run_in_memory(conversation, adapter, mock, max_steps=max_steps)
+    connections = itertools.count(1)
+
+    def fresh_session(old: RealtimeProtocol, now: float) -> tuple[RealtimeProtocol, MockEnd]:
+        new = OpenAIRealtimeProtocol(RealtimeSettings(turn_mode=turn_mode), counts=old.counts)
+        return new, MockSession(profile, time_scale=1.0, seed=seed * 1000 + next(connections), now=now)
+
+    return run_in_memory(conversation, adapter, mock, reconnect=fresh_session, max_steps=max_steps)
 
 
 def run_in_memory(

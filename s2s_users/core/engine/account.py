@@ -11,9 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from s2s_users.core import failures as fl
+from s2s_users.core.engine.rotation import Handover
 from s2s_users.core.events import ProtocolCounts
 from s2s_users.core.failures import FailureClass
-from s2s_users.core.metrics.cost import turn_cost_usd
+from s2s_users.core.metrics.cost import DEFAULT_PRICES, Prices
 from s2s_users.core.metrics.records import OK, SessionLabels, SessionOutcome, SessionRecord, TurnRecord
 
 
@@ -35,6 +36,8 @@ class SessionAccount:
         wall_offset: float,
         counts: ProtocolCounts,
         output_rate: int = 24_000,
+        prices: Prices = DEFAULT_PRICES["gpt-realtime"],
+        warn_at_audio_s: float | None = None,
     ) -> None:
         self.labels = labels
         self.turns_planned = turns_planned
@@ -44,6 +47,16 @@ class SessionAccount:
         self.ended_at: float | None = None
         self.truncations = 0
         self.reconnects = 0
+        self.rotations = 0
+        self.cap_reconnects = 0
+        self.reinjected_chars = 0
+        self.provider_session_ids: list[str] = []
+        self._prices = prices
+        self._warn_at_audio_s = warn_at_audio_s
+        self._warning: tuple[int, float] | None = None
+        self.session_audio_s = 0.0
+        """Assistant audio in the current provider session (what its context holds): rotation and warning go by it."""
+        self.session_turns = 0
         self._started_at = started_at
         self._wall_offset = wall_offset
         self._counts = counts
@@ -67,13 +80,20 @@ class SessionAccount:
 
     def turn_ended(self, record: TurnRecord) -> None:
         """A turn's record is final: count its audio, cost and failure (capacity is what came before it)."""
-        self._turns.append(record)
-        self._new_turns.append(record)
         code = record.outcome if isinstance(record.outcome, FailureClass) else None
         self.note_failure(code, record.turn, record.detail)
         self._audio_s += record.assistant_audio_s
+        self.session_audio_s += record.assistant_audio_s
+        self.session_turns += record.solicited
+        cost = self._prices.cost_usd(record.usage)
+        record = dataclasses.replace(record, session_audio_s=round(self.session_audio_s, 4), cost_usd=round(cost, 8))
+        self._turns.append(record)
+        self._new_turns.append(record)
         self._turns_ok += record.outcome == OK and record.solicited
-        self._cost_usd += turn_cost_usd(self.labels.model, record)
+        self._cost_usd += cost
+        warn_at = self._warn_at_audio_s
+        if warn_at is not None and self._warning is None and self.session_audio_s >= warn_at:
+            self._warning = (record.turn, round(self._audio_s, 4))
         if not record.solicited:
             reason = record.unsolicited_reason or "unknown"
             self._unsolicited[reason] = self._unsolicited.get(reason, 0) + 1
@@ -82,6 +102,7 @@ class SessionAccount:
         """Audio of no live response: it counts toward the session's audio (and capacity) all the same."""
         self._stray_bytes += audio_bytes
         self._audio_s += audio_bytes / (2 * self._output_rate)
+        self.session_audio_s += audio_bytes / (2 * self._output_rate)
 
     def note_failure(self, code: FailureClass | None, turn: int, detail: str | None) -> None:
         if not fl.is_failure(code):
@@ -101,10 +122,23 @@ class SessionAccount:
         if overwrite or self._close == (None, None, None):
             self._close = (code, reason, frame_received)
 
-    def reconnected(self) -> None:
-        """The conversation goes on on a new connection: the next close is that connection's."""
-        self.reconnects += 1
+    def reconnected(self, why: Handover) -> None:
+        """The conversation goes on on a new connection: the next close is that connection's. A fresh session
+        (not a resumed one) starts with an empty context."""
+        if why is Handover.RESUME:
+            self.reconnects += 1
+        else:
+            self.rotations += why is Handover.ROTATE
+            self.cap_reconnects += why is Handover.CAP
+            self.session_audio_s = 0.0
+            self.session_turns = 0
         self._close = (None, None, None)
+
+    def provider_session(self, session_id: str) -> None:
+        """A provider session opened for this conversation (the first one names the conversation)."""
+        self.session_id = self.session_id or session_id
+        if session_id and session_id not in self.provider_session_ids:
+            self.provider_session_ids.append(session_id)
 
     def take_new_turns(self) -> list[TurnRecord]:
         out, self._new_turns = self._new_turns, []
@@ -160,6 +194,12 @@ class SessionAccount:
             stray_audio_s=round(self._stray_bytes / (2 * self._output_rate), 4),
             barge_ins=self.barge_ins,
             reconnects=self.reconnects,
+            rotations=self.rotations,
+            cap_reconnects=self.cap_reconnects,
+            provider_session_ids=tuple(self.provider_session_ids),
+            reinjected_chars=self.reinjected_chars,
+            warning_turn=self._warning[0] if self._warning else None,
+            warning_audio_s=self._warning[1] if self._warning else None,
         )
 
     def session_record(self) -> SessionRecord:

@@ -31,6 +31,7 @@ from s2s_users.core.engine.response import (
     ResponseInProgress,
     route,
 )
+from s2s_users.core.engine.rotation import ConversationMemory, Handover
 from s2s_users.core.engine.script import Script
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.engine.table import (
@@ -45,7 +46,7 @@ from s2s_users.core.engine.table import (
 )
 from s2s_users.core.engine.turn import TurnInProgress
 from s2s_users.core.failures import FailureClass
-from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
+from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, InjectContext, Intent
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 
@@ -83,7 +84,14 @@ class Conversation:
         self.labels = labels
         self.state = State.CONNECTING
         self.account = SessionAccount(
-            labels, settings.turns, now, wall_offset, counts or ev.ProtocolCounts(), settings.output_rate
+            labels,
+            settings.turns,
+            now,
+            wall_offset,
+            counts or ev.ProtocolCounts(),
+            settings.output_rate,
+            settings.prices,
+            settings.warn_at_audio_s,
         )
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._wall_offset = wall_offset
@@ -92,7 +100,16 @@ class Conversation:
         self._announced_end = AnnouncedEnd.session_cap(now, settings.session_cap_s)
         self._resume_after_going_away = False
         self.awaiting_connection = False
-        """The engine let this connection go (the server announced its end) and waits for the next one."""
+        """The engine let this connection go (announced end, rotation, cap) and waits for the next one."""
+        self.handover: Handover | None = None
+        """Why the engine let the connection go (while ``awaiting_connection``) or last did."""
+        self._fresh_session = False
+        self._memory = (
+            ConversationMemory(settings.summary_chars)
+            if settings.rotation.enabled or settings.reconnect_on_cap
+            else None
+        )
+        self._transcript: list[str] = []
         self._turn: TurnInProgress | None = None
         self._others = OtherResponses()
         self._think_until = 0.0
@@ -163,8 +180,8 @@ class Conversation:
 
     def on_timer(self, now: float) -> None:
         """Do whatever is due at ``now``: send chunks, end thinking, barge in, enforce deadlines."""
-        if self.finished:
-            return
+        if self.finished or self.awaiting_connection:
+            return  # between connections nothing is due: the next one's set-up deadline starts when it opens
         if self.state in (State.CONNECTING, State.CONFIGURING):
             if now >= self._setup_deadline:
                 waiting_for = "session.created" if self.state is State.CONNECTING else "session.updated"
@@ -185,7 +202,7 @@ class Conversation:
             return
         if self.state is State.THINKING:
             if now >= self._think_until:
-                self._fire(Trigger.HAND_OVER if self._resume_after_going_away else Trigger.THINK_ELAPSED, now)
+                self._after_thinking(now)
             return
         barge_at = self._barge_in_at(turn)
         if self.state is State.RECEIVING and barge_at is not None and now >= barge_at:
@@ -225,17 +242,24 @@ class Conversation:
         if self.finished:
             return
         if announced and self._resume_after_going_away and self.state is State.THINKING:
-            self._fire(Trigger.HAND_OVER, now)
+            self._fire(Trigger.HAND_OVER, now, Handover.RESUME)
+            return
+        if failure is FailureClass.SESSION_EXPIRED and self._reconnects_at_cap():
+            # The provider's cap: the turn it cut is recorded as cut by the cap (censored), then a fresh session.
+            if self.state in TURN_STATES:
+                self._record_turn(failure, now, detail)
+            self._fire(Trigger.CAP_REACHED, now, Handover.CAP)
             return
         self._fire(Trigger.CONNECTION_ENDED, now, _Ending(failure, detail))
 
     def on_reconnecting(self, now: float) -> None:
         """A new connection for the conversation the engine handed over: its session must open in time."""
-        assert self.awaiting_connection and self.state is State.CONNECTING
+        assert self.awaiting_connection and self.state is State.CONNECTING and self.handover is not None
         self.awaiting_connection = False
         self._setup_deadline = now + self.settings.turn_timeout_s
         self._announced_end = AnnouncedEnd.session_cap(now, self.settings.session_cap_s)
-        self.account.reconnected()
+        self.account.reconnected(self.handover)
+        self._fresh_session = self.handover.reinjects
 
     def on_closed_by_us(self, code: int | None, reason: str | None, frame_received: bool) -> None:
         """Record how the socket ended after we closed it (end of script, or after a failure)."""
@@ -279,12 +303,17 @@ class Conversation:
 
     def _configure(self, now: float, event: object) -> None:
         assert isinstance(event, ev.SessionCreated)
-        # A resumed conversation keeps the id of its first session: one logical session, several connections.
-        self.account.session_id = self.account.session_id or event.session_id
+        # A conversation keeps the id of its first session: one logical session, several provider sessions.
+        self.account.provider_session(event.session_id)
         self._intents.append(Configure())
+        summary = self._memory.summary() if self._memory is not None and self._fresh_session else ""
+        if summary:
+            self._intents.append(InjectContext(summary))
+            self.account.reinjected_chars += len(summary)
 
     def _start_turn(self, now: float, _: object) -> None:
         index = self._turn.index + 1 if self._turn is not None else 1
+        after_rotation, self._fresh_session = self._fresh_session, False
         carrier = self.script.carrier_b64 if self.settings.turn_mode == "server_vad" else ()
         self._turn = TurnInProgress(
             index=index,
@@ -293,6 +322,7 @@ class Conversation:
             started_at=now,
             last_event_at=now,
             carrier=carrier,
+            after_rotation=after_rotation,
         )
         # Answers the server is still giving when this prompt's speech starts are talked over: stopping them then
         # is what a listening server does, never a failure.
@@ -370,6 +400,8 @@ class Conversation:
         response = self._turn.response
         if response is not None and isinstance(event, ev.TranscriptDelta):
             response.transcript_chars += len(event.text)
+            if self._memory is not None:
+                self._transcript.append(event.text)
         elif response is not None:
             response.text_chars += len(event.text)
 
@@ -468,6 +500,20 @@ class Conversation:
     ) -> None:
         turn = self._turn
         assert turn is not None
+        self._record_turn(code, now, detail, done)
+        if terminal or code in fl.TERMINAL:
+            self.account.end_class = code
+            self._fire(Trigger.SESSION_ENDED, now)
+        elif turn.index >= self.settings.turns:
+            self._fire(Trigger.LAST_TURN_ENDED, now)
+        else:
+            self._fire(Trigger.TURN_ENDED, now)
+
+    def _record_turn(
+        self, code: FailureClass | None, now: float, detail: str | None, done: ev.ResponseDone | None = None
+    ) -> None:
+        turn = self._turn
+        assert turn is not None
         response = turn.response or self._new_response("", now, solicited=True, reason=None)
         if turn.response is not None:
             self._others.ended(turn.response.response_id)
@@ -477,13 +523,22 @@ class Conversation:
             # A turn the harness cut was cut by the run's end, whose own work (stopping users, the report) can
             # hold the process up: its lag is the harness's, not the generator's under load.
             self._pacing.merge(turn.pacer.lags)
-        if terminal or code in fl.TERMINAL:
-            self.account.end_class = code
-            self._fire(Trigger.SESSION_ENDED, now)
-        elif turn.index >= self.settings.turns:
-            self._fire(Trigger.LAST_TURN_ENDED, now)
+        if self._memory is not None:
+            self._memory.remember(turn.index, "".join(self._transcript))
+            self._transcript.clear()
+
+    def _after_thinking(self, now: float) -> None:
+        """The pause is over: the next turn, or first a new connection (resumption, or a rotation that is due)."""
+        if self._resume_after_going_away:
+            self._fire(Trigger.HAND_OVER, now, Handover.RESUME)
+        elif self.settings.rotation.due(self.account.session_audio_s, self.account.session_turns):
+            self._fire(Trigger.HAND_OVER, now, Handover.ROTATE)
         else:
-            self._fire(Trigger.TURN_ENDED, now)
+            self._fire(Trigger.THINK_ELAPSED, now)
+
+    def _reconnects_at_cap(self) -> bool:
+        turn = self._turn
+        return self.settings.reconnect_on_cap and turn is not None and turn.index < self.settings.turns
 
     def _think(self, now: float, _: object) -> None:
         self._think_until = now + self.settings.think_time_s
@@ -504,7 +559,9 @@ class Conversation:
         self._announced_end = AnnouncedEnd(now + notice, notice, by_go_away=True)
         self._resume_after_going_away = event.can_resume
 
-    def _hand_over(self, now: float, _: object) -> None:
+    def _hand_over(self, now: float, why: object) -> None:
+        assert isinstance(why, Handover)
+        self.handover = why
         self._resume_after_going_away = False
         self._announced_end = None
         self.awaiting_connection = True

@@ -183,6 +183,7 @@ class ResponseInProgress:
             barge_in=self.interrupted_at is not None,
             stop_latency_ms=stop_ms,
             audio_after_barge_in_s=round(self.audio_after_interrupt_s, 4) if self.interrupted_at is not None else None,
+            after_rotation=timing.after_rotation and self.solicited,
             truncated_at_ms=self.truncated_at_ms,
         )
 
@@ -199,6 +200,7 @@ class TurnTiming:
     input_audio_s: float
     pacing_lag_s: float
     context_truncated: bool
+    after_rotation: bool = False
 
 
 NO_TURN = TurnTiming(0.0, None, None, None, 0.0, 0.0, False)

@@ -1,4 +1,5 @@
-"""What a session's engine is told: turns, turn mode, pacing, timeouts, the silence floor, barge-in."""
+"""What a session's engine is told: turns, turn mode, pacing, timeouts, the silence floor, barge-in, rotation, the
+early warning's threshold and the prices."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 
 from s2s_users.core.engine.pacing import Pace
+from s2s_users.core.engine.rotation import RotationPolicy
+from s2s_users.core.metrics.cost import DEFAULT_PRICES, Prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,17 @@ class EngineSettings:
     """Speak over the answer this long after its first audio (the next prompt starts); None: never."""
     barge_in_share: float = 1.0
     """The share of turns that barge in (spread evenly over the session: turn i when floor(i·share) steps)."""
+
+    rotation: RotationPolicy = field(default_factory=RotationPolicy)
+    """When to move the conversation to a fresh provider session (``--rotate-after``); never by default."""
+    summary_chars: int = 2000
+    """The budget of the summary re-injected into a fresh session (``--summary-chars``)."""
+    reconnect_on_cap: bool = False
+    """A conversation that hits the provider's session cap goes on over a fresh session (``--reconnect-on-cap``)."""
+    warn_at_audio_s: float | None = None
+    """Raise the early warning once the current provider session holds this much assistant audio (None: never)."""
+    prices: Prices = field(default_factory=lambda: DEFAULT_PRICES["gpt-realtime"])
+    """This session's model's prices, for the cost of each response."""
 
     def barges_in(self, turn: int) -> bool:
         if self.barge_in_after_s is None or turn >= self.turns:

@@ -57,6 +57,7 @@ class Trigger(enum.Enum):
     SESSION_ENDED = "session_ended"
     HAND_OVER = "hand_over"
     # from the I/O loop
+    CAP_REACHED = "cap_reached"
     CONNECTION_ENDED = "connection_ended"
     CONNECT_FAILED = "connect_failed"
     STOPPED = "stopped"
@@ -162,7 +163,11 @@ def _table() -> dict[State, dict[Trigger, Transition]]:
     table[State.THINKING][Trigger.THINK_ELAPSED] = Transition(State.SENDING, Action.START_TURN)
     # The server announced the end of this connection and the conversation can resume on a new one: between
     # turns, instead of the next turn, the engine lets this connection go and waits for the next session.
+    # So does a rotation that is due (--rotate-after): a fresh session, told a summary of the conversation so far.
     table[State.THINKING][Trigger.HAND_OVER] = Transition(State.CONNECTING, Action.HAND_OVER)
+    # The provider's cap ended the connection (--reconnect-on-cap): the cut turn is recorded, then a fresh session.
+    for state in (*TURN_STATES, State.THINKING):
+        table[state][Trigger.CAP_REACHED] = Transition(State.CONNECTING, Action.HAND_OVER)
     # Errors: before the session is configured, any error means it was not; later, it depends on the state.
     for state in (State.CONNECTING, State.CONFIGURING):
         for trigger in (Trigger.SERVER_ERROR, Trigger.CONFIG_REJECTED, Trigger.CAP_ERROR):

@@ -32,6 +32,8 @@ class TurnInProgress:
     """When the server's VAD said the speech stopped (server VAD)."""
     response: ResponseInProgress | None = None
     context_truncated: bool = False
+    after_rotation: bool = False
+    """The first turn of a fresh provider session after a rotation or a reconnect at the cap."""
     detail: str | None = None
 
     # --- the prompt (then the carrier) going out ---------------------------------------------------------
@@ -112,4 +114,5 @@ class TurnInProgress:
             input_audio_s=self.prompt.input_audio_s,
             pacing_lag_s=self.pacer.max_lag_s,
             context_truncated=self.context_truncated,
+            after_rotation=self.after_rotation,
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from s2s_users.core.failures import SILENT, FailureClass, FailureKind, kind_of
 from s2s_users.core.metrics.lag import LATE_P99_MS, LagFigures, LagHistogram, merged
-from s2s_users.core.metrics.records import SessionOutcome, SessionRecord, TurnRecord
+from s2s_users.core.metrics.records import SessionLabels, SessionOutcome, SessionRecord, TurnRecord
 from s2s_users.core.metrics.survival import SurvivalCurve, kaplan_meier_counts
 
 #: Capacity is kept to the second in the live view (the report uses exact values).
@@ -26,6 +26,11 @@ TTFA_BIN_MS = 10.0
 TIMELINE_FIRST_BUCKET_S = 10.0
 TIMELINE_MAX_BUCKETS = 120
 _SILENT_CODES = frozenset(code.value for code in SILENT)
+
+
+def live_group(labels: SessionLabels) -> str:
+    """The live view's row for a session: its model, and its A/B arm when the run has one."""
+    return f"{labels.model} · {labels.arm}" if labels.arm else labels.model
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,9 @@ class ModelLive:
     lost_sessions: int = 0
     unsolicited: int = 0
     cost_usd: float = 0.0
+    open_cost_usd: float = 0.0
+    warned: int = 0
+    open_warned: int = 0
     turn_audio: Histogram = field(default_factory=lambda: Histogram(TURN_AUDIO_BIN_S))
     ttfa: Histogram = field(default_factory=lambda: Histogram(TTFA_BIN_MS))
     # capacity to silent failure, rounded: time -> [events, censored]; of ended and of open sessions
@@ -197,9 +205,10 @@ class LiveView:
 
     def add_session(self, record: SessionRecord) -> None:
         """Session-level aggregates only: its turns arrive as turn events (lost sessions have none)."""
-        row = self._model(record.model)
+        row = self._model(live_group(record.labels))
         row.sessions += 1
         row.cost_usd += record.estimated_cost_usd
+        row.warned += record.warning_turn is not None
         row.audio_s += record.stray_audio_s  # audio of no live response: in no turn event
         row.failed_sessions += record.outcome == SessionOutcome.FAILED
         if record.end_class == FailureClass.WORKER_LOST:
@@ -227,6 +236,8 @@ class LiveView:
         for row in self.models.values():
             row.active = 0
             row.open_capacity = {}
+            row.open_cost_usd = 0.0
+            row.open_warned = 0
         for session in sessions:
             self.replace_open(None, session)
 
@@ -234,12 +245,16 @@ class LiveView:
         """One open session's progress moved on (``old`` → ``new``), began (no ``old``) or ended (no ``new``): the
         master's live view follows each batch's changes, not every open session once a second per worker."""
         if old is not None:
-            row = self._model(old.model)
+            row = self._model(live_group(old.labels))
             row.active -= 1
+            row.open_cost_usd -= old.estimated_cost_usd
+            row.open_warned -= old.warning_turn is not None
             _count_capacity(row.open_capacity, old.capacity_to_silent_failure_s, old.silent_censored, by=-1)
         if new is not None:
-            row = self._model(new.model)
+            row = self._model(live_group(new.labels))
             row.active += 1
+            row.open_cost_usd += new.estimated_cost_usd
+            row.open_warned += new.warning_turn is not None
             _count_capacity(row.open_capacity, new.capacity_to_silent_failure_s, new.silent_censored)
 
     # --- what the web UI shows ------------------------------------------------------------------------
@@ -264,6 +279,8 @@ class LiveView:
                     "capacity": "not reached (censored)" if median is None else f"{median / 60:.2f} min",
                     "silent_failures": f"{row.silent_failure_sessions} / {row.sessions}",
                     "unsolicited": str(row.unsolicited),
+                    "warnings": str(row.warned + row.open_warned),
+                    "cost": f"{row.cost_usd + row.open_cost_usd:.4f} USD",
                     "ttfa": "—" if ttfa50 is None or ttfa95 is None else f"{ttfa50:.0f} / {ttfa95:.0f} ms",
                 }
             )

@@ -69,6 +69,8 @@ class SessionLabels:
     turn_mode: str
     scenario: str
     worker: str
+    arm: str = ""
+    """The A/B arm (``control`` or ``rotated`` with ``--ab-rotate-after``); empty without one."""
 
     def to_dict(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -131,6 +133,12 @@ class TurnRecord:
     audio_after_barge_in_s: float | None = None
     truncated_at_ms: int | None = None
     """Where the server said it cut the answer (conversation.item.truncated audio_end_ms), if it did."""
+    after_rotation: bool = False
+    """The first turn of a fresh provider session after a rotation (or a reconnect at the provider's cap)."""
+    session_audio_s: float = 0.0
+    """Assistant audio in the current provider session's context after this turn: the early-warning signal."""
+    cost_usd: float = 0.0
+    """This response's estimated cost, from its usage and the price table."""
 
     @property
     def usage(self) -> Usage:
@@ -197,6 +205,18 @@ class SessionRecord:
     """Assistant audio of no live response (a straggler after its response.done); counted in the totals."""
     barge_ins: int = 0
     reconnects: int = 0
+    rotations: int = 0
+    """Fresh provider sessions this conversation moved to by ``--rotate-after`` (never a failure)."""
+    cap_reconnects: int = 0
+    """Fresh provider sessions after the provider's cap ended one (``--reconnect-on-cap``)."""
+    provider_session_ids: tuple[str, ...] = ()
+    """Every provider session this logical conversation was made of, in order (``session_id`` is the first)."""
+    reinjected_chars: int = 0
+    """Summary text re-injected into fresh sessions after rotations."""
+    warning_turn: int | None = None
+    """The turn after which the early warning fired (``capacity.warning``): the session passed its share of the
+    expected capacity; None if it never did."""
+    warning_audio_s: float | None = None
     """New connections the conversation went on over after the server announced its end (Gemini resumption)."""
     turns: tuple[TurnRecord, ...] = ()
 
@@ -229,6 +249,10 @@ class SessionRecord:
     def worker(self) -> str:
         return self.labels.worker
 
+    @property
+    def arm(self) -> str:
+        return self.labels.arm
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"session_id": self.session_id, **self.labels.to_dict()}
         for f in dataclasses.fields(self):
@@ -238,6 +262,7 @@ class SessionRecord:
             data[key] = None if data[key] is None else str(data[key])
         data["unknown_events"] = dict(self.unknown_events)
         data["unsolicited_reasons"] = dict(self.unsolicited_reasons)
+        data["provider_session_ids"] = list(self.provider_session_ids)
         data["turns"] = [turn.to_dict() for turn in self.turns]
         return data
 
@@ -249,6 +274,7 @@ class SessionRecord:
         known["failure_class"] = _optional_code(data.get("failure_class"))
         known["end_class"] = _optional_code(data.get("end_class"))
         known["turns"] = tuple(TurnRecord.from_dict(turn) for turn in data.get("turns", ()))
+        known["provider_session_ids"] = tuple(str(i) for i in data.get("provider_session_ids", ()))
         return cls(**known)
 
 

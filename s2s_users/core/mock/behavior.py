@@ -81,6 +81,7 @@ class MockSession:
         self._response_id: str | None = None
         self._buffer_samples = 0
         self._input_tokens_total = 0
+        self._input_text_tokens = 0
         self._voice = VoiceActivity(profile.vad_silence_ms)
         self._speech_item = ""
         self.answers = 0
@@ -205,8 +206,31 @@ class MockSession:
                 self._cancel(now, event_id)
             case "session.update":
                 self._update(message.get("session") or {}, now, event_id)
+            case "conversation.item.create":
+                self._add_item(message.get("item"), now, event_id)
             case _:
                 self._error(now, "invalid_value", f"Unsupported event type '{kind}'.", event_id)
+
+    def _add_item(self, item: Any, now: float, event_id: Any) -> None:
+        """A text message the client adds to the conversation (a summary after a rotation): its tokens are input
+        of every later response. Only what the tester sends is modelled: a message of input_text parts."""
+        content = item.get("content") if isinstance(item, dict) else None
+        parts = content if isinstance(content, list) else []
+        texts = [part.get("text") for part in parts if isinstance(part, dict) and part.get("type") == "input_text"]
+        if not parts or len(texts) != len(parts) or item.get("role") not in ("system", "user"):
+            self._error(now, "invalid_value", "Invalid item: a message of input_text parts was expected.", event_id)
+            return
+        chars = sum(len(text) if isinstance(text, str) else 0 for text in texts)
+        tokens = math.ceil(chars / 4)  # about four characters per text token
+        self._input_tokens_total += tokens
+        self._input_text_tokens += tokens
+        self.record.injected_chars += chars
+        item_id = self._id("item")
+        self._items.append(item_id)
+        added = {"id": item_id, "object": "realtime.item", "type": "message", "role": item["role"],
+                 "status": "completed", "content": content}  # fmt: skip
+        self._emit(now, "conversation.item.added", item=added, previous_item_id=None)
+        self._emit(now, "conversation.item.done", item=added, previous_item_id=None)
 
     def _append(self, audio: str, now: float) -> None:
         pcm = base64.b64decode(audio)
@@ -457,7 +481,7 @@ class MockSession:
         item = assistant_item(item_id, has_audio=audio_ms > 0)
         self._emit(at, "response.output_item.done", response_id=response_id, output_index=0, item=item)
         self._emit(at, "conversation.item.done", item=item, previous_item_id=None)
-        tokens = usage(self._input_tokens_total, output_tokens)
+        tokens = usage(self._input_tokens_total, output_tokens, self._input_text_tokens)
         response = response_object(response_id, status, item, tokens, reason, error)
         self._emit(at, "response.done", response=response)
         # Assistant output becomes input of later turns: the conversation grows, as billed by the real service.

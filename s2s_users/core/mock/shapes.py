@@ -29,15 +29,16 @@ def session_object(
     }
 
 
-def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """Token usage of a response: everything is audio (the mock's conversation holds no text)."""
+def usage(input_tokens: int, output_tokens: int, input_text_tokens: int = 0) -> dict[str, Any]:
+    """Token usage of a response: audio, but for text items a client added (``input_text_tokens`` of the
+    ``input_tokens``)."""
     return {
         "total_tokens": input_tokens + output_tokens,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "input_token_details": {
-            "text_tokens": 0,
-            "audio_tokens": input_tokens,
+            "text_tokens": input_text_tokens,
+            "audio_tokens": input_tokens - input_text_tokens,
             "cached_tokens": 0,
             "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0},
         },

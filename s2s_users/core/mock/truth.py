@@ -50,6 +50,8 @@ class Truth:
     faults: list[tuple[int, str]] = field(default_factory=list)
     responses: dict[str, ResponseTruth] = field(default_factory=dict)
     end_reason: str = "open"
+    injected_chars: int = 0
+    """Text the client added to the conversation (a summary after a rotation)."""
     wall_offset: float = 0.0
     """Turns the session's clock into epoch seconds for the times below."""
     _sent_samples: dict[int, int] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class Truth:
             "assistant_audio_s": round(sum(self._sent_samples.values()) / SAMPLE_RATE, 6),
             "responses": [response.to_dict() for response in self.responses.values()],
             "end": self.end_reason,
+            "injected_chars": self.injected_chars,
             # When each turn's response was asked for and when its first audio delta went out, in epoch seconds
             # (None: no audio): the server's side of a client's TTFA.
             "turn_asked_at": self._wall(self._asked_at, turns),

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s2s_users.core import events as ev
-from s2s_users.core.intents import AppendAudio, Commit, Intent
+from s2s_users.core.intents import AppendAudio, Commit, InjectContext, Intent
 from s2s_users.core.protocols import gemini_wire as wire
 from s2s_users.core.protocols.openai_realtime import ConnectRequest, check_url
 from s2s_users.core.protocols.reading import audio_delta, count, count_unknown, load_json, text
@@ -140,6 +140,10 @@ class GeminiLiveProtocol:
             case Commit() if self.settings.turn_mode == "manual":
                 self._in_activity = False
                 self._outgoing.append(_ACTIVITY_END)
+            case InjectContext(text=text):
+                # Earlier turns as conversation history; turnComplete false: it asks for no answer.
+                turns = [{"role": "user", "parts": [{"text": text}]}]
+                self._outgoing.append(json.dumps({"clientContent": {"turns": turns, "turnComplete": False}}))
 
     def messages_to_send(self) -> list[str]:
         """Return and forget the messages queued since the last call (``setup`` first)."""

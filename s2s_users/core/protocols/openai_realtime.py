@@ -17,7 +17,7 @@ from typing import Any
 
 from s2s_users.core import events as ev
 from s2s_users.core.exceptions import ConfigError
-from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
+from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, InjectContext, Intent
 from s2s_users.core.protocols.openai_wire import AUDIO_FORMAT, GA_NAMES, SAMPLE_RATE
 from s2s_users.core.protocols.reading import audio_delta as _audio_delta
 from s2s_users.core.protocols.reading import count as _int
@@ -189,9 +189,10 @@ class OpenAIRealtimeProtocol:
     input_rate = SAMPLE_RATE
     output_rate = SAMPLE_RATE
 
-    def __init__(self, settings: RealtimeSettings) -> None:
+    def __init__(self, settings: RealtimeSettings, counts: ev.ProtocolCounts | None = None) -> None:
+        """``counts``: a conversation's counts, carried over from its previous connection (a rotation)."""
         self.settings = settings
-        self.counts = ev.ProtocolCounts()
+        self.counts = counts if counts is not None else ev.ProtocolCounts()
         """Beta-named events the server sent, and event types we do not know (by type)."""
         self.config_event_id: str | None = None
         """The ``event_id`` of our ``session.update``, to tell its errors apart."""
@@ -220,6 +221,11 @@ class OpenAIRealtimeProtocol:
                 self.commit()
             case CreateResponse():
                 self.create_response()
+            case InjectContext(text=text):
+                # A system message: context for the model, not something the user said (no response is asked).
+                content = [{"type": "input_text", "text": text}]
+                self._send({"type": "conversation.item.create", "item": {"type": "message", "role": "system",
+                                                                          "content": content}})  # fmt: skip
 
     def _event_id(self) -> str:
         self._next_id += 1

@@ -80,6 +80,13 @@ def gate_results(report: Report, gates: Gates) -> list[GateResult]:
     return results
 
 
+def budget_result(limit_usd: float, spent_usd: float, reason: str | None) -> GateResult:
+    """``--max-cost`` as a gate of the whole run: failed when the budget stopped the run early."""
+    return GateResult(
+        model="(run)", flag="--max-cost", threshold=limit_usd, measured=f"{spent_usd:.4f} USD", reason=reason
+    )
+
+
 def check_gates(report: Report, gates: Gates) -> list[str]:
     """Return one reason per model and gate that failed (empty: all passed)."""
     return [result.reason for result in gate_results(report, gates) if result.reason is not None]

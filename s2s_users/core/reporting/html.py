@@ -10,13 +10,16 @@ from s2s_users.core.reporting.plots import audio_per_turn_svg, failures_svg, sur
 from s2s_users.core.reporting.render import (
     HOW_TO_READ,
     Table,
+    arms_table,
     budget_table,
+    cost_table,
     detail_table,
     pacing_table,
     pacing_warning,
     seed_table,
     taxonomy_table,
     turn_taking_table,
+    warnings_table,
 )
 from s2s_users.core.reporting.run_info import RunInfo, header_rows
 from s2s_users.core.reporting.summary import Report
@@ -90,6 +93,11 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
     ]
     for model, budget in report.budgets.items():
         parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", html_table(budget_table(budget))]
+    if report.arms:
+        parts += ["<h2>Session rotation: arms side by side</h2>", html_table(arms_table(report))]
+    if report.warnings:
+        parts += ["<h2>Early warning before each silent failure</h2>", html_table(warnings_table(report))]
+    parts += ["<h2>Cost</h2>", html_table(cost_table(report))]
     if report.pacing:
         parts += ["<h2>Load generator pacing</h2>", html_table(pacing_table(report))]
     parts += ["<h2>How to read this</h2>", "<ul>"]

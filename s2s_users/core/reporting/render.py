@@ -158,6 +158,71 @@ def pacing_warning(report: Report) -> str | None:
     )
 
 
+def _opt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} ms"
+
+
+def arms_table(report: Report) -> Table:
+    """The mitigation side by side: per model and arm, what rotation bought and what it cost."""
+    header = (
+        "Model", "Arm", "Sessions", "Turns completed", "Silent failures", "Capacity to silent failure", "Rotations",
+        "TTFA p50 first turn after rotation / others", "Re-injected chars / billed text tokens", "Cost",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = [
+        (
+            row.model,
+            row.arm,
+            str(row.sessions),
+            f"{row.turns_completed} / {row.turns_planned}",
+            f"{row.silent_failure_sessions} / {row.sessions}",
+            "not reached (censored)"
+            if row.silent_capacity_median_s is None
+            else _minutes(row.silent_capacity_median_s),
+            str(row.rotations),
+            f"{_opt_ms(row.ttfa_after_rotation_p50_ms)} / {_opt_ms(row.ttfa_other_p50_ms)}",
+            f"{row.reinjected_chars} / {row.reinjected_tokens}",
+            f"{row.cost_usd:.4f} USD",
+        )  # fmt: skip
+        for row in report.arms
+    ]
+    return header, rows
+
+
+def warnings_table(report: Report) -> Table:
+    """Every silent failure: how early the early warning fired, and the signals in the turns before it."""
+    header = (
+        "Model", "Session", "Failed at turn", "Capacity", "Warned at turn", "Lead (turns / audio)",
+        "Input tokens first → before failure", "TTFA p50 first → last turns",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = [
+        (
+            row.model,
+            row.session_id,
+            str(row.failure_turn),
+            _minutes(row.capacity_s),
+            "not warned" if row.warning_turn is None else str(row.warning_turn),
+            "—" if row.lead_turns is None else f"{row.lead_turns} turns / {row.lead_audio_s:.0f} s",
+            f"{row.input_tokens_first} → {row.input_tokens_before_failure}",
+            f"{_opt_ms(row.ttfa_first_p50_ms)} → {_opt_ms(row.ttfa_last_p50_ms)}",
+        )  # fmt: skip
+        for row in report.warnings
+    ]
+    return header, rows
+
+
+def cost_table(report: Report) -> Table:
+    header = ("Model", "Arm", "Sessions", "Responses", "Estimated cost", "Per minute of assistant audio")
+    rows: list[tuple[str, ...]] = []
+    for row in report.costs:
+        per_minute = row.per_audio_minute_usd
+        rows.append((
+            row.model, row.arm or "—", str(row.sessions), str(row.turns), f"{row.cost_usd:.4f} USD",
+            "—" if per_minute is None else f"{per_minute:.4f} USD",
+        ))  # fmt: skip
+    rows.append(("All", "", str(sum(r.sessions for r in report.costs)), "", f"{report.cost_usd:.4f} USD", ""))
+    return header, rows
+
+
 def budget_table(budget: tuple[tuple[int, int], ...]) -> Table:
     return ("Assistant audio per turn", "Turns before the ceiling"), [(f"{n} s", f"about {t}") for n, t in budget]
 
@@ -178,6 +243,13 @@ HOW_TO_READ = (
     "after the answer, on the audio a microphone keeps sending). Their audio counts in every total.",
     "**Barge-ins**: turns where the next prompt started over the answer; stop latency is how long the server kept "
     "streaming after our speech began; ignored: it streamed on to the end.",
+    "**Arms** (session rotation): control sessions play one provider session; rotated ones move to a fresh session "
+    "after --rotate-after of assistant audio, told a summary of the conversation. Capacity is measured per "
+    "conversation; a rotation is never a failure. The first turn after a rotation shows the latency cost, the "
+    "billed text tokens the cost of re-injecting summaries.",
+    "**Early warning**: a session is warned once its provider session holds --warn-at of the expected capacity "
+    "(--expected-capacity, or learned from the run's silent failures); lead: turns and audio left before the failure.",
+    "**Cost**: estimated from the usage each response reports and the price table (--prices); not a bill.",
     "**Pacing lag**: how late each prompt chunk went out against its deadline (chunk k is due at t0 + k·chunk), "
     f"per worker; above {LATE_P99_MS:g} ms at p99 the generator could not keep its clock and its numbers are not to "
     "be trusted. Turns cut by the end of the run are left out.",
@@ -214,6 +286,14 @@ def render_markdown(report: Report, info: RunInfo | None = None) -> str:
     for model, budget in report.budgets.items():
         lines += ["", f"## Turn budget: {model}", ""]
         lines += _md_table(budget_table(budget))
+    if report.arms:
+        lines += ["", "## Session rotation: arms side by side", ""]
+        lines += _md_table(arms_table(report))
+    if report.warnings:
+        lines += ["", "## Early warning before each silent failure", ""]
+        lines += _md_table(warnings_table(report))
+    lines += ["", "## Cost", ""]
+    lines += _md_table(cost_table(report))
     if report.pacing:
         lines += ["", "## Load generator pacing", ""]
         lines += _md_table(pacing_table(report))
@@ -236,6 +316,12 @@ def render_text(report: Report, info: RunInfo | None = None) -> str:
             + ("silent" if t.silent else "visible")
             for t in failures
         ]
+    for row in report.arms:
+        lines.append(
+            f"Arm {row.model} {row.arm}: {row.turns_completed}/{row.turns_planned} turns, "
+            f"{row.silent_failure_sessions}/{row.sessions} sessions failed silently, {row.rotations} rotations"
+        )
+    lines.append(f"Estimated cost: {report.cost_usd:.4f} USD")
     if pacing := [line for line in (pacing_line(report), pacing_warning(report)) if line is not None]:
         lines += ["", *pacing]
     return "\n".join(lines + notes)

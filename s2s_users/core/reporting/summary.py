@@ -11,6 +11,7 @@ from s2s_users.core.failures import EXPLANATIONS, NOT_FAILURES, SILENT, FailureC
 from s2s_users.core.metrics.lag import LagHistogram, merged
 from s2s_users.core.metrics.records import OK, SessionOutcome, SessionRecord
 from s2s_users.core.metrics.survival import kaplan_meier
+from s2s_users.core.reporting.mitigation import ArmRow, CostRow, WarningRow, arm_rows, cost_rows, warning_rows
 
 BUDGET_SECONDS = (3, 5, 8, 10, 15, 20, 30)
 
@@ -112,6 +113,15 @@ class Report:
     turn_taking: tuple[TurnTakingRow, ...] = ()
     pacing: tuple[PacingRow, ...] = ()
     """The run first (``all``), then each worker; empty when the run folder has no pacing figures."""
+    arms: tuple[ArmRow, ...] = ()
+    """Per model and A/B arm, in runs that rotate sessions (``--rotate-after``, ``--ab-rotate-after``)."""
+    warnings: tuple[WarningRow, ...] = ()
+    """Every session that failed silently: what was visible before, and the early warning's lead."""
+    costs: tuple[CostRow, ...] = ()
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(row.cost_usd for row in self.costs)
 
     @property
     def generator_late(self) -> bool:
@@ -233,6 +243,9 @@ def build_report(records: Sequence[SessionRecord], pacing: Mapping[str, LagHisto
         budgets=budgets,
         turn_taking=turn_taking,
         pacing=pacing_rows(pacing or {}),
+        arms=arm_rows(records),
+        warnings=warning_rows(records),
+        costs=cost_rows(records),
     )
 
 

@@ -21,7 +21,7 @@ from s2s_users.io.sinks.influx import (
 )
 from tests.support.records import LABELS, T0, session, turn
 
-LABEL_TAGS = {"run_id", "model", "provider", "voice", "turn_mode", "scenario", "worker"}
+LABEL_TAGS = {"run_id", "model", "provider", "voice", "turn_mode", "scenario", "worker", "arm"}
 
 
 def split_unescaped(text: str, separator: str) -> list[str]:

@@ -145,6 +145,9 @@ def turn_point(labels: SessionLabels, session_id: str, turn: TurnRecord) -> Line
     fields.real("endpointing_ms", turn.endpointing_ms)
     fields.flag("barge_in", turn.barge_in)
     fields.real("stop_latency_ms", turn.stop_latency_ms)
+    fields.real("cost_usd", turn.cost_usd)
+    fields.real("session_audio_s", turn.session_audio_s)
+    fields.flag("after_rotation", turn.after_rotation)
     tags = {**_label_tags(labels), "outcome": str(turn.outcome), "failure_kind": kind_of(turn.outcome).value}
     return LinePoint(
         series(TURN_MEASUREMENT, tags),
@@ -181,6 +184,11 @@ def session_point(record: SessionRecord) -> LinePoint:
     fields.integer("unsolicited_responses", record.unsolicited_responses)
     fields.real("stray_audio_s", record.stray_audio_s)
     fields.integer("barge_ins", record.barge_ins)
+    fields.integer("rotations", record.rotations)
+    fields.integer("cap_reconnects", record.cap_reconnects)
+    fields.integer("reinjected_chars", record.reinjected_chars)
+    fields.flag("capacity_warning", record.warning_turn is not None)
+    fields.integer("warning_turn", record.warning_turn)
     tags = {
         **_label_tags(record.labels),
         "outcome": str(record.outcome),
