@@ -177,7 +177,7 @@ def arms_table(report: Report) -> Table:
             f"{row.silent_failure_sessions} / {row.sessions}",
             "not reached (censored)"
             if row.silent_capacity_median_s is None
-            else _minutes(row.silent_capacity_median_s),
+            else f"{_minutes(row.silent_capacity_median_s)} min",
             str(row.rotations),
             f"{_opt_ms(row.ttfa_after_rotation_p50_ms)} / {_opt_ms(row.ttfa_other_p50_ms)}",
             f"{row.reinjected_chars} / {row.reinjected_tokens}",
@@ -199,7 +199,7 @@ def warnings_table(report: Report) -> Table:
             row.model,
             row.session_id,
             str(row.failure_turn),
-            _minutes(row.capacity_s),
+            f"{_minutes(row.capacity_s)} min",
             "not warned" if row.warning_turn is None else str(row.warning_turn),
             "—" if row.lead_turns is None else f"{row.lead_turns} turns / {row.lead_audio_s:.0f} s",
             f"{row.input_tokens_first} → {row.input_tokens_before_failure}",
