@@ -44,6 +44,8 @@ class SessionAccount:
         self.ended_at: float | None = None
         self.truncations = 0
         self.reconnects = 0
+        self.bounded = False
+        """The session reached a safety bound of ``--turns until-failure`` and ended there, censored."""
         self._started_at = started_at
         self._wall_offset = wall_offset
         self._counts = counts
@@ -106,6 +108,15 @@ class SessionAccount:
         self.reconnects += 1
         self._close = (None, None, None)
 
+    @property
+    def first_failure_turn(self) -> int | None:
+        return self._failure.turn if self._failure is not None else None
+
+    @property
+    def started_at(self) -> float:
+        """When the session connected (monotonic seconds, the engine's clock)."""
+        return self._started_at
+
     def take_new_turns(self) -> list[TurnRecord]:
         out, self._new_turns = self._new_turns, []
         return out
@@ -119,6 +130,8 @@ class SessionAccount:
             return SessionOutcome.EXPIRED
         if self.end_class is FailureClass.HARNESS_STOPPED:
             return SessionOutcome.STOPPED
+        if self.bounded:
+            return SessionOutcome.BOUNDED
         return SessionOutcome.COMPLETED
 
     def progress(self) -> SessionRecord:

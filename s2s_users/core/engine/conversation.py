@@ -83,7 +83,12 @@ class Conversation:
         self.labels = labels
         self.state = State.CONNECTING
         self.account = SessionAccount(
-            labels, settings.turns, now, wall_offset, counts or ev.ProtocolCounts(), settings.output_rate
+            labels,
+            0 if settings.until_failure else settings.turns,
+            now,
+            wall_offset,
+            counts or ev.ProtocolCounts(),
+            settings.output_rate,
         )
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._wall_offset = wall_offset
@@ -480,10 +485,19 @@ class Conversation:
         if terminal or code in fl.TERMINAL:
             self.account.end_class = code
             self._fire(Trigger.SESSION_ENDED, now)
-        elif turn.index >= self.settings.turns:
+        elif self._after_first_failure(turn.index):
+            self._fire(Trigger.LAST_TURN_ENDED, now)
+        elif self.settings.last_turn(turn.index, now - self.account.started_at):
+            self.account.bounded = self.settings.until_failure
             self._fire(Trigger.LAST_TURN_ENDED, now)
         else:
             self._fire(Trigger.TURN_ENDED, now)
+
+    def _after_first_failure(self, turn: int) -> bool:
+        """Until failure: the session ends one turn after its first failure (a failure that leaves the socket up;
+        the next turn shows what the service does after it, as the seed's drop on the next message)."""
+        first = self.account.first_failure_turn
+        return self.settings.until_failure and first is not None and turn > first
 
     def _think(self, now: float, _: object) -> None:
         self._think_until = now + self.settings.think_time_s

@@ -26,13 +26,16 @@ TurnOutcome = FailureClass | Literal["ok"]
 
 class SessionOutcome(enum.StrEnum):
     """How a session ended. ``expired`` (the provider's cap) and ``stopped`` (the run's end) are censored;
-    ``lost`` is a session whose worker died, censored at the worker's last report."""
+    ``lost`` is a session whose worker died, censored at the worker's last report; ``bounded`` is a session of
+    ``--turns until-failure`` that reached a safety bound (``--max-session-minutes`` / ``--max-session-turns``)
+    without a failure: censored there, as a completed script is, but saying the bound ended it."""
 
     COMPLETED = "completed"
     FAILED = "failed"
     STOPPED = "stopped"
     EXPIRED = "expired"
     LOST = "lost"
+    BOUNDED = "bounded"
 
 
 OUTCOMES = tuple(outcome.value for outcome in SessionOutcome)
