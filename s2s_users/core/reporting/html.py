@@ -11,6 +11,8 @@ from s2s_users.core.reporting.render import (
     HOW_TO_READ,
     Table,
     budget_table,
+    budget_title,
+    capacity_table,
     detail_table,
     pacing_table,
     pacing_warning,
@@ -75,6 +77,8 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
         "<h2>Sessions per model</h2>",
         html_table(seed_table(report)),
         html_table(detail_table(report)),
+        "<h2>Capacity: measured or lower bound</h2>",
+        html_table(capacity_table(report)),
         _figure(
             survival_svg(records),
             "Capacity to silent failure: share of sessions still without a silent failure after so many minutes "
@@ -89,7 +93,7 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
         html_table(taxonomy_table(report), taxonomy_classes),
     ]
     for model, budget in report.budgets.items():
-        parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", html_table(budget_table(budget))]
+        parts += [f"<h2>{html.escape(budget_title(report, model))}</h2>", html_table(budget_table(budget))]
     if report.pacing:
         parts += ["<h2>Load generator pacing</h2>", html_table(pacing_table(report))]
     parts += ["<h2>How to read this</h2>", "<ul>"]

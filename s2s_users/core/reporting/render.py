@@ -56,6 +56,23 @@ def seed_table(report: Report) -> Table:
     return SEED_COLUMNS, [_seed_cells(row, with_ci=True) for row in report.models]
 
 
+def capacity_table(report: Report) -> Table:
+    """Per model: whether the capacity to silent failure is measured or a lower bound, and what it rests on."""
+    header = ("Model", "Capacity to silent failure", "Basis", "Rests on")
+    rows: list[tuple[str, ...]] = []
+    for row in report.models:
+        bounded = f", {row.bounded_sessions} ended at the safety bound" if row.bounded_sessions else ""
+        censored = f"{row.censored_sessions} censored{bounded}"
+        if row.silent_capacity_median_s is not None:
+            capacity = f"{row.silent_capacity_median_s / 60:.2f} min"
+            rests = f"{row.silent_failure_sessions} of {row.sessions} sessions failed silently ({censored})"
+        else:
+            capacity = f"more than {row.silent_capacity_lower_bound_s / 60:.2f} min"
+            rests = f"{row.sessions} sessions, {row.silent_failure_sessions} failed silently ({censored})"
+        rows.append((row.model, capacity, str(row.capacity_basis), rests))
+    return header, rows
+
+
 def detail_table(report: Report) -> Table:
     rows: list[tuple[str, ...]] = []
     for row in report.models:
@@ -158,6 +175,12 @@ def pacing_warning(report: Report) -> str | None:
     )
 
 
+def budget_title(report: Report, model: str) -> str:
+    row = next((r for r in report.models if r.model == model), None)
+    rests = "" if row is None else f" ({row.silent_failure_sessions} of {row.sessions} sessions failed silently)"
+    return f"Turn budget: {model}, from the measured boundary{rests}"
+
+
 def budget_table(budget: tuple[tuple[int, int], ...]) -> Table:
     return ("Assistant audio per turn", "Turns before the ceiling"), [(f"{n} s", f"about {t}") for n, t in budget]
 
@@ -169,7 +192,12 @@ HOW_TO_READ = (
     "**Capacity to silent failure**: Kaplan–Meier median of the assistant audio accumulated before a session's "
     "first silent failure; sessions without one are censored. 'not reached': fewer than half failed silently.",
     "**Silent failures**: sessions with a failure that gave no error signal, over sessions.",
-    "**Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling.",
+    "**Measured or lower bound**: a capacity is *measured* when enough sessions failed silently for the median "
+    "to be reached; otherwise it is a *lower bound*: the median of what the sessions reached before they were "
+    "censored (the run's end, the script's end, or --turns until-failure's safety bound), which the true median "
+    "capacity is at least.",
+    "**Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling "
+    "(only for a measured capacity).",
     "**TTFA**: from the end of the user's audio (manual: our commit; server VAD: the end of the prompt's speech) to "
     "the first audio delta. **Audible**: to the first sample a caller hears (over the silence floor): TTFA plus "
     "the answer's leading silence. **Endpointing** (server VAD): from the end of the speech to the server's "
@@ -207,12 +235,14 @@ def render_markdown(report: Report, info: RunInfo | None = None) -> str:
     lines += _md_table(seed_table(report))
     lines += [""]
     lines += _md_table(detail_table(report))
+    lines += ["", "## Capacity: measured or lower bound", ""]
+    lines += _md_table(capacity_table(report))
     lines += ["", "## Turn-taking", ""]
     lines += _md_table(turn_taking_table(report))
     lines += ["", "## Failure taxonomy", ""]
     lines += _md_table(taxonomy_table(report, code=lambda c: f"`{c}`"))
     for model, budget in report.budgets.items():
-        lines += ["", f"## Turn budget: {model}", ""]
+        lines += ["", f"## {budget_title(report, model)}", ""]
         lines += _md_table(budget_table(budget))
     if report.pacing:
         lines += ["", "## Load generator pacing", ""]
@@ -228,6 +258,9 @@ def render_text(report: Report, info: RunInfo | None = None) -> str:
     rows = [SEED_COLUMNS] + [_seed_cells(row, with_ci=False) for row in report.models]
     widths = [max(len(row[i]) for row in rows) for i in range(len(SEED_COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    _, capacities = capacity_table(report)
+    lines += ["", "Capacity to silent failure:"]
+    lines += [f"  {model}: {capacity}, {basis} ({rests})" for model, capacity, basis, rests in capacities]
     failures = [t for t in report.taxonomy if t.turns or t.first_failures or t.session_ends]
     if failures:
         lines += ["", "Failure taxonomy (turns / sessions first failing / sessions ended by):"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -13,6 +14,15 @@ from s2s_users.core.metrics.records import OK, SessionOutcome, SessionRecord
 from s2s_users.core.metrics.survival import kaplan_meier
 
 BUDGET_SECONDS = (3, 5, 8, 10, 15, 20, 30)
+
+
+class CapacityBasis(enum.StrEnum):
+    """What a model's capacity to silent failure rests on."""
+
+    MEASURED = "measured"
+    """Silent failures were observed: the Kaplan–Meier median is reached."""
+    LOWER_BOUND = "lower bound"
+    """Too few sessions failed silently (all censored, or fewer than half): the capacity is more than this."""
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -53,6 +63,15 @@ class ModelRow:
     censored_sessions: int
     lost_sessions: int
     unsolicited_responses: int = 0
+    silent_capacity_lower_bound_s: float = 0.0
+    """Every session's capacity is at least what it reached (censored or not), so their median is a lower bound
+    of the median capacity: what a model without a measured boundary is known to hold."""
+    bounded_sessions: int = 0
+    """Sessions of ``--turns until-failure`` that ended at a safety bound (censored)."""
+
+    @property
+    def capacity_basis(self) -> CapacityBasis:
+        return CapacityBasis.LOWER_BOUND if self.silent_capacity_median_s is None else CapacityBasis.MEASURED
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +171,8 @@ def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
         censored_sessions=sum(r.silent_censored for r in records),
         lost_sessions=sum(r.end_class == FailureClass.WORKER_LOST for r in records),
         unsolicited_responses=sum(r.unsolicited_responses for r in records),
+        silent_capacity_lower_bound_s=percentile([r.capacity_to_silent_failure_s for r in records], 50) or 0.0,
+        bounded_sessions=sum(r.outcome == SessionOutcome.BOUNDED for r in records),
     )
 
 
@@ -239,6 +260,8 @@ def build_report(records: Sequence[SessionRecord], pacing: Mapping[str, LagHisto
 def report_to_dict(report: Report) -> dict[str, Any]:
     """JSON-safe: tuples become lists; no NaN or infinities are produced by build_report."""
     data = asdict(report)
+    for row, model in zip(report.models, data["models"], strict=True):
+        model["capacity_basis"] = str(row.capacity_basis)
     data["budgets"] = {
         model: [{"seconds_per_turn": n, "turns": t} for n, t in rows] for model, rows in report.budgets.items()
     }

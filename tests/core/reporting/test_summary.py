@@ -63,6 +63,24 @@ def test_the_seed_table_numbers() -> None:
     assert dict(report.budgets["gpt-realtime-2"])[10] == 30
 
 
+def test_each_model_says_whether_its_capacity_is_measured_or_a_lower_bound_and_on_how_many_sessions() -> None:
+    bounded = with_changes(session("gpt-realtime", [6.0] * 20, planned=0), outcome="bounded")
+    report = build_report([*seed_records(), bounded])
+    healthy, failing = report.models
+    assert str(healthy.capacity_basis) == "lower bound" and healthy.bounded_sessions == 1
+    assert healthy.silent_capacity_lower_bound_s == 150.0  # the median of 180 and 120 s reached
+    assert str(failing.capacity_basis) == "measured"
+    markdown, text = render_markdown(report), render_text(report)
+    assert "| gpt-realtime | more than 2.50 min | lower bound | 2 sessions, 0 failed silently (2 censored, 1 ended " in (
+        markdown
+    )
+    assert "| gpt-realtime-2 | 5.00 min | measured | 2 of 2 sessions failed silently (0 censored) |" in markdown
+    assert "## Turn budget: gpt-realtime-2, from the measured boundary (2 of 2 sessions failed silently)" in markdown
+    assert "gpt-realtime: more than 2.50 min, lower bound" in text
+    assert [m["capacity_basis"] for m in report_to_dict(report)["models"]] == ["lower bound", "measured"]
+    assert "gpt-realtime" not in report.budgets
+
+
 def test_the_taxonomy_lists_every_code_with_counts() -> None:
     rows = {t.code: t for t in build_report(seed_records()).taxonomy}
     assert len(rows) == len(FailureClass)
