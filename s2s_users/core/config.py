@@ -34,6 +34,8 @@ class RecordAudio(enum.StrEnum):
     FAILURES = "failures"
     ALL = "all"
     NONE = "none"
+
+
 #: Where an Azure Entra ID token comes from when --azure-ad-token (S2S_AZURE_AD_TOKEN) gives none.
 AZURE_TOKEN_VARIABLE = "AZURE_OPENAI_AD_TOKEN"
 #: Where each protocol's key comes from when neither --s2s-api-key nor S2S_API_KEY gives one.

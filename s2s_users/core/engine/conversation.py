@@ -48,6 +48,7 @@ from s2s_users.core.failures import FailureClass
 from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, Intent
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.core.metrics.tape import AudioTape
 
 
 class IllegalTransition(RuntimeError):
@@ -74,10 +75,12 @@ class Conversation:
         wall_offset: float = 0.0,
         counts: ev.ProtocolCounts | None = None,
         pacing: LagHistogram | None = None,
+        tape: AudioTape | None = None,
     ) -> None:
         """``now`` is the monotonic clock at connect; ``wall_offset`` turns it into epoch seconds for records;
         ``counts`` is the adapter's count of legacy and unknown events, which the record reports; ``pacing`` (the
-        process's, shared by its sessions) gets the lag of every chunk of each turn that the harness did not cut."""
+        process's, shared by its sessions) gets the lag of every chunk of each turn that the harness did not cut;
+        ``tape`` (``--record-audio``) gets the audio of each turn's answer, for evidence."""
         self.script = script
         self.settings = settings
         self.labels = labels
@@ -93,6 +96,7 @@ class Conversation:
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._wall_offset = wall_offset
         self._pacing = pacing
+        self._tape = tape
         self._setup_deadline = now + settings.turn_timeout_s
         self._announced_end = AnnouncedEnd.session_cap(now, settings.session_cap_s)
         self._resume_after_going_away = False
@@ -299,6 +303,8 @@ class Conversation:
             last_event_at=now,
             carrier=carrier,
         )
+        if self._tape is not None:
+            self._tape.begin(index)
         # Answers the server is still giving when this prompt's speech starts are talked over: stopping them then
         # is what a listening server does, never a failure.
         self._others.talked_over(self._turn.speech_starts_at())
@@ -363,6 +369,8 @@ class Conversation:
         if self._turn.response is None:  # no response.created came first: this audio starts the answer
             self._turn.response = self._new_response(event.response_id, now, solicited=True, reason=None)
         self._turn.response.count_audio(event.pcm, now)
+        if self._tape is not None:
+            self._tape.add(event.pcm)
 
     def _count_other(self, now: float, event: object) -> None:
         """Audio or text of another live response; audio of none (a straggler) counts for the session."""
@@ -478,6 +486,8 @@ class Conversation:
             self._others.ended(turn.response.response_id)
         timing = turn.timing(self.settings.turn_mode)
         self.account.turn_ended(response.record(code, now, detail, done, timing, self._wall_offset))
+        if self._tape is not None:
+            self._tape.turn_ended(turn.index, failed=self.account.first_failure_turn is not None)
         if self._pacing is not None and code is not FailureClass.HARNESS_STOPPED:
             # A turn the harness cut was cut by the run's end, whose own work (stopping users, the report) can
             # hold the process up: its lag is the harness's, not the generator's under load.

@@ -201,6 +201,10 @@ class SessionRecord:
     barge_ins: int = 0
     reconnects: int = 0
     """New connections the conversation went on over after the server announced its end (Gemini resumption)."""
+    evidence: tuple[str, ...] = ()
+    """Files kept of the session (its wire trail, WAVs of its turns), relative to the run folder."""
+    evidence_note: str | None = None
+    """Why evidence the session called for was not (all) written: the audio budget, a full disk."""
     turns: tuple[TurnRecord, ...] = ()
 
     # The labels, read as the record's own fields (as they are stored).
@@ -241,6 +245,7 @@ class SessionRecord:
             data[key] = None if data[key] is None else str(data[key])
         data["unknown_events"] = dict(self.unknown_events)
         data["unsolicited_reasons"] = dict(self.unsolicited_reasons)
+        data["evidence"] = list(self.evidence)
         data["turns"] = [turn.to_dict() for turn in self.turns]
         return data
 
@@ -251,6 +256,7 @@ class SessionRecord:
         known["outcome"] = SessionOutcome(str(data["outcome"]))
         known["failure_class"] = _optional_code(data.get("failure_class"))
         known["end_class"] = _optional_code(data.get("end_class"))
+        known["evidence"] = tuple(str(path) for path in data.get("evidence", ()))
         known["turns"] = tuple(TurnRecord.from_dict(turn) for turn in data.get("turns", ()))
         return cls(**known)
 

@@ -40,7 +40,7 @@ def _capacity(row: ModelRow, with_ci: bool) -> str:
 def _seed_cells(row: ModelRow, with_ci: bool) -> tuple[str, ...]:
     return (
         row.model,
-        f"{row.turns_completed} / {row.turns_planned}",
+        f"{row.turns_completed} / {row.turns_planned}" if row.turns_planned else f"{row.turns_completed} (until failure)",
         _s(row.median_turn_audio_s),
         _s(row.p95_turn_audio_s),
         f"{row.total_audio_min:.2f} min",
