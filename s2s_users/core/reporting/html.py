@@ -8,12 +8,16 @@ from collections.abc import Sequence
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.plots import audio_per_turn_svg, failures_svg, survival_svg, ttfa_over_time_svg
 from s2s_users.core.reporting.render import (
+    FAILED_COLUMNS,
     HOW_TO_READ,
     Table,
     budget_table,
     budget_title,
     capacity_table,
     detail_table,
+    evidence_cell,
+    failed_cells,
+    failed_intro,
     pacing_table,
     pacing_warning,
     seed_table,
@@ -47,6 +51,20 @@ def html_table(table: Table, row_classes: Sequence[str] = ()) -> str:
         css = row_classes[index] if index < len(row_classes) else ""
         cells = "".join(f"<td>{html.escape(cell)}</td>" for cell in row)
         body.append(f'<tr class="{css}">{cells}</tr>' if css else f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _link(label: str, path: str) -> str:
+    return f'<a href="{html.escape(path, quote=True)}">{html.escape(label)}</a>'
+
+
+def failed_table(report: Report) -> str:
+    """The failed sessions with links to their evidence (paths relative to the run folder, as the report is)."""
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in FAILED_COLUMNS)
+    body = []
+    for row in report.failed:
+        cells = [html.escape(cell) for cell in failed_cells(row)] + [evidence_cell(row, _link, html.escape)]
+        body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -94,6 +112,8 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
     ]
     for model, budget in report.budgets.items():
         parts += [f"<h2>{html.escape(budget_title(report, model))}</h2>", html_table(budget_table(budget))]
+    if report.failed:
+        parts += ["<h2>Failed sessions</h2>", f"<p>{html.escape(failed_intro(report))}</p>", failed_table(report)]
     if report.pacing:
         parts += ["<h2>Load generator pacing</h2>", html_table(pacing_table(report))]
     parts += ["<h2>How to read this</h2>", "<ul>"]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from s2s_users.core.metrics.lag import LATE_P99_MS
 from s2s_users.core.reporting.run_info import RunInfo, header_rows
-from s2s_users.core.reporting.summary import ModelRow, Report
+from s2s_users.core.reporting.summary import FailedSessionRow, ModelRow, Report
 
 SEED_COLUMNS = (
     "Model",
@@ -40,7 +40,9 @@ def _capacity(row: ModelRow, with_ci: bool) -> str:
 def _seed_cells(row: ModelRow, with_ci: bool) -> tuple[str, ...]:
     return (
         row.model,
-        f"{row.turns_completed} / {row.turns_planned}" if row.turns_planned else f"{row.turns_completed} (until failure)",
+        f"{row.turns_completed} / {row.turns_planned}"
+        if row.turns_planned
+        else f"{row.turns_completed} (until failure)",
         _s(row.median_turn_audio_s),
         _s(row.p95_turn_audio_s),
         f"{row.total_audio_min:.2f} min",
@@ -175,6 +177,51 @@ def pacing_warning(report: Report) -> str | None:
     )
 
 
+FAILED_COLUMNS = ("Session", "Model", "First failure", "Turn", "Capacity", "Ended by", "Evidence")
+
+
+def evidence_label(path: str) -> str:
+    """A short name for an evidence file in a report row: ``flight``, ``turn 32 assistant``..."""
+    name = path.rsplit("/", 1)[-1]
+    if name == "flight.jsonl":
+        return "flight"
+    if name.startswith("turn-") and name.endswith(".wav"):
+        number, _, who = name.removesuffix(".wav").removeprefix("turn-").partition("-")
+        return f"turn {int(number)} {who}" if number.isdigit() else name
+    return name
+
+
+def failed_cells(row: FailedSessionRow) -> tuple[str, ...]:
+    """A failed session's cells but its evidence (``evidence_cell``)."""
+    return (
+        row.session_id or "—",
+        row.model,
+        row.failure_class,
+        "—" if row.failure_turn is None else str(row.failure_turn),
+        f"{row.capacity_s / 60:.2f} min",
+        row.end_class or "—",
+    )
+
+
+def evidence_cell(row: FailedSessionRow, link: Callable[[str, str], str], escape: Callable[[str], str] = str) -> str:
+    """Links to a failed session's evidence files; ``link(label, path)`` makes one in the output's own markup."""
+    files = ", ".join(link(evidence_label(path), path) for path in row.evidence) or "—"
+    return files + (f" ({escape(row.evidence_note)})" if row.evidence_note else "")
+
+
+def failed_intro(report: Report) -> str:
+    shown = len(report.failed)
+    more = f" (the first {shown} of {report.failed_sessions} shown)" if shown < report.failed_sessions else ""
+    return (
+        f"{report.failed_sessions} failed sessions{more}. Their evidence is in the run folder: the last wire events "
+        "before the failure (flight) and the audio of the turn at the failure and the one before it."
+    )
+
+
+def _md_link(label: str, path: str) -> str:
+    return f"[{label}]({path})"
+
+
 def budget_title(report: Report, model: str) -> str:
     row = next((r for r in report.models if r.model == model), None)
     rests = "" if row is None else f" ({row.silent_failure_sessions} of {row.sessions} sessions failed silently)"
@@ -244,6 +291,13 @@ def render_markdown(report: Report, info: RunInfo | None = None) -> str:
     for model, budget in report.budgets.items():
         lines += ["", f"## {budget_title(report, model)}", ""]
         lines += _md_table(budget_table(budget))
+    if report.failed:
+        lines += ["", "## Failed sessions", "", failed_intro(report), ""]
+        failed = [
+            tuple(c.replace("|", "\\|") for c in (*failed_cells(row), evidence_cell(row, _md_link)))
+            for row in report.failed
+        ]
+        lines += markdown_table(FAILED_COLUMNS, failed)
     if report.pacing:
         lines += ["", "## Load generator pacing", ""]
         lines += _md_table(pacing_table(report))

@@ -119,6 +119,41 @@ class PacingRow:
 
 
 ALL_WORKERS = "all"
+#: Failed sessions listed one per row in the report (the first ones of the run; sessions.jsonl has them all).
+FAILED_ROWS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSessionRow:
+    """One failed session, with the evidence kept of it (paths relative to the run folder)."""
+
+    session_id: str
+    model: str
+    worker: str
+    failure_class: str
+    failure_turn: int | None
+    capacity_s: float
+    end_class: str | None
+    evidence: tuple[str, ...]
+    evidence_note: str | None
+
+
+def failed_rows(records: Sequence[SessionRecord], limit: int = FAILED_ROWS) -> tuple[FailedSessionRow, ...]:
+    failed = sorted((r for r in records if r.outcome == SessionOutcome.FAILED), key=lambda r: r.started_at)
+    return tuple(
+        FailedSessionRow(
+            session_id=r.session_id,
+            model=r.model,
+            worker=r.worker,
+            failure_class=str(r.failure_class),
+            failure_turn=r.failure_turn,
+            capacity_s=r.capacity_to_failure_s,
+            end_class=None if r.end_class is None else str(r.end_class),
+            evidence=r.evidence,
+            evidence_note=r.evidence_note,
+        )
+        for r in failed[:limit]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +166,9 @@ class Report:
     turn_taking: tuple[TurnTakingRow, ...] = ()
     pacing: tuple[PacingRow, ...] = ()
     """The run first (``all``), then each worker; empty when the run folder has no pacing figures."""
+    failed: tuple[FailedSessionRow, ...] = ()
+    """The first ``FAILED_ROWS`` failed sessions, with their evidence."""
+    failed_sessions: int = 0
 
     @property
     def generator_late(self) -> bool:
@@ -254,6 +292,8 @@ def build_report(records: Sequence[SessionRecord], pacing: Mapping[str, LagHisto
         budgets=budgets,
         turn_taking=turn_taking,
         pacing=pacing_rows(pacing or {}),
+        failed=failed_rows(records),
+        failed_sessions=sum(r.outcome == SessionOutcome.FAILED for r in records),
     )
 
 
