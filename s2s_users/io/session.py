@@ -155,7 +155,6 @@ def run_session(
     flight = evidence.flight if evidence is not None else None
     if evidence is not None:
         on_turn = _also(on_turn, evidence.turn_ended)
-        on_session = _with_evidence(on_session, evidence, clock)
     try:
         while True:
             with _map_errors(conversation, clock, redact_url(request.url.split("?")[0]), flight):
@@ -178,9 +177,9 @@ def run_session(
         conversation.on_stopped(clock())
         if ws is not None:
             _close(ws, conversation, flight, clock)
-        _report(conversation, on_turn, on_session)
+        _report(conversation, on_turn, on_session, evidence, clock)
         raise
-    return _report(conversation, on_turn, on_session)
+    return _report(conversation, on_turn, on_session, evidence, clock)
 
 
 def _also(first: Callable[[TurnRecord], None], then: Callable[[TurnRecord], None]) -> Callable[[TurnRecord], None]:
@@ -189,20 +188,6 @@ def _also(first: Callable[[TurnRecord], None], then: Callable[[TurnRecord], None
         then(turn)
 
     return both
-
-
-def _with_evidence(
-    on_session: Callable[[SessionRecord], None], evidence: Evidence, clock: Clock
-) -> Callable[[SessionRecord], None]:
-    def report(record: SessionRecord) -> None:
-        failure = (
-            f", first failure {record.failure_class} at turn {record.failure_turn}" if record.failure_class else ""
-        )
-        ended_by = f", ended by {record.end_class}" if record.end_class else ""
-        evidence.flight.connection("session.end", clock(), f"{record.outcome}{failure}{ended_by}")
-        on_session(evidence.session_ended(record))
-
-    return report
 
 
 def _send(
@@ -271,9 +256,18 @@ def _report(
     conversation: Conversation,
     on_turn: Callable[[TurnRecord], None],
     on_session: Callable[[SessionRecord], None],
+    evidence: Evidence | None = None,
+    clock: Clock = time.monotonic,
 ) -> SessionRecord:
     for turn in conversation.take_new_turns():
         on_turn(turn)
     record = conversation.session_record()
+    if evidence is not None:
+        failure = (
+            f", first failure {record.failure_class} at turn {record.failure_turn}" if record.failure_class else ""
+        )
+        ended_by = f", ended by {record.end_class}" if record.end_class else ""
+        evidence.flight.connection("session.end", clock(), f"{record.outcome}{failure}{ended_by}")
+        record = evidence.session_ended(record)
     on_session(record)
     return record
