@@ -37,6 +37,13 @@ def _capacity(row: ModelRow, with_ci: bool) -> str:
     return text
 
 
+def turns_cell(row: ModelRow) -> str:
+    """Turns completed over turns planned (``--turns until-failure`` plans none: it plays on to the failure)."""
+    if row.turns_planned:
+        return f"{row.turns_completed} / {row.turns_planned}"
+    return f"{row.turns_completed} (until failure)"
+
+
 def _seed_cells(row: ModelRow, with_ci: bool) -> tuple[str, ...]:
     return (
         row.model,
