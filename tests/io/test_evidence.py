@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from s2s_users.core.config import RecordAudio
+from s2s_users.core.engine.script import build_script
 from s2s_users.io import evidence as evidence_module
-from s2s_users.io.evidence import EvidenceStore, folder_bytes
+from s2s_users.io.evidence import EvidenceStore, SessionEvidence, folder_bytes
+from tests.support.records import session as make_session
+from tests.support.records import turn as make_turn
+from tests.support.records import with_changes
 
 
 def test_a_wav_holds_exactly_the_pcm_it_was_given(tmp_path: Path) -> None:
@@ -58,3 +63,35 @@ def test_a_session_id_from_the_server_cannot_leave_the_evidence_folder(tmp_path:
     assert store.session_folder("sess_abc", "w1") == "sess_abc"
     assert "/" not in store.session_folder("../../etc/passwd", "w1")
     assert store.session_folder("", "worker-2").startswith("session-worker-2-")
+
+
+def _session_evidence(tmp_path: Path, mode: RecordAudio) -> SessionEvidence:
+    script = build_script([("p1", b"\x00\x10" * 2_400)], 24_000, 20)
+    store = EvidenceStore(tmp_path, 1_000_000)
+    return SessionEvidence(store, mode, script, 24_000, 24_000, "worker-0", session_id=lambda: "sess_A")
+
+
+def test_with_all_every_turns_audio_is_written_as_it_ends_and_a_healthy_session_keeps_no_flight(
+    tmp_path: Path,
+) -> None:
+    evidence = _session_evidence(tmp_path, RecordAudio.ALL)
+    assert evidence.tape is not None
+    for turn in (1, 2):
+        evidence.tape.begin(turn)
+        evidence.tape.add(b"\x01\x00" * 480 * turn)
+        evidence.tape.turn_ended(turn, failed=False)
+        evidence.turn_ended(make_turn(turn))
+    record = evidence.session_ended(make_session())
+    assert record.evidence == tuple(
+        f"evidence/sess_A/turn-00{n}-{who}.wav" for n in (1, 2) for who in ("assistant", "user")
+    )
+    assert sf.info(tmp_path / "evidence/sess_A/turn-002-assistant.wav").duration == 0.04
+    assert sf.info(tmp_path / "evidence/sess_A/turn-001-user.wav").duration == 0.1  # 2,400 samples at 24 kHz
+    assert not (tmp_path / "evidence/sess_A/flight.jsonl").exists()
+
+
+def test_with_none_a_failed_session_keeps_its_flight_record_and_no_audio(tmp_path: Path) -> None:
+    evidence = _session_evidence(tmp_path, RecordAudio.NONE)
+    assert evidence.tape is None
+    record = evidence.session_ended(with_changes(make_session(), outcome="failed", failure_class="response.failed"))
+    assert record.evidence == ("evidence/sess_A/flight.jsonl",)
