@@ -5,6 +5,7 @@ Every check here fails with a one-line ``ConfigError`` saying what is wrong and 
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import time
@@ -30,6 +31,18 @@ TURN_MODES = ("manual", "server_vad")
 CONTROL, ROTATED = "control", "rotated"
 ARMS = (CONTROL, ROTATED)
 ALL_MODELS = "*"
+
+UNTIL_FAILURE = "until-failure"
+
+
+class RecordAudio(enum.StrEnum):
+    """Which turns' audio a session writes as WAV evidence (``--record-audio``)."""
+
+    FAILURES = "failures"
+    ALL = "all"
+    NONE = "none"
+
+
 #: Where an Azure Entra ID token comes from when --azure-ad-token (S2S_AZURE_AD_TOKEN) gives none.
 AZURE_TOKEN_VARIABLE = "AZURE_OPENAI_AD_TOKEN"
 #: Where each protocol's key comes from when neither --s2s-api-key nor S2S_API_KEY gives one.
@@ -107,6 +120,11 @@ class RunSettings:
     gemini_resume: bool = False
     mitigation: Mitigation = field(default_factory=lambda: Mitigation())
     budget: Budget = field(default_factory=lambda: Budget())
+    until_failure: bool = False
+    """``--turns until-failure``: ``turns`` is then the safety bound on turns (0: none)."""
+    max_session_minutes: float = 65.0
+    record_audio: RecordAudio = RecordAudio.FAILURES
+    record_audio_max_mb: float = 200.0
 
     @property
     def embedded_mock(self) -> bool:
@@ -142,6 +160,8 @@ class RunSettings:
             output_rate=output_rate,
             session_cap_s=providers.SESSION_CAPS_S.get(self.protocol),
             turns=self.turns,
+            until_failure=self.until_failure,
+            max_session_s=self.max_session_minutes * 60 if self.until_failure else None,
             turn_mode=turn_mode,
             pace=self.pace,
             think_time_s=self.think_time_s,
@@ -219,8 +239,20 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     barge_in_share = float(getattr(options, "barge_in_share", 1.0))
     if not 0 < barge_in_share <= 1:
         raise ConfigError(f"--barge-in-share {barge_in_share:g} is out of range: use more than 0, up to 1")
-    if options.turns < 1:
+    until_failure = str(options.turns) == UNTIL_FAILURE
+    try:
+        turns = int(getattr(options, "max_session_turns", 0) or 0) if until_failure else int(options.turns)
+    except ValueError:
+        raise ConfigError(f"--turns {options.turns!r} is not valid: use a number of turns or until-failure") from None
+    if turns < 1 and not until_failure:
         raise ConfigError(f"--turns {options.turns} is out of range: play at least 1 turn")
+    if turns < 0:
+        raise ConfigError(f"--max-session-turns {turns} is out of range: use 0 (no bound) or more")
+    max_minutes = _positive("--max-session-minutes", float(getattr(options, "max_session_minutes", 65.0)))
+    record_audio = str(getattr(options, "record_audio", "failures"))
+    if record_audio not in {r.value for r in RecordAudio}:
+        raise ConfigError(f"--record-audio {record_audio!r} is not valid: use failures, all or none")
+    audio_mb = _positive("--record-audio-max-mb", float(getattr(options, "record_audio_max_mb", 200.0)), True)
     if options.sessions_per_user < 0:
         raise ConfigError("--sessions-per-user must be 0 (until the run ends) or more")
     mitigation = _mitigation(options)
@@ -235,7 +267,7 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         voice=options.s2s_voice or providers.DEFAULT_VOICES[protocol],
         instructions=options.s2s_instructions,
         turn_modes=turn_modes,
-        turns=options.turns,
+        turns=turns,
         sessions_per_user=options.sessions_per_user,
         pace=parse_pace(options.s2s_pace),
         chunk_ms=options.chunk_ms,
@@ -258,6 +290,10 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
         gemini_resume=bool(getattr(options, "gemini_resume", False)),
         mitigation=mitigation,
         budget=budget,
+        until_failure=until_failure,
+        max_session_minutes=max_minutes,
+        record_audio=RecordAudio(record_audio),
+        record_audio_max_mb=audio_mb,
     )
 
 

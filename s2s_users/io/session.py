@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus, InvalidURI
 
@@ -17,6 +18,7 @@ from s2s_users.core import events as ev
 from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.rotation import Handover
 from s2s_users.core.engine.table import State
+from s2s_users.core.metrics.flight import FlightRecorder
 from s2s_users.core.metrics.records import SessionRecord, TurnRecord
 from s2s_users.core.protocols.base import RealtimeProtocol
 from s2s_users.core.protocols.openai_realtime import ConnectRequest
@@ -26,6 +28,19 @@ from s2s_users.io.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocke
 Clock = Callable[[], float]
 #: The next connection of a conversation that handed its connection over (the adapter that spoke there in).
 Reconnect = Callable[[RealtimeProtocol, Handover], tuple[ConnectRequest, RealtimeProtocol]]
+
+
+class Evidence(Protocol):
+    """What a session keeps of itself beyond its record (``io/evidence.py``): its wire trail and audio."""
+
+    flight: FlightRecorder
+
+    def turn_ended(self, turn: TurnRecord) -> None:
+        """A turn's record is final (``--record-audio all`` writes its audio now)."""
+
+    def session_ended(self, record: SessionRecord) -> SessionRecord:
+        """Write what the session's end calls for; the record with the files it wrote (``evidence``)."""
+
 
 _HTTP_HINTS = {
     401: "the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key",
@@ -67,31 +82,46 @@ def _closed(exc: ConnectionClosed) -> tuple[int | None, str, bool]:
 
 
 @contextlib.contextmanager
-def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[None]:
+def _map_errors(
+    conversation: Conversation, clock: Clock, url: str, flight: FlightRecorder | None = None
+) -> Iterator[None]:
     """The exception boundary: websockets/OS errors → engine observations (then taxonomy codes).
 
-    Before ``session.created`` a failure is a rejected connection; after it, a transport failure.
+    Before ``session.created`` a failure is a rejected connection; after it, a transport failure. The flight
+    recorder hears of each by its kind only (exception texts may repeat the URL).
     """
+
+    def note(kind: str, text: str) -> None:
+        if flight is not None:
+            flight.connection(kind, clock(), text)
+
     try:
         yield
     except InvalidStatus as exc:
         status = exc.response.status_code
+        note("handshake.rejected", f"HTTP {status}")
         conversation.on_connect_failed(status, explain_rejection(status, url, ""), clock())
     except (InvalidURI, InvalidProxy) as exc:  # their text repeats the URL, which may hold a key or a password
+        note("handshake.failed", type(exc).__name__)
         conversation.on_connect_failed(None, explain_rejection(None, url, exc.msg), clock())
     except InvalidHandshake as exc:  # proxy errors (407 ...) are handshake errors
+        note("handshake.failed", type(exc).__name__)
         conversation.on_connect_failed(None, explain_rejection(None, url, str(exc)), clock())
     except ConnectionClosed as exc:
         broken = _protocol_failure(exc)
         if broken is not None:
+            note("closed", f"no close frame from the server; {broken}")
             # A malformed message, one layer down: the engine ends the session as protocol.unexpected.
             conversation.on_closed_by_us(None, broken, False)
             conversation.handle(ev.MalformedMessage(broken), clock())
         else:
             code, reason, frame = _closed(exc)
+            note("closed", f"close frame {code} {reason}".strip() if frame else f"no close frame {reason}".strip())
             conversation.on_connection_ended(code, reason, frame, clock())
     except (OSError, TimeoutError) as exc:
         detail = str(exc) or type(exc).__name__
+        errno = f" errno {exc.errno}" if isinstance(exc, OSError) and exc.errno is not None else ""
+        note("error", f"no close frame: {type(exc).__name__}{errno}")
         if conversation.state is State.CONNECTING and not conversation.session_id:
             conversation.on_connect_failed(None, explain_rejection(None, url, detail), clock())
         else:
@@ -107,6 +137,7 @@ def run_session(
     transport: TransportOptions = DEFAULT_TRANSPORT,
     clock: Clock = time.monotonic,
     reconnect: Reconnect | None = None,
+    evidence: Evidence | None = None,
 ) -> SessionRecord:
     """Play one conversation over one WebSocket, ``adapter`` speaking the provider's protocol; report turns as they
     end and the session at its end.
@@ -117,18 +148,26 @@ def run_session(
 
     ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
     session is then recorded as ``harness.stopped`` before the kill goes on.
+
+    ``evidence`` keeps the session's wire trail (its flight recorder hears every message and what happened to the
+    connection) and its audio; it writes them when the session ends, as its record says.
     """
     ws: WebSocket | None = None
+    flight = evidence.flight if evidence is not None else None
+    if evidence is not None:
+        on_turn = _also(on_turn, evidence.turn_ended)
     try:
         while True:
-            with _map_errors(conversation, clock, redact_url(request.url.split("?")[0])):
+            with _map_errors(conversation, clock, redact_url(request.url.split("?")[0]), flight):
                 ws = WebSocket.connect(request.url, request.headers, transport)
+                if flight is not None:
+                    flight.connection("handshake.ok", clock())
                 try:
-                    _drive(ws, adapter, conversation, on_turn, clock)
+                    _drive(ws, adapter, conversation, on_turn, clock, flight)
                 except Exception:
                     ws.abort()  # the connection failed: nothing to say to the server
                     raise
-                _close(ws, conversation)
+                _close(ws, conversation, flight, clock)
             if not conversation.awaiting_connection:
                 break
             assert reconnect is not None and conversation.handover is not None, "the caller cannot reconnect"
@@ -138,10 +177,39 @@ def run_session(
         # GreenletExit (Locust stopping the user), KeyboardInterrupt or a bug: the session is cut short here.
         conversation.on_stopped(clock())
         if ws is not None:
-            _close(ws, conversation)
-        _report(conversation, on_turn, on_session)
+            _close(ws, conversation, flight, clock)
+        _report(conversation, on_turn, on_session, evidence, clock)
         raise
-    return _report(conversation, on_turn, on_session)
+    return _report(conversation, on_turn, on_session, evidence, clock)
+
+
+def _also(first: Callable[[TurnRecord], None], then: Callable[[TurnRecord], None]) -> Callable[[TurnRecord], None]:
+    def both(turn: TurnRecord) -> None:
+        first(turn)
+        then(turn)
+
+    return both
+
+
+def _send(
+    ws: WebSocket, adapter: RealtimeProtocol, conversation: Conversation, flight: FlightRecorder | None, clock: Clock
+) -> None:
+    if flight is None:
+        for intent in conversation.take_intents():
+            adapter.apply(intent)
+        for message in adapter.messages_to_send():
+            ws.send(message)
+        return
+    # Message by message, so that each is named by the intent it carries out (none: the adapter's own, as setup).
+    now = clock()
+    for message in adapter.messages_to_send():
+        ws.send(message)
+        flight.sent(None, len(message), now)
+    for intent in conversation.take_intents():
+        adapter.apply(intent)
+        for message in adapter.messages_to_send():
+            ws.send(message)
+            flight.sent(intent, len(message), now)
 
 
 def _drive(
@@ -150,12 +218,10 @@ def _drive(
     conversation: Conversation,
     on_turn: Callable[[TurnRecord], None],
     clock: Clock,
+    flight: FlightRecorder | None = None,
 ) -> None:
     while not conversation.finished and not conversation.awaiting_connection:
-        for intent in conversation.take_intents():
-            adapter.apply(intent)
-        for message in adapter.messages_to_send():
-            ws.send(message)
+        _send(ws, adapter, conversation, flight, clock)
         for turn in conversation.take_new_turns():
             on_turn(turn)
         deadline = conversation.next_deadline()
@@ -164,16 +230,24 @@ def _drive(
         now = clock()
         if data is not None:
             adapter.receive_message(data)
-            for event in adapter.events_received():
+            events = adapter.events_received()
+            if flight is not None:
+                flight.received(events, len(data), now)
+            for event in events:
                 conversation.handle(event, now)
         conversation.on_timer(now)
 
 
-def _close(ws: WebSocket, conversation: Conversation) -> None:
+def _close(
+    ws: WebSocket, conversation: Conversation, flight: FlightRecorder | None = None, clock: Clock = time.monotonic
+) -> None:
     """Close with 1000 (a no-op when the socket is already gone) and note what the server sent back."""
     with contextlib.suppress(Exception):
         ws.close(code=1000)
     rcvd = ws.close_rcvd
+    if flight is not None:
+        answer = f"close frame {rcvd.code} {rcvd.reason}".strip() if rcvd is not None else "no close frame"
+        flight.connection("closed.by_us", clock(), f"we sent 1000; the server: {answer}")
     conversation.on_closed_by_us(
         rcvd.code if rcvd is not None else None, rcvd.reason if rcvd is not None else None, rcvd is not None
     )
@@ -183,9 +257,18 @@ def _report(
     conversation: Conversation,
     on_turn: Callable[[TurnRecord], None],
     on_session: Callable[[SessionRecord], None],
+    evidence: Evidence | None = None,
+    clock: Clock = time.monotonic,
 ) -> SessionRecord:
     for turn in conversation.take_new_turns():
         on_turn(turn)
     record = conversation.session_record()
+    if evidence is not None:
+        failure = (
+            f", first failure {record.failure_class} at turn {record.failure_turn}" if record.failure_class else ""
+        )
+        ended_by = f", ended by {record.end_class}" if record.end_class else ""
+        evidence.flight.connection("session.end", clock(), f"{record.outcome}{failure}{ended_by}")
+        record = evidence.session_ended(record)
     on_session(record)
     return record

@@ -41,7 +41,17 @@ def flag(text: str) -> bool:
     raise ValueError(text)
 
 
+UNTIL_FAILURE = "until-failure"
+
+
+def turn_count(text: str) -> int | str:
+    """``--turns``: a whole number, or ``until-failure``."""
+    value = text.strip()
+    return UNTIL_FAILURE if value == UNTIL_FAILURE else int(value)
+
+
 _KINDS: dict[Callable[[str], Any], str] = {
+    turn_count: "a whole number or until-failure",
     int: "a whole number",
     float: "a number",
     timespan: "a time span like 90s, 10m or 1h30m",
@@ -197,7 +207,38 @@ OPTIONS: tuple[Option, ...] = (
         "Budget: stop the whole run, every worker, once the estimated cost passes this many USD",
         type=float,
     ),
-    Option("--turns", 60, "Turns per session", type=int),
+    Option(
+        "--turns",
+        60,
+        "Turns per session; until-failure: loop the prompts until the session's first failure (and the turn after "
+        "it), the provider's cap, or a safety bound (--max-session-minutes, --max-session-turns)",
+        type=turn_count,
+    ),
+    Option(
+        "--max-session-minutes",
+        65.0,
+        "--turns until-failure: end a session cleanly (censored, outcome bounded) after this many minutes of wall time",
+        type=float,
+    ),
+    Option(
+        "--max-session-turns",
+        0,
+        "--turns until-failure: end a session cleanly (censored, outcome bounded) after this many turns; 0: no bound",
+        type=int,
+    ),
+    Option(
+        "--record-audio",
+        "failures",
+        "Audio evidence as WAV in the report folder: failures (the turn at a session's first failure and the one "
+        "before it), all (every turn), none; with the user's prompt audio as sent",
+        choices=("failures", "all", "none"),
+    ),
+    Option(
+        "--record-audio-max-mb",
+        200.0,
+        "Disk budget of the audio evidence (the run's evidence/ folder); once reached no more WAVs are written",
+        type=float,
+    ),
     Option("--sessions-per-user", 0, "Sessions each user plays back to back; 0 = until the run ends", type=int),
     Option("--s2s-pace", "realtime", "How fast prompt audio is sent: realtime, a speed factor like 4, or burst"),
     Option("--chunk-ms", 20, "Prompt audio per append message, in ms", type=int),

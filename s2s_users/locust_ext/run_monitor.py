@@ -17,6 +17,7 @@ from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.run_info import GeneratorHealth, RunInfo, with_pacing
 from s2s_users.core.version import versions
+from s2s_users.io.run_folder import keep_scenario, prompt_manifest
 from s2s_users.locust_ext.roles import is_master, worker_name
 from s2s_users.locust_ext.settings import run_options, target_description
 
@@ -86,7 +87,13 @@ class RunMonitor:
             lost_sessions=health.lost_sessions,
             user_exceptions=health.user_exceptions,
         )
+        prompts_dir, prompts = prompt_manifest(settings.prompts_dir)
+        scenario = keep_scenario(settings.report_dir, settings.mock_scenario) if settings.embedded_mock else None
         return RunInfo(
+            prompts_dir=prompts_dir,
+            prompts=prompts,
+            mock_scenario=None if scenario is None else scenario[0],
+            mock_scenario_sha256=None if scenario is None else scenario[1],
             run_id=settings.run_id,
             started_at=self.started_at,
             ended_at=self.ended_at,

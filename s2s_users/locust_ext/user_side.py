@@ -28,6 +28,7 @@ from s2s_users.core.protocols import gemini_wire
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
 from s2s_users.core.protocols.providers import MOCK_PATHS
 from s2s_users.core.redact import redact_url
+from s2s_users.io.evidence import EvidenceStore
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
 from s2s_users.io.sinks.influx import InfluxSink
@@ -84,6 +85,8 @@ class UserSide:
         self.scripts: dict[str, Script] = {}
         self.mock: MockServerProcess | None = None
         self.influx: InfluxSink | None = None
+        self.evidence: EvidenceStore | None = None
+        """Where this process's sessions write their evidence (the run folder's ``evidence/``)."""
         self.outbox = Outbox()
         self.active_sessions = 0
         self.pacing = LagHistogram()
@@ -117,6 +120,7 @@ class UserSide:
         self.influx = influx
         self.outbox.run_id = settings.run_id
         self.scripts = {mode: script_for(settings, mode) for mode in settings.turn_modes}
+        self.evidence = EvidenceStore(settings.report_dir, int(settings.record_audio_max_mb * 1e6))
         self.outbox.worker = worker_name(self.environment)
         if settings.embedded_mock:
             self._ensure_mock(settings)

@@ -16,6 +16,7 @@ from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.protocols.base import RealtimeProtocol
 from s2s_users.core.protocols.openai_realtime import ConnectRequest
+from s2s_users.io.evidence import SessionEvidence
 from s2s_users.io.session import run_session
 from s2s_users.locust_ext.hooks import user_side_of
 from s2s_users.locust_ext.stats import fire_turn
@@ -65,16 +66,30 @@ class OpenAIRealtimeUser(User):
             worker=rt.worker(),
             arm=self.arm,
         )
+        wall_offset = time.time() - time.monotonic()
+        script = rt.scripts[self.turn_mode]
+        assert rt.evidence is not None
+        evidence = SessionEvidence(
+            rt.evidence,
+            settings.record_audio,
+            script,
+            adapter.input_rate,
+            adapter.output_rate,
+            labels.worker,
+            session_id=lambda: conversation.session_id,
+            wall_offset=wall_offset,
+        )
         conversation = Conversation(
-            rt.scripts[self.turn_mode],
+            script,
             settings.engine_settings(
                 adapter.output_rate, self.turn_mode, self.model, self.arm, rt.learned_capacity.get(self.model)
             ),
             labels,
             now=time.monotonic(),
-            wall_offset=time.time() - time.monotonic(),
+            wall_offset=wall_offset,
             counts=adapter.counts,
             pacing=rt.pacing,
+            tape=evidence.tape,
         )
         events = self.environment.events
 
@@ -92,7 +107,14 @@ class OpenAIRealtimeUser(User):
             return next_connection(settings, self.model, self.turn_mode, url, previous, why)
 
         record = run_session(
-            request, adapter, conversation, on_turn, on_session, transport=rt.transport, reconnect=reconnect
+            request,
+            adapter,
+            conversation,
+            on_turn,
+            on_session,
+            transport=rt.transport,
+            reconnect=reconnect,
+            evidence=evidence,
         )
         self.sessions_played += 1
         refused = not record.session_id and record.close_frame_received and record.close_code in _PERMANENT_CLOSES

@@ -192,3 +192,29 @@ def test_mitigation_and_budget_options_are_checked_in_one_line(override: dict[st
     with pytest.raises(ConfigError, match=message) as info:
         settings_from_options(options(**override), mock_key="m")
     assert "\n" not in str(info.value)
+
+
+def test_turns_until_failure_takes_its_safety_bounds_from_their_options() -> None:
+    settings = settings_from_options(
+        options(turns="until-failure", max_session_minutes=2.5, max_session_turns=40), mock_key="m"
+    )
+    engine = settings.engine_settings(24_000, "manual")
+    assert settings.until_failure and engine.until_failure
+    assert engine.turns == 40 and engine.max_session_s == 150.0
+    assert not settings_from_options(options(), mock_key="m").engine_settings(24_000, "manual").until_failure
+
+
+@pytest.mark.parametrize(
+    ("override", "mentions"),
+    [
+        ({"turns": "until-never"}, "--turns"),
+        ({"turns": "until-failure", "max_session_minutes": 0.0}, "--max-session-minutes"),
+        ({"turns": "until-failure", "max_session_turns": -1}, "--max-session-turns"),
+        ({"record_audio": "some"}, "--record-audio"),
+        ({"record_audio_max_mb": -1.0}, "--record-audio-max-mb"),
+    ],
+)
+def test_bad_evidence_and_bound_options_are_one_line_errors(override: dict[str, object], mentions: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_options(options(**override), mock_key="m")
+    assert mentions in str(info.value) and "\n" not in str(info.value)

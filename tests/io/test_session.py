@@ -13,17 +13,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import soundfile as sf
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
+from s2s_users.core.config import RecordAudio
 from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.pacing import Pace
 from s2s_users.core.engine.script import build_script
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings, connect_request
+from s2s_users.io.evidence import EvidenceStore, SessionEvidence
 from s2s_users.io.session import run_session
 
 LABELS = SessionLabels("run", "m", "openai", "marin", "manual", "default", "local")
@@ -164,3 +168,54 @@ def test_a_server_that_goes_quiet_is_a_timeout_and_we_close_the_socket() -> None
         record, _ = play(url, turn_timeout_s=0.5)
     assert record.failure_class == "timeout.first_audio"
     assert closed.wait(5)
+
+
+def test_a_failed_session_leaves_its_wire_trail_and_the_audio_of_its_failing_turn_in_the_run_folder(
+    tmp_path: Path,
+) -> None:
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        await_turn(ws)
+        send(ws, type="response.created", response={"id": "r1"})
+        for _ in range(2):
+            send(ws, type="response.output_audio.delta", delta=AUDIO, response_id="r1")
+        send(ws, type="response.done", response={"id": "r1", "status": "completed"})
+        await_turn(ws)
+        send(ws, type="response.created", response={"id": "r2"})
+        send(ws, type="response.done", response={"id": "r2", "status": "completed"})  # zero audio
+        ws.recv()
+        ws.socket.shutdown(socket.SHUT_RDWR)  # then the drop, no close frame
+
+    adapter = OpenAIRealtimeProtocol(RealtimeSettings())
+    script = build_script([("p1", b"\x00\x10" * 4800)], 24_000, 20)
+    settings = EngineSettings(turns=3, pace=Pace(None), think_time_s=0.0, turn_timeout_s=5.0)
+    evidence = SessionEvidence(
+        EvidenceStore(tmp_path, 10_000_000), RecordAudio.FAILURES, script, 24_000, 24_000, "local",
+        session_id=lambda: conversation.session_id,
+    )  # fmt: skip
+    conversation = Conversation(
+        script, settings, LABELS, now=time.monotonic(), counts=adapter.counts, tape=evidence.tape
+    )
+    sessions: list[SessionRecord] = []
+    with server(handler) as url:
+        request = connect_request(url, "m", "key")
+        record = run_session(request, adapter, conversation, lambda t: None, sessions.append, evidence=evidence)
+    assert sessions == [record] and record.failure_class == "response.zero_audio"
+    assert record.evidence == tuple(
+        f"evidence/sess_T/{name}"
+        for name in ("flight.jsonl", "turn-001-assistant.wav", "turn-001-user.wav", "turn-002-assistant.wav",
+                     "turn-002-user.wav")
+    )  # fmt: skip
+    trail = [json.loads(line) for line in (tmp_path / "evidence/sess_T/flight.jsonl").read_text().splitlines()]
+    kinds = [(e["direction"], e["kind"]) for e in trail]
+    assert kinds[0] == ("connection", "handshake.ok") and ("sent", "session.update") in kinds
+    done = [e for e in trail if e["kind"] == "response.done"]
+    assert done[-1]["note"] == "status completed, 0 audio bytes in this response" and done[-1]["response_id"] == "r2"
+    assert done[0]["note"] == "status completed, 9600 audio bytes in this response"
+    assert trail[-2]["kind"] in ("closed", "error") and "no close frame" in trail[-2]["note"]
+    assert trail[-1]["kind"] == "session.end" and "ended by transport.closed_no_frame" in trail[-1]["note"]
+    text = (tmp_path / "evidence/sess_T/flight.jsonl").read_text()
+    assert "key" not in text.replace("kind", "") and AUDIO[:40] not in text  # no secrets, no payloads
+    assert sf.info(tmp_path / "evidence/sess_T/turn-001-assistant.wav").duration == record.turns[0].assistant_audio_s
+    assert sf.info(tmp_path / "evidence/sess_T/turn-002-assistant.wav").frames == 0
+    assert sf.info(tmp_path / "evidence/sess_T/turn-002-user.wav").duration == 0.2

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from s2s_users.core.exceptions import ConfigError
 from s2s_users.locust_ext.options import OPTIONS, Option, add_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +40,10 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "--prices": ("prices.toml", "prices.toml"),
     "--max-cost": ("2.5", 2.5),
     "--turns": ("7", 7),
+    "--max-session-minutes": ("30", 30.0),
+    "--max-session-turns": ("500", 500),
+    "--record-audio": ("all", "all"),
+    "--record-audio-max-mb": ("50", 50.0),
     "--sessions-per-user": ("2", 2),
     "--s2s-pace": ("4", "4"),
     "--chunk-ms": ("40", 40),
@@ -130,3 +135,12 @@ def test_the_example_locust_conf_sets_only_real_options_and_parses() -> None:
     assert keys and {key for key in keys if key in ours}, "the example sets some of our options"
     parsed = parse([], [str(example)])
     assert parsed.headless is True and parsed.shape == "ramp-and-hold" and parsed.check_min_capacity_minutes == 4.5
+
+
+def test_turns_take_a_number_or_until_failure_from_the_command_line_and_the_start_form() -> None:
+    assert parse(["--turns", "until-failure"], []).turns == "until-failure"
+    assert parse(["--turns", "12"], []).turns == 12
+    by_flag = {option.flag: option for option in OPTIONS}
+    assert by_flag["--turns"].parse(" until-failure ") == "until-failure"
+    with pytest.raises(ConfigError, match="--turns 'until-never' is not a whole number or until-failure"):
+        by_flag["--turns"].parse("until-never")

@@ -58,7 +58,7 @@ def test_typed_values_get_the_options_type() -> None:
 @pytest.mark.parametrize(
     ("field", "text", "message"),
     [
-        ("turns", "abc", "--turns 'abc' is not a whole number"),
+        ("turns", "abc", "--turns 'abc' is not a whole number or until-failure"),
         ("think_time", "soon", "--think-time 'soon' is not a number"),
         ("carrier", "radio", "--carrier 'radio' is not valid: use silence or noise or off"),
         ("check_ttfa_p9_5ms", "fast", "--check-ttfa-p95-ms 'fast' is not a number"),

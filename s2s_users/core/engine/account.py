@@ -57,6 +57,8 @@ class SessionAccount:
         self.session_audio_s = 0.0
         """Assistant audio in the current provider session (what its context holds): rotation and warning go by it."""
         self.session_turns = 0
+        self.bounded = False
+        """The session reached a safety bound of ``--turns until-failure`` and ended there, censored."""
         self._started_at = started_at
         self._wall_offset = wall_offset
         self._counts = counts
@@ -140,6 +142,15 @@ class SessionAccount:
         if session_id and session_id not in self.provider_session_ids:
             self.provider_session_ids.append(session_id)
 
+    @property
+    def first_failure_turn(self) -> int | None:
+        return self._failure.turn if self._failure is not None else None
+
+    @property
+    def started_at(self) -> float:
+        """When the session connected (monotonic seconds, the engine's clock)."""
+        return self._started_at
+
     def take_new_turns(self) -> list[TurnRecord]:
         out, self._new_turns = self._new_turns, []
         return out
@@ -153,6 +164,8 @@ class SessionAccount:
             return SessionOutcome.EXPIRED
         if self.end_class is FailureClass.HARNESS_STOPPED:
             return SessionOutcome.STOPPED
+        if self.bounded:
+            return SessionOutcome.BOUNDED
         return SessionOutcome.COMPLETED
 
     def progress(self) -> SessionRecord:

@@ -49,6 +49,7 @@ from s2s_users.core.failures import FailureClass
 from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, InjectContext, Intent
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.core.metrics.tape import AudioTape
 
 
 class IllegalTransition(RuntimeError):
@@ -75,17 +76,19 @@ class Conversation:
         wall_offset: float = 0.0,
         counts: ev.ProtocolCounts | None = None,
         pacing: LagHistogram | None = None,
+        tape: AudioTape | None = None,
     ) -> None:
         """``now`` is the monotonic clock at connect; ``wall_offset`` turns it into epoch seconds for records;
         ``counts`` is the adapter's count of legacy and unknown events, which the record reports; ``pacing`` (the
-        process's, shared by its sessions) gets the lag of every chunk of each turn that the harness did not cut."""
+        process's, shared by its sessions) gets the lag of every chunk of each turn that the harness did not cut;
+        ``tape`` (``--record-audio``) gets the audio of each turn's answer, for evidence."""
         self.script = script
         self.settings = settings
         self.labels = labels
         self.state = State.CONNECTING
         self.account = SessionAccount(
             labels,
-            settings.turns,
+            0 if settings.until_failure else settings.turns,
             now,
             wall_offset,
             counts or ev.ProtocolCounts(),
@@ -96,6 +99,7 @@ class Conversation:
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._wall_offset = wall_offset
         self._pacing = pacing
+        self._tape = tape
         self._setup_deadline = now + settings.turn_timeout_s
         self._announced_end = AnnouncedEnd.session_cap(now, settings.session_cap_s)
         self._resume_after_going_away = False
@@ -324,6 +328,8 @@ class Conversation:
             carrier=carrier,
             after_rotation=after_rotation,
         )
+        if self._tape is not None:
+            self._tape.begin(index)
         # Answers the server is still giving when this prompt's speech starts are talked over: stopping them then
         # is what a listening server does, never a failure.
         self._others.talked_over(self._turn.speech_starts_at())
@@ -388,6 +394,8 @@ class Conversation:
         if self._turn.response is None:  # no response.created came first: this audio starts the answer
             self._turn.response = self._new_response(event.response_id, now, solicited=True, reason=None)
         self._turn.response.count_audio(event.pcm, now)
+        if self._tape is not None:
+            self._tape.add(event.pcm)
 
     def _count_other(self, now: float, event: object) -> None:
         """Audio or text of another live response; audio of none (a straggler) counts for the session."""
@@ -504,7 +512,10 @@ class Conversation:
         if terminal or code in fl.TERMINAL:
             self.account.end_class = code
             self._fire(Trigger.SESSION_ENDED, now)
-        elif turn.index >= self.settings.turns:
+        elif self._after_first_failure(turn.index):
+            self._fire(Trigger.LAST_TURN_ENDED, now)
+        elif self.settings.last_turn(turn.index, now - self.account.started_at):
+            self.account.bounded = self.settings.until_failure
             self._fire(Trigger.LAST_TURN_ENDED, now)
         else:
             self._fire(Trigger.TURN_ENDED, now)
@@ -519,6 +530,8 @@ class Conversation:
             self._others.ended(turn.response.response_id)
         timing = turn.timing(self.settings.turn_mode)
         self.account.turn_ended(response.record(code, now, detail, done, timing, self._wall_offset))
+        if self._tape is not None:
+            self._tape.turn_ended(turn.index, failed=self.account.first_failure_turn is not None)
         if self._pacing is not None and code is not FailureClass.HARNESS_STOPPED:
             # A turn the harness cut was cut by the run's end, whose own work (stopping users, the report) can
             # hold the process up: its lag is the harness's, not the generator's under load.
@@ -538,7 +551,13 @@ class Conversation:
 
     def _reconnects_at_cap(self) -> bool:
         turn = self._turn
-        return self.settings.reconnect_on_cap and turn is not None and turn.index < self.settings.turns
+        return self.settings.reconnect_on_cap and turn is not None and not self.settings.last_turn(turn.index, 0.0)
+
+    def _after_first_failure(self, turn: int) -> bool:
+        """Until failure: the session ends one turn after its first failure (a failure that leaves the socket up;
+        the next turn shows what the service does after it, as the seed's drop on the next message)."""
+        first = self.account.first_failure_turn
+        return self.settings.until_failure and first is not None and turn > first
 
     def _think(self, now: float, _: object) -> None:
         self._think_until = now + self.settings.think_time_s

@@ -14,6 +14,12 @@ from s2s_users.core.metrics.cost import DEFAULT_PRICES, Prices
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
     turns: int = 60
+    """Fixed turns: the script's length. Until failure: the safety bound on turns (0: none)."""
+    until_failure: bool = False
+    """Loop the prompts until the session's first failure, the provider's cap or a safety bound
+    (``turns``, ``max_session_s``); reaching a bound ends the session cleanly, censored (``bounded``)."""
+    max_session_s: float | None = None
+    """Until failure: the safety bound on the session's wall time (engine clock, from connect)."""
     turn_mode: str = "manual"
     pace: Pace = field(default_factory=lambda: Pace(1.0))
     think_time_s: float = 1.0
@@ -41,6 +47,20 @@ class EngineSettings:
     """This session's model's prices, for the cost of each response."""
 
     def barges_in(self, turn: int) -> bool:
-        if self.barge_in_after_s is None or turn >= self.turns:
+        if self.barge_in_after_s is None or (self.turns and turn >= self.turns):
             return False  # the last turn has no next prompt to speak over it with
         return math.floor(turn * self.barge_in_share) > math.floor((turn - 1) * self.barge_in_share)
+
+    def last_turn(self, turn: int, session_s: float) -> bool:
+        """True when the session ends after ``turn`` (played ``session_s`` seconds in) without a failure."""
+        if not self.until_failure:
+            return turn >= self.turns
+        return self.bound_reached(turn, session_s)
+
+    def bound_reached(self, turn: int, session_s: float) -> bool:
+        """Until failure: a safety bound is reached (the session ends there, censored)."""
+        if not self.until_failure:
+            return False
+        by_turns = self.turns > 0 and turn >= self.turns
+        by_time = self.max_session_s is not None and session_s >= self.max_session_s
+        return by_turns or by_time

@@ -26,13 +26,16 @@ TurnOutcome = FailureClass | Literal["ok"]
 
 class SessionOutcome(enum.StrEnum):
     """How a session ended. ``expired`` (the provider's cap) and ``stopped`` (the run's end) are censored;
-    ``lost`` is a session whose worker died, censored at the worker's last report."""
+    ``lost`` is a session whose worker died, censored at the worker's last report; ``bounded`` is a session of
+    ``--turns until-failure`` that reached a safety bound (``--max-session-minutes`` / ``--max-session-turns``)
+    without a failure: censored there, as a completed script is, but saying the bound ended it."""
 
     COMPLETED = "completed"
     FAILED = "failed"
     STOPPED = "stopped"
     EXPIRED = "expired"
     LOST = "lost"
+    BOUNDED = "bounded"
 
 
 OUTCOMES = tuple(outcome.value for outcome in SessionOutcome)
@@ -205,6 +208,7 @@ class SessionRecord:
     """Assistant audio of no live response (a straggler after its response.done); counted in the totals."""
     barge_ins: int = 0
     reconnects: int = 0
+    """New connections the conversation went on over after the server announced its end (Gemini resumption)."""
     rotations: int = 0
     """Fresh provider sessions this conversation moved to by ``--rotate-after`` (never a failure)."""
     cap_reconnects: int = 0
@@ -217,7 +221,10 @@ class SessionRecord:
     """The turn after which the early warning fired (``capacity.warning``): the session passed its share of the
     expected capacity; None if it never did."""
     warning_audio_s: float | None = None
-    """New connections the conversation went on over after the server announced its end (Gemini resumption)."""
+    evidence: tuple[str, ...] = ()
+    """Files kept of the session (its wire trail, WAVs of its turns), relative to the run folder."""
+    evidence_note: str | None = None
+    """Why evidence the session called for was not (all) written: the audio budget, a full disk."""
     turns: tuple[TurnRecord, ...] = ()
 
     # The labels, read as the record's own fields (as they are stored).
@@ -263,6 +270,7 @@ class SessionRecord:
         data["unknown_events"] = dict(self.unknown_events)
         data["unsolicited_reasons"] = dict(self.unsolicited_reasons)
         data["provider_session_ids"] = list(self.provider_session_ids)
+        data["evidence"] = list(self.evidence)
         data["turns"] = [turn.to_dict() for turn in self.turns]
         return data
 
@@ -273,6 +281,7 @@ class SessionRecord:
         known["outcome"] = SessionOutcome(str(data["outcome"]))
         known["failure_class"] = _optional_code(data.get("failure_class"))
         known["end_class"] = _optional_code(data.get("end_class"))
+        known["evidence"] = tuple(str(path) for path in data.get("evidence", ()))
         known["turns"] = tuple(TurnRecord.from_dict(turn) for turn in data.get("turns", ()))
         known["provider_session_ids"] = tuple(str(i) for i in data.get("provider_session_ids", ()))
         return cls(**known)

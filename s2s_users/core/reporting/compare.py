@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.html import STYLE, html_table
 from s2s_users.core.reporting.plots import survival_svg_from
-from s2s_users.core.reporting.render import Table
+from s2s_users.core.reporting.render import Table, turns_cell
 from s2s_users.core.reporting.summary import ModelRow, Report
 
 COLUMNS = (
@@ -41,10 +41,14 @@ class Run:
 def _cells(row: ModelRow | None) -> tuple[str, ...]:
     if row is None:
         return ("—",) * (len(COLUMNS) - 1)
-    capacity = "not reached" if row.silent_capacity_median_s is None else f"{row.silent_capacity_median_s / 60:.2f} min"
+    capacity = (
+        f"more than {row.silent_capacity_lower_bound_s / 60:.2f} min (lower bound)"
+        if row.silent_capacity_median_s is None
+        else f"{row.silent_capacity_median_s / 60:.2f} min"
+    )
     return (
         str(row.sessions),
-        f"{row.turns_completed} / {row.turns_planned}",
+        turns_cell(row),
         "—" if row.median_turn_audio_s is None else f"{row.median_turn_audio_s:.2f} s",
         f"{row.total_audio_min:.2f} min",
         capacity,

@@ -8,12 +8,18 @@ from collections.abc import Sequence
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.plots import audio_per_turn_svg, failures_svg, survival_svg, ttfa_over_time_svg
 from s2s_users.core.reporting.render import (
+    FAILED_COLUMNS,
     HOW_TO_READ,
     Table,
     arms_table,
     budget_table,
+    budget_title,
+    capacity_table,
     cost_table,
     detail_table,
+    evidence_cell,
+    failed_cells,
+    failed_intro,
     pacing_table,
     pacing_warning,
     seed_table,
@@ -51,6 +57,20 @@ def html_table(table: Table, row_classes: Sequence[str] = ()) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _link(label: str, path: str) -> str:
+    return f'<a href="{html.escape(path, quote=True)}">{html.escape(label)}</a>'
+
+
+def failed_table(report: Report) -> str:
+    """The failed sessions with links to their evidence (paths relative to the run folder, as the report is)."""
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in FAILED_COLUMNS)
+    body = []
+    for row in report.failed:
+        cells = [html.escape(cell) for cell in failed_cells(row)] + [evidence_cell(row, _link, html.escape)]
+        body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
 def _figure(svg: str, caption: str) -> str:
     return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
@@ -78,6 +98,8 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
         "<h2>Sessions per model</h2>",
         html_table(seed_table(report)),
         html_table(detail_table(report)),
+        "<h2>Capacity: measured or lower bound</h2>",
+        html_table(capacity_table(report)),
         _figure(
             survival_svg(records),
             "Capacity to silent failure: share of sessions still without a silent failure after so many minutes "
@@ -92,12 +114,14 @@ def render_html(report: Report, records: Sequence[SessionRecord], info: RunInfo 
         html_table(taxonomy_table(report), taxonomy_classes),
     ]
     for model, budget in report.budgets.items():
-        parts += [f"<h2>Turn budget: {html.escape(model)}</h2>", html_table(budget_table(budget))]
+        parts += [f"<h2>{html.escape(budget_title(report, model))}</h2>", html_table(budget_table(budget))]
     if report.arms:
         parts += ["<h2>Session rotation: arms side by side</h2>", html_table(arms_table(report))]
     if report.warnings:
         parts += ["<h2>Early warning before each silent failure</h2>", html_table(warnings_table(report))]
     parts += ["<h2>Cost</h2>", html_table(cost_table(report))]
+    if report.failed:
+        parts += ["<h2>Failed sessions</h2>", f"<p>{html.escape(failed_intro(report))}</p>", failed_table(report)]
     if report.pacing:
         parts += ["<h2>Load generator pacing</h2>", html_table(pacing_table(report))]
     parts += ["<h2>How to read this</h2>", "<ul>"]

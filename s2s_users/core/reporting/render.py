@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from s2s_users.core.metrics.lag import LATE_P99_MS
 from s2s_users.core.reporting.run_info import RunInfo, header_rows
-from s2s_users.core.reporting.summary import ModelRow, Report
+from s2s_users.core.reporting.summary import FailedSessionRow, ModelRow, Report
 
 SEED_COLUMNS = (
     "Model",
@@ -37,10 +37,19 @@ def _capacity(row: ModelRow, with_ci: bool) -> str:
     return text
 
 
+def turns_cell(row: ModelRow) -> str:
+    """Turns completed over turns planned (``--turns until-failure`` plans none: it plays on to the failure)."""
+    if row.turns_planned:
+        return f"{row.turns_completed} / {row.turns_planned}"
+    return f"{row.turns_completed} (until failure)"
+
+
 def _seed_cells(row: ModelRow, with_ci: bool) -> tuple[str, ...]:
     return (
         row.model,
-        f"{row.turns_completed} / {row.turns_planned}",
+        f"{row.turns_completed} / {row.turns_planned}"
+        if row.turns_planned
+        else f"{row.turns_completed} (until failure)",
         _s(row.median_turn_audio_s),
         _s(row.p95_turn_audio_s),
         f"{row.total_audio_min:.2f} min",
@@ -54,6 +63,23 @@ Table = tuple[tuple[str, ...], list[tuple[str, ...]]]
 
 def seed_table(report: Report) -> Table:
     return SEED_COLUMNS, [_seed_cells(row, with_ci=True) for row in report.models]
+
+
+def capacity_table(report: Report) -> Table:
+    """Per model: whether the capacity to silent failure is measured or a lower bound, and what it rests on."""
+    header = ("Model", "Capacity to silent failure", "Basis", "Rests on")
+    rows: list[tuple[str, ...]] = []
+    for row in report.models:
+        bounded = f", {row.bounded_sessions} ended at the safety bound" if row.bounded_sessions else ""
+        censored = f"{row.censored_sessions} censored{bounded}"
+        if row.silent_capacity_median_s is not None:
+            capacity = f"{row.silent_capacity_median_s / 60:.2f} min"
+            rests = f"{row.silent_failure_sessions} of {row.sessions} sessions failed silently ({censored})"
+        else:
+            capacity = f"more than {row.silent_capacity_lower_bound_s / 60:.2f} min"
+            rests = f"{row.sessions} sessions, {row.silent_failure_sessions} failed silently ({censored})"
+        rows.append((row.model, capacity, str(row.capacity_basis), rests))
+    return header, rows
 
 
 def detail_table(report: Report) -> Table:
@@ -223,6 +249,57 @@ def cost_table(report: Report) -> Table:
     return header, rows
 
 
+FAILED_COLUMNS = ("Session", "Model", "First failure", "Turn", "Capacity", "Ended by", "Evidence")
+
+
+def evidence_label(path: str) -> str:
+    """A short name for an evidence file in a report row: ``flight``, ``turn 32 assistant``..."""
+    name = path.rsplit("/", 1)[-1]
+    if name == "flight.jsonl":
+        return "flight"
+    if name.startswith("turn-") and name.endswith(".wav"):
+        number, _, who = name.removesuffix(".wav").removeprefix("turn-").partition("-")
+        return f"turn {int(number)} {who}" if number.isdigit() else name
+    return name
+
+
+def failed_cells(row: FailedSessionRow) -> tuple[str, ...]:
+    """A failed session's cells but its evidence (``evidence_cell``)."""
+    return (
+        row.session_id or "—",
+        row.model,
+        row.failure_class,
+        "—" if row.failure_turn is None else str(row.failure_turn),
+        f"{row.capacity_s / 60:.2f} min",
+        row.end_class or "—",
+    )
+
+
+def evidence_cell(row: FailedSessionRow, link: Callable[[str, str], str], escape: Callable[[str], str] = str) -> str:
+    """Links to a failed session's evidence files; ``link(label, path)`` makes one in the output's own markup."""
+    files = ", ".join(link(evidence_label(path), path) for path in row.evidence) or "—"
+    return files + (f" ({escape(row.evidence_note)})" if row.evidence_note else "")
+
+
+def failed_intro(report: Report) -> str:
+    shown = len(report.failed)
+    more = f" (the first {shown} of {report.failed_sessions} shown)" if shown < report.failed_sessions else ""
+    return (
+        f"{report.failed_sessions} failed sessions{more}. Their evidence is in the run folder: the last wire events "
+        "before the failure (flight) and the audio of the turn at the failure and the one before it."
+    )
+
+
+def _md_link(label: str, path: str) -> str:
+    return f"[{label}]({path})"
+
+
+def budget_title(report: Report, model: str) -> str:
+    row = next((r for r in report.models if r.model == model), None)
+    rests = "" if row is None else f" ({row.silent_failure_sessions} of {row.sessions} sessions failed silently)"
+    return f"Turn budget: {model}, from the measured boundary{rests}"
+
+
 def budget_table(budget: tuple[tuple[int, int], ...]) -> Table:
     return ("Assistant audio per turn", "Turns before the ceiling"), [(f"{n} s", f"about {t}") for n, t in budget]
 
@@ -234,7 +311,12 @@ HOW_TO_READ = (
     "**Capacity to silent failure**: Kaplan–Meier median of the assistant audio accumulated before a session's "
     "first silent failure; sessions without one are censored. 'not reached': fewer than half failed silently.",
     "**Silent failures**: sessions with a failure that gave no error signal, over sessions.",
-    "**Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling.",
+    "**Measured or lower bound**: a capacity is *measured* when enough sessions failed silently for the median "
+    "to be reached; otherwise it is a *lower bound*: the median of what the sessions reached before they were "
+    "censored (the run's end, the script's end, or --turns until-failure's safety bound), which the true median "
+    "capacity is at least.",
+    "**Turn budget**: at N seconds of assistant audio per turn, how many turns fit before the measured ceiling "
+    "(only for a measured capacity).",
     "**TTFA**: from the end of the user's audio (manual: our commit; server VAD: the end of the prompt's speech) to "
     "the first audio delta. **Audible**: to the first sample a caller hears (over the silence floor): TTFA plus "
     "the answer's leading silence. **Endpointing** (server VAD): from the end of the speech to the server's "
@@ -279,12 +361,14 @@ def render_markdown(report: Report, info: RunInfo | None = None) -> str:
     lines += _md_table(seed_table(report))
     lines += [""]
     lines += _md_table(detail_table(report))
+    lines += ["", "## Capacity: measured or lower bound", ""]
+    lines += _md_table(capacity_table(report))
     lines += ["", "## Turn-taking", ""]
     lines += _md_table(turn_taking_table(report))
     lines += ["", "## Failure taxonomy", ""]
     lines += _md_table(taxonomy_table(report, code=lambda c: f"`{c}`"))
     for model, budget in report.budgets.items():
-        lines += ["", f"## Turn budget: {model}", ""]
+        lines += ["", f"## {budget_title(report, model)}", ""]
         lines += _md_table(budget_table(budget))
     if report.arms:
         lines += ["", "## Session rotation: arms side by side", ""]
@@ -294,6 +378,13 @@ def render_markdown(report: Report, info: RunInfo | None = None) -> str:
         lines += _md_table(warnings_table(report))
     lines += ["", "## Cost", ""]
     lines += _md_table(cost_table(report))
+    if report.failed:
+        lines += ["", "## Failed sessions", "", failed_intro(report), ""]
+        failed = [
+            tuple(c.replace("|", "\\|") for c in (*failed_cells(row), evidence_cell(row, _md_link)))
+            for row in report.failed
+        ]
+        lines += markdown_table(FAILED_COLUMNS, failed)
     if report.pacing:
         lines += ["", "## Load generator pacing", ""]
         lines += _md_table(pacing_table(report))
@@ -308,6 +399,9 @@ def render_text(report: Report, info: RunInfo | None = None) -> str:
     rows = [SEED_COLUMNS] + [_seed_cells(row, with_ci=False) for row in report.models]
     widths = [max(len(row[i]) for row in rows) for i in range(len(SEED_COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    _, capacities = capacity_table(report)
+    lines += ["", "Capacity to silent failure:"]
+    lines += [f"  {model}: {capacity}, {basis} ({rests})" for model, capacity, basis, rests in capacities]
     failures = [t for t in report.taxonomy if t.turns or t.first_failures or t.session_ends]
     if failures:
         lines += ["", "Failure taxonomy (turns / sessions first failing / sessions ended by):"]

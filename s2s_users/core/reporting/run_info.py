@@ -49,6 +49,15 @@ class GeneratorHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptFile:
+    """One file of the prompt folder the run played, with its hash: the prompt manifest of the run."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunInfo:
     run_id: str
     started_at: float | None = None
@@ -58,6 +67,12 @@ class RunInfo:
     options: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     health: GeneratorHealth = field(default_factory=GeneratorHealth)
+    prompts_dir: str = ""
+    prompts: tuple[PromptFile, ...] = ()
+    """Every file of the prompt folder (audio and manifest) with its sha256."""
+    mock_scenario: str | None = None
+    """The embedded mock's scenario file as copied into the run folder (None: the built-in profiles, or no mock)."""
+    mock_scenario_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,6 +90,12 @@ class RunInfo:
             options=dict(data.get("options") or {}),
             versions={str(k): str(v) for k, v in dict(data.get("versions") or {}).items()},
             health=health,
+            prompts_dir=str(data.get("prompts_dir", "")),
+            prompts=tuple(
+                PromptFile(str(p["file"]), str(p["sha256"]), int(p.get("bytes", 0))) for p in data.get("prompts") or ()
+            ),
+            mock_scenario=data.get("mock_scenario"),
+            mock_scenario_sha256=data.get("mock_scenario_sha256"),
         )
 
 
@@ -121,5 +142,9 @@ def header_rows(info: RunInfo) -> list[tuple[str, str]]:
         ),
         ("Options", options or "—"),
     ]
+    if info.prompts:
+        rows.append(("Prompts", f"{info.prompts_dir}: {len(info.prompts)} files, sha256 in run.json"))
+    if info.mock_scenario is not None:
+        rows.append(("Mock scenario", f"{info.mock_scenario} (sha256 {info.mock_scenario_sha256})"))
     rows += [("Warning", note) for note in health.warnings()]
     return rows

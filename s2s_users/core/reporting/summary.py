@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -14,6 +15,15 @@ from s2s_users.core.metrics.survival import kaplan_meier
 from s2s_users.core.reporting.mitigation import ArmRow, CostRow, WarningRow, arm_rows, cost_rows, warning_rows
 
 BUDGET_SECONDS = (3, 5, 8, 10, 15, 20, 30)
+
+
+class CapacityBasis(enum.StrEnum):
+    """What a model's capacity to silent failure rests on."""
+
+    MEASURED = "measured"
+    """Silent failures were observed: the Kaplan–Meier median is reached."""
+    LOWER_BOUND = "lower bound"
+    """Too few sessions failed silently (all censored, or fewer than half): the capacity is more than this."""
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -54,6 +64,15 @@ class ModelRow:
     censored_sessions: int
     lost_sessions: int
     unsolicited_responses: int = 0
+    silent_capacity_lower_bound_s: float = 0.0
+    """Every session's capacity is at least what it reached (censored or not), so their median is a lower bound
+    of the median capacity: what a model without a measured boundary is known to hold."""
+    bounded_sessions: int = 0
+    """Sessions of ``--turns until-failure`` that ended at a safety bound (censored)."""
+
+    @property
+    def capacity_basis(self) -> CapacityBasis:
+        return CapacityBasis.LOWER_BOUND if self.silent_capacity_median_s is None else CapacityBasis.MEASURED
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +120,41 @@ class PacingRow:
 
 
 ALL_WORKERS = "all"
+#: Failed sessions listed one per row in the report (the first ones of the run; sessions.jsonl has them all).
+FAILED_ROWS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSessionRow:
+    """One failed session, with the evidence kept of it (paths relative to the run folder)."""
+
+    session_id: str
+    model: str
+    worker: str
+    failure_class: str
+    failure_turn: int | None
+    capacity_s: float
+    end_class: str | None
+    evidence: tuple[str, ...]
+    evidence_note: str | None
+
+
+def failed_rows(records: Sequence[SessionRecord], limit: int = FAILED_ROWS) -> tuple[FailedSessionRow, ...]:
+    failed = sorted((r for r in records if r.outcome == SessionOutcome.FAILED), key=lambda r: r.started_at)
+    return tuple(
+        FailedSessionRow(
+            session_id=r.session_id,
+            model=r.model,
+            worker=r.worker,
+            failure_class=str(r.failure_class),
+            failure_turn=r.failure_turn,
+            capacity_s=r.capacity_to_failure_s,
+            end_class=None if r.end_class is None else str(r.end_class),
+            evidence=r.evidence,
+            evidence_note=r.evidence_note,
+        )
+        for r in failed[:limit]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +176,10 @@ class Report:
     @property
     def cost_usd(self) -> float:
         return sum(row.cost_usd for row in self.costs)
+
+    failed: tuple[FailedSessionRow, ...] = ()
+    """The first ``FAILED_ROWS`` failed sessions, with their evidence."""
+    failed_sessions: int = 0
 
     @property
     def generator_late(self) -> bool:
@@ -162,6 +220,8 @@ def _model_row(model: str, records: Sequence[SessionRecord]) -> ModelRow:
         censored_sessions=sum(r.silent_censored for r in records),
         lost_sessions=sum(r.end_class == FailureClass.WORKER_LOST for r in records),
         unsolicited_responses=sum(r.unsolicited_responses for r in records),
+        silent_capacity_lower_bound_s=percentile([r.capacity_to_silent_failure_s for r in records], 50) or 0.0,
+        bounded_sessions=sum(r.outcome == SessionOutcome.BOUNDED for r in records),
     )
 
 
@@ -246,12 +306,16 @@ def build_report(records: Sequence[SessionRecord], pacing: Mapping[str, LagHisto
         arms=arm_rows(records),
         warnings=warning_rows(records),
         costs=cost_rows(records),
+        failed=failed_rows(records),
+        failed_sessions=sum(r.outcome == SessionOutcome.FAILED for r in records),
     )
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
     """JSON-safe: tuples become lists; no NaN or infinities are produced by build_report."""
     data = asdict(report)
+    for row, model in zip(report.models, data["models"], strict=True):
+        model["capacity_basis"] = str(row.capacity_basis)
     data["budgets"] = {
         model: [{"seconds_per_turn": n, "turns": t} for n, t in rows] for model, rows in report.budgets.items()
     }

@@ -75,3 +75,33 @@ def test_all_of_this_runs_in_well_under_a_second_each() -> None:
     play(_profile(faults_at={2: Fault.STALL}))
     # CPU time, not wall time: a hang detector on a fake clock, not a speed target.
     assert time.process_time() - started < 1.0
+
+
+def test_until_failure_plays_on_past_any_turn_count_to_the_failure_and_the_turn_after_it() -> None:
+    played = play(DEFAULT_PROFILES["gpt-realtime-2"], turns=0, until_failure=True, max_session_s=None)
+    record = played.record
+    assert record.outcome == "failed" and record.failure_class == "response.zero_audio"
+    assert record.end_class == "transport.closed_no_frame" and record.turns_planned == 0
+    assert len(record.turns) == record.failure_turn + 1
+    assert 300.0 <= record.capacity_to_silent_failure_s <= 315.0
+
+
+def test_until_failure_ends_a_healthy_session_at_its_wall_time_bound_as_bounded_and_censored() -> None:
+    played = play(DEFAULT_PROFILES["gpt-realtime"], turns=0, until_failure=True, max_session_s=120.0)
+    record = played.record
+    assert record.outcome == "bounded" and record.failure_class is None and record.end_class is None
+    assert record.censored and record.silent_censored
+    assert 120.0 <= record.ended_at - record.started_at <= 120.0 + 60.0
+    assert record.close_code == 1000
+
+
+def test_until_failure_ends_a_healthy_session_at_its_turn_bound() -> None:
+    played = play(_profile(), turns=4, until_failure=True, max_session_s=3_600.0)
+    assert played.record.outcome == "bounded" and len(played.record.turns) == 4
+
+
+def test_a_failure_that_leaves_the_socket_up_ends_an_until_failure_session_one_turn_later() -> None:
+    played = play(_profile(faults_at={2: Fault.NEAR_SILENT}), turns=0, until_failure=True, max_session_s=3_600.0)
+    record = played.record
+    assert record.failure_class == "response.near_silent" and record.failure_turn == 2
+    assert [t.turn for t in record.turns] == [1, 2, 3] and record.outcome == "failed"

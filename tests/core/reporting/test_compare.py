@@ -35,6 +35,7 @@ def test_the_table_pairs_each_models_numbers_and_marks_what_a_run_lacks() -> Non
     ]  # fmt: skip
     capacity = header.index("Capacity to silent failure")
     assert rows[2][capacity] == "5.00 min" and rows[3][capacity] == "4.00 min"
+    assert rows[0][capacity] == "more than 3.00 min (lower bound)"  # every session censored at 3 minutes
     assert set(rows[1][1:]) == {"—"}  # run B has no gpt-realtime sessions
     text = render_text(*runs())
     assert text.startswith("A = before\nB = after")

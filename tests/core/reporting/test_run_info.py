@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from s2s_users.core.reporting.render import render_markdown, render_text
-from s2s_users.core.reporting.run_info import GeneratorHealth, RunInfo, header_rows, with_pacing
+from s2s_users.core.reporting.run_info import GeneratorHealth, PromptFile, RunInfo, header_rows, with_pacing
 from s2s_users.core.reporting.summary import build_report
 from tests.core.reporting.test_summary import seed_records
 
@@ -18,11 +18,21 @@ INFO = RunInfo(
     options={"turns": 60, "s2s_model": "a:3,b:1", "check_ttfa_p95_ms": None},
     versions={"python": "3.11.2", "s2s_users": "0.1.0", "locust": "2.47.0"},
     health=GeneratorHealth(cpu_max_percent={"local": 35.0}, lost_workers=0),
+    prompts_dir="/prompts",
+    prompts=(PromptFile("p1.wav", "ab" * 32, 4_800),),
+    mock_scenario="mock-scenario.toml",
+    mock_scenario_sha256="cd" * 32,
 )
 
 
 def test_run_info_round_trips_through_json() -> None:
     assert RunInfo.from_dict(json.loads(json.dumps(INFO.to_dict()))) == INFO
+
+
+def test_the_header_names_the_prompts_and_the_scenario_kept_to_repeat_the_run() -> None:
+    rows = dict(header_rows(INFO))
+    assert rows["Prompts"] == "/prompts: 1 files, sha256 in run.json"
+    assert rows["Mock scenario"] == f"mock-scenario.toml (sha256 {'cd' * 32})"
 
 
 def test_the_header_names_times_users_target_versions_health_and_given_options() -> None:

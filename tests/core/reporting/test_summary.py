@@ -14,6 +14,7 @@ from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionRecord, TurnRecord
+from s2s_users.core.reporting.html import render_html
 from s2s_users.core.reporting.render import render_markdown, render_text
 from s2s_users.core.reporting.summary import build_report, report_to_dict
 from s2s_users.io.reports import load_pacing, load_sessions, write_pacing, write_report
@@ -61,6 +62,40 @@ def test_the_seed_table_numbers() -> None:
     assert failing.silent_capacity_median_s == 300.0  # KM median over 300 and 306
     assert failing.total_audio_min == pytest.approx((300 + 306) / 60)
     assert dict(report.budgets["gpt-realtime-2"])[10] == 30
+
+
+def test_each_model_says_whether_its_capacity_is_measured_or_a_lower_bound_and_on_how_many_sessions() -> None:
+    bounded = with_changes(session("gpt-realtime", [6.0] * 20, planned=0), outcome="bounded")
+    report = build_report([*seed_records(), bounded])
+    healthy, failing = report.models
+    assert str(healthy.capacity_basis) == "lower bound" and healthy.bounded_sessions == 1
+    assert healthy.silent_capacity_lower_bound_s == 150.0  # the median of 180 and 120 s reached
+    assert str(failing.capacity_basis) == "measured"
+    markdown, text = render_markdown(report), render_text(report)
+    assert (
+        "| gpt-realtime | more than 2.50 min | lower bound | 2 sessions, 0 failed silently (2 censored, 1 ended "
+        in (markdown)
+    )
+    assert "| gpt-realtime-2 | 5.00 min | measured | 2 of 2 sessions failed silently (0 censored) |" in markdown
+    assert "## Turn budget: gpt-realtime-2, from the measured boundary (2 of 2 sessions failed silently)" in markdown
+    assert "gpt-realtime: more than 2.50 min, lower bound" in text
+    assert [m["capacity_basis"] for m in report_to_dict(report)["models"]] == ["lower bound", "measured"]
+    assert "gpt-realtime" not in report.budgets
+
+
+def test_failed_sessions_are_listed_with_links_to_their_evidence() -> None:
+    files = ("evidence/sess_1/flight.jsonl", "evidence/sess_1/turn-031-assistant.wav")
+    failed = with_changes(seed_records()[1], session_id="sess_1", evidence=files, evidence_note="disk full")
+    failed = SessionRecord.from_dict(json.loads(json.dumps(failed.to_dict())))  # as sessions.jsonl keeps it
+    report = build_report([seed_records()[0], failed])
+    assert report.failed_sessions == 1 and report.failed[0].evidence == files
+    markdown = render_markdown(report)
+    assert "| sess_1 | gpt-realtime-2 | response.zero_audio | 31 | 5.00 min | transport.closed_no_frame | " in markdown
+    assert "[flight](evidence/sess_1/flight.jsonl), [turn 31 assistant](evidence/sess_1/turn-031-assistant.wav)" in (
+        markdown
+    )
+    page = render_html(report, [failed])
+    assert '<a href="evidence/sess_1/turn-031-assistant.wav">turn 31 assistant</a> (disk full)' in page
 
 
 def test_the_taxonomy_lists_every_code_with_counts() -> None:
