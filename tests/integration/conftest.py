@@ -43,6 +43,15 @@ def run_locust(report_dir: Path, *args: str, timeout: float = 300, env: dict[str
     return LocustRun(process.returncode, process.stdout, process.stderr, report_dir)
 
 
+def private_master_port() -> tuple[str, ...]:
+    """``--processes N`` binds Locust's default master port (5557) unless told otherwise: a port of the test's own,
+    so that another run on the machine cannot take it."""
+    from tests.support.influx import free_port
+
+    port = str(free_port())
+    return ("--master-bind-port", port, "--master-port", port)
+
+
 @pytest.fixture
 def locust_run(tmp_path: Path) -> Any:
     def run(*args: str, **kwargs: Any) -> LocustRun:

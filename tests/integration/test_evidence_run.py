@@ -10,6 +10,7 @@ from typing import Any
 
 import soundfile as sf
 
+from tests.integration.conftest import private_master_port
 from tests.integration.test_endurance_run import by_model
 
 FASTER = ["--s2s-pace", "40", "--mock-time-scale", "40", "--think-time", "0.05", "--chunk-ms", "100"]
@@ -17,7 +18,8 @@ FASTER = ["--s2s-pace", "40", "--mock-time-scale", "40", "--think-time", "0.05",
 
 def test_until_failure_measures_the_seeds_boundary_and_keeps_the_evidence_of_each_failure(locust_run: Any) -> None:
     run = locust_run(
-        "-u", "4", "-r", "4", "--processes", "2", "--sessions-per-user", "1", "--turns", "until-failure",
+        "-u", "4", "-r", "4", "--processes", "2", *private_master_port(), "--sessions-per-user", "1",
+        "--turns", "until-failure",
         "--max-session-minutes", "0.2", "--mock-scenario", "seed.toml", "--run-time", "2m", *FASTER,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]

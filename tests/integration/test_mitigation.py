@@ -10,7 +10,7 @@ import pytest
 
 from s2s_users.core.events import Usage
 from s2s_users.core.metrics.cost import DEFAULT_TABLE
-from tests.integration.conftest import LocustRun
+from tests.integration.conftest import LocustRun, private_master_port
 
 FAST = ("--s2s-pace", "20", "--mock-time-scale", "20", "--think-time", "0.05", "--chunk-ms", "100")
 
@@ -60,7 +60,8 @@ def test_an_ab_run_rotates_half_the_users_and_the_rotated_arm_survives_all_60_tu
 
 def test_the_cost_budget_stops_every_worker_and_matches_the_recorded_usage(locust_run: Any) -> None:
     run = locust_run(
-        "--processes", "2", "-u", "4", "-r", "4", "--turns", "60", "--run-time", "4m", *FAST, "--max-cost", "0.05",
+        "--processes", "2", *private_master_port(), "-u", "4", "-r", "4", "--turns", "60", "--run-time", "4m", *FAST,
+        "--max-cost", "0.05",
         timeout=240,
     )  # fmt: skip
     assert run.returncode == 3, run.stderr[-3000:]
