@@ -63,8 +63,12 @@ class Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     """Read a scenario file; a name without a folder is looked up in the bundled ``scenarios/`` too."""
-    if not path.exists() and path.parent == Path(".") and (SCENARIO_DIR / path.name).exists():
-        path = SCENARIO_DIR / path.name
+    if not path.exists() and path.parent == Path("."):
+        # A bundled scenario by name: "seed" or "seed.toml".
+        for name in (path.name, f"{path.name}.toml"):
+            if (SCENARIO_DIR / name).exists():
+                path = SCENARIO_DIR / name
+                break
     if not path.is_file():
         bundled = ", ".join(sorted(p.name for p in SCENARIO_DIR.glob("*.toml")))
         raise ConfigError(f"scenario file {path} not found: give a TOML or JSON file (bundled: {bundled})")

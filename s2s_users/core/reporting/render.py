@@ -142,8 +142,6 @@ def turn_taking_table(report: Report) -> Table:
 def _lag_ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} ms"
 
-    return "—" if value is None else f"{value:.1f} ms"
-
 
 def pacing_table(report: Report) -> Table:
     header = ("Worker", "Chunks", "Lag p50", "Lag p99", "Lag max", "Kept its clock")

@@ -19,8 +19,9 @@ def test_every_bundled_scenario_loads(path: Path) -> None:
     assert scenario.models and all(model in scenario.profiles for model in scenario.models)
 
 
-def test_a_bundled_scenario_is_found_by_its_bare_name() -> None:
+def test_a_bundled_scenario_is_found_by_its_file_name_or_its_bare_name() -> None:
     assert load_scenario(Path("seed.toml")).profiles["gpt-realtime-2"].ceiling_s == 300
+    assert load_scenario(Path("seed")).profiles["gpt-realtime-2"].ceiling_s == 300
 
 
 def test_profiles_carry_what_the_file_says_and_keep_the_built_in_models() -> None:
