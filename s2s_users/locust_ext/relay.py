@@ -102,8 +102,8 @@ class Outbox:
         self._dirty.add(key)
         return key
 
-    def turn_finished(self, key: str, model: str, turn: TurnRecord) -> None:
-        self._turns.append(TurnEvent.of(model, turn))
+    def turn_finished(self, key: str, model: str, turn: TurnRecord, arm: str = "") -> None:
+        self._turns.append(TurnEvent.of(model, turn, arm))
         if key in self._open:
             self._dirty.add(key)
 

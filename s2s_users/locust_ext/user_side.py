@@ -20,7 +20,6 @@ import gevent
 from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Carrier, Script, build_script
 from s2s_users.core.metrics.lag import LagHistogram
-from s2s_users.core.metrics.live import live_group
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.model_mix import model_sequence
@@ -211,7 +210,7 @@ class UserSide:
         return self.outbox.session_started(session)
 
     def turn_finished(self, labels: SessionLabels, key: str, session_id: str, turn: TurnRecord) -> None:
-        self.outbox.turn_finished(key, live_group(labels), turn)
+        self.outbox.turn_finished(key, labels.model, turn, labels.arm)
         if self.influx is not None:
             self.influx.write_turn(labels, session_id, turn)
 

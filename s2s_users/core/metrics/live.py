@@ -16,7 +16,7 @@ from typing import Any
 
 from s2s_users.core.failures import SILENT, FailureClass, FailureKind, kind_of
 from s2s_users.core.metrics.lag import LATE_P99_MS, LagFigures, LagHistogram, merged
-from s2s_users.core.metrics.records import SessionLabels, SessionOutcome, SessionRecord, TurnRecord
+from s2s_users.core.metrics.records import SessionOutcome, SessionRecord, TurnRecord
 from s2s_users.core.metrics.survival import SurvivalCurve, kaplan_meier_counts
 
 #: Capacity is kept to the second in the live view (the report uses exact values).
@@ -26,11 +26,6 @@ TTFA_BIN_MS = 10.0
 TIMELINE_FIRST_BUCKET_S = 10.0
 TIMELINE_MAX_BUCKETS = 120
 _SILENT_CODES = frozenset(code.value for code in SILENT)
-
-
-def live_group(labels: SessionLabels) -> str:
-    """The live view's row for a session: its model, and its A/B arm when the run has one."""
-    return f"{labels.model} · {labels.arm}" if labels.arm else labels.model
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +38,24 @@ class TurnEvent:
     assistant_audio_s: float
     ttfa_ms: float | None
     solicited: bool = True
+    arm: str = ""
 
     @classmethod
-    def of(cls, model: str, turn: TurnRecord) -> TurnEvent:
-        return cls(model, turn.started_at, str(turn.outcome), turn.assistant_audio_s, turn.ttfa_ms, turn.solicited)
+    def of(cls, model: str, turn: TurnRecord, arm: str = "") -> TurnEvent:
+        return cls(model, turn.started_at, str(turn.outcome), turn.assistant_audio_s, turn.ttfa_ms, turn.solicited, arm)
 
     def to_list(self) -> list[Any]:
-        return [self.model, self.started_at, self.outcome, self.assistant_audio_s, self.ttfa_ms, self.solicited]
+        return [
+            self.model, self.started_at, self.outcome, self.assistant_audio_s, self.ttfa_ms, self.solicited, self.arm
+        ]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list[Any]) -> TurnEvent:
         model, started_at, outcome, audio_s, ttfa_ms, *rest = data
         solicited = bool(rest[0]) if rest else True
+        arm = str(rest[1]) if len(rest) > 1 else ""
         ttfa = None if ttfa_ms is None else ttfa_ms
-        return cls(str(model), float(started_at), str(outcome), float(audio_s), ttfa, solicited)
+        return cls(str(model), float(started_at), str(outcome), float(audio_s), ttfa, solicited, arm)
 
 
 class Histogram:
@@ -129,6 +128,8 @@ class ModelLive:
     """Running aggregates of one model."""
 
     model: str
+    arm: str = ""
+    """The A/B arm of this row's sessions (empty without an A/B test): rows are per model and arm."""
     active: int = 0
     sessions: int = 0
     turns_ok: int = 0
@@ -175,14 +176,16 @@ class LiveView:
         self.pacing: dict[str, LagHistogram] = {}
         """Per worker: how late its chunks went out (turns the harness cut are left out)."""
 
-    def _model(self, model: str) -> ModelLive:
-        if model not in self.models:
-            self.models[model] = ModelLive(model)
-        return self.models[model]
+    def _model(self, model: str, arm: str = "") -> ModelLive:
+        """The row of a model (and arm): shown as ``model · arm`` when the run has arms."""
+        key = f"{model} · {arm}" if arm else model
+        if key not in self.models:
+            self.models[key] = ModelLive(model, arm)
+        return self.models[key]
 
     def add_turn(self, event: TurnEvent) -> None:
         self.timeline.start(event.started_at)
-        row = self._model(event.model)
+        row = self._model(event.model, event.arm)
         if not event.solicited:
             row.unsolicited += 1  # the server answered unasked: its audio counts, its latency means nothing
         if event.outcome == "ok" and not event.solicited:
@@ -205,7 +208,7 @@ class LiveView:
 
     def add_session(self, record: SessionRecord) -> None:
         """Session-level aggregates only: its turns arrive as turn events (lost sessions have none)."""
-        row = self._model(live_group(record.labels))
+        row = self._model(record.model, record.arm)
         row.sessions += 1
         row.cost_usd += record.estimated_cost_usd
         row.warned += record.warning_turn is not None
@@ -245,13 +248,13 @@ class LiveView:
         """One open session's progress moved on (``old`` → ``new``), began (no ``old``) or ended (no ``new``): the
         master's live view follows each batch's changes, not every open session once a second per worker."""
         if old is not None:
-            row = self._model(live_group(old.labels))
+            row = self._model(old.model, old.arm)
             row.active -= 1
             row.open_cost_usd -= old.estimated_cost_usd
             row.open_warned -= old.warning_turn is not None
             _count_capacity(row.open_capacity, old.capacity_to_silent_failure_s, old.silent_censored, by=-1)
         if new is not None:
-            row = self._model(live_group(new.labels))
+            row = self._model(new.model, new.arm)
             row.active += 1
             row.open_cost_usd += new.estimated_cost_usd
             row.open_warned += new.warning_turn is not None

@@ -43,6 +43,8 @@ class ModelSummary:
     turn_audio_p50_s: float | None
     turn_audio_p95_s: float | None
     cost_usd: float
+    arm: str = ""
+    """The A/B arm of a live row (runs with --ab-rotate-after); final summaries are per model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +66,13 @@ def _minutes(seconds: float | None) -> float | None:
 def live_summaries(view: LiveView) -> list[ModelSummary]:
     """Per model, the Sessions tab's numbers now (open sessions count as censored where they are)."""
     summaries = []
-    for model, row in sorted(view.models.items()):
+    for _, row in sorted(view.models.items()):
         curve = row.survival()
         low, high = curve.median_ci()
         summaries.append(
             ModelSummary(
-                model=model,
+                model=row.model,
+                arm=row.arm,
                 final=False,
                 active=row.active,
                 sessions_ended=row.sessions,

@@ -102,3 +102,19 @@ def test_chunk_lags_are_merged_per_worker_and_the_run_is_late_when_its_p99_is() 
     assert [(name, figures.late) for name, figures in workers] == [("worker-1", False), ("worker-2", True)]
     snapshot = view.snapshot()["pacing"]
     assert snapshot["run"]["late"] and snapshot["workers"]["worker-1"]["chunks"] == 50
+
+
+def test_an_ab_run_has_a_row_per_model_and_arm_with_its_cost_and_warnings() -> None:
+    view = LiveView()
+    control = make_session("c", arm="control", estimated_cost_usd=0.25, warning_turn=2)
+    rotated = make_session("r", arm="rotated", estimated_cost_usd=0.5)
+    for record in (control, rotated):
+        for turn in record.turns:
+            view.add_turn(TurnEvent.from_list(TurnEvent.of(record.model, turn, record.arm).to_list()))
+        view.add_session(record)
+    view.replace_open(None, make_session("o", arm="rotated", estimated_cost_usd=0.125, warning_turn=1))
+    rows = {row["model"]: row for row in view.table_rows()}
+    assert sorted(rows) == ["gpt-realtime · control", "gpt-realtime · rotated"]
+    assert rows["gpt-realtime · control"]["cost"] == "0.2500 USD" and rows["gpt-realtime · control"]["warnings"] == "1"
+    assert rows["gpt-realtime · rotated"]["cost"] == "0.6250 USD" and rows["gpt-realtime · rotated"]["warnings"] == "1"
+    assert rows["gpt-realtime · rotated"]["turns"] == "3 ok, 0 failed" and rows["gpt-realtime · rotated"]["active"] == 1

@@ -307,6 +307,7 @@ def summary_point(run: RunLabels, summary: ModelSummary, at_ns: int) -> LinePoin
     tags: dict[str, str | None] = {
         "run_id": run.run_id,
         "model": summary.model,
+        "arm": summary.arm,
         "turn_mode": run.turn_mode,
         "scenario": run.scenario,
     }
