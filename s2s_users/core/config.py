@@ -256,7 +256,7 @@ def settings_from_options(options: Any, mock_key: str, report_root: Path = Path(
     if options.sessions_per_user < 0:
         raise ConfigError("--sessions-per-user must be 0 (until the run ends) or more")
     mitigation = _mitigation(options)
-    budget = _budget(options, models)
+    budget = _budget(options, models, embedded_mock=url is None)
     run_id = options.run_id or new_run_id()
     report_dir = Path(options.report_dir) if options.report_dir else report_root / run_id
     prompts_dir = Path(options.prompts) if options.prompts else None
@@ -320,9 +320,12 @@ def _mitigation(options: Any) -> Mitigation:
     )
 
 
-def _budget(options: Any, models: tuple[str, ...]) -> Budget:
+def _budget(options: Any, models: tuple[str, ...], embedded_mock: bool) -> Budget:
     prices_file = getattr(options, "prices", "") or ""
     prices = load_prices(Path(prices_file)) if prices_file else DEFAULT_TABLE
+    if embedded_mock:
+        # The mock's models (a scenario may name its own) imitate gpt-realtime, and their cost is never billed.
+        prices = prices.with_fallback(DEFAULT_PRICES["gpt-realtime"], "gpt-realtime (the embedded mock)")
     prices.check(models)
     max_cost = getattr(options, "max_cost", None)
     if max_cost is not None:

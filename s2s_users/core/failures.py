@@ -127,8 +127,11 @@ def is_failure(code: FailureClass | None) -> bool:
 # --- observations: how a turn or a session ended -------------------------------------------------------
 
 
-#: Audio a server may still stream after we speak over its answer before it counts as ignoring us.
+#: Audio a server may still stream after we speak over its answer before it counts as ignoring us...
 BARGE_IN_TOLERANCE_S = 1.0
+#: ...if it also kept streaming this long (real time) after our speech began: an answer whose end came sooner was
+#: over before any server could react (OpenAI stops in about 0.3 s), and finishing it is not ignoring us.
+BARGE_IN_REACTION_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,10 @@ class ResponseEnded:
     silence_floor_dbfs: float
     cancel_requested: bool = False
     streamed_after_barge_in_s: float | None = None
+    streamed_for_s: float = 0.0
+    """After a barge-in: from our speech starting to the last audio, on the engine's clock."""
+    reaction_s: float = BARGE_IN_REACTION_S
+    """``BARGE_IN_REACTION_S`` on the engine's clock (divided by the pace's speed factor)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +221,8 @@ def _mentions_session_cap(text: str | None) -> bool:
 def classify(observation: Observation) -> FailureClass | None:
     """Map how a turn or session ended to a failure code; ``None`` means a healthy end."""
     match observation:
-        case ResponseEnded(status="completed", streamed_after_barge_in_s=after) if (
-            after is not None and after >= BARGE_IN_TOLERANCE_S
+        case ResponseEnded(status="completed", streamed_after_barge_in_s=after, streamed_for_s=took) if (
+            after is not None and after >= BARGE_IN_TOLERANCE_S and took >= observation.reaction_s
         ):
             return FailureClass.BARGE_IN_IGNORED
         case ResponseEnded(status="completed", audio_bytes=0):

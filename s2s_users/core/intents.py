@@ -32,6 +32,11 @@ class CreateResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelResponse:
+    """Stop the answer being given (manual turns: the caller spoke over it, and no server VAD will notice)."""
+
+
+@dataclass(frozen=True, slots=True)
 class InjectContext:
     """Add text to a fresh session's conversation before its first turn: the summary of the earlier sessions'
     turns (session rotation). It asks for no response."""
@@ -39,4 +44,4 @@ class InjectContext:
     text: str
 
 
-Intent = Configure | AppendAudio | Commit | CreateResponse | InjectContext
+Intent = Configure | AppendAudio | Commit | CreateResponse | CancelResponse | InjectContext

@@ -165,6 +165,12 @@ def test_an_ab_run_rotates_only_its_rotated_arm_and_warns_at_a_share_of_the_expe
     assert settings.engine_settings(24_000, "manual", "gpt-realtime", "", capacity_s=100.0).warn_at_audio_s == 50.0
 
 
+def test_the_embedded_mocks_own_models_are_priced_as_gpt_realtime() -> None:
+    settings = settings_from_options(options(s2s_model="m-barge"), mock_key="m")
+    assert settings.engine_settings(24_000, "manual", "m-barge").prices.audio_out == 64.0
+    assert "other models as gpt-realtime (the embedded mock)" in settings.budget.prices.source
+
+
 def test_a_price_file_replaces_the_built_in_prices(tmp_path: Path) -> None:
     prices = tmp_path / "prices.toml"
     fields = "audio_in = 1\naudio_cached = 0\naudio_out = 2\ntext_in = 1\ntext_cached = 0\ntext_out = 2\n"
@@ -185,7 +191,10 @@ def test_a_price_file_replaces_the_built_in_prices(tmp_path: Path) -> None:
         ({"expected_capacity": "gpt-4=5m"}, "'gpt-4' is not one of the run's models"),
         ({"expected_capacity": "soon"}, "give assistant audio as 300, 300s or 5m"),
         ({"prices": "/nonexistent/prices.toml"}, "--prices /nonexistent/prices.toml: cannot be read"),
-        ({"s2s_model": "some-clone"}, "no price for model 'some-clone'"),
+        (
+            {"s2s_model": "clone", "s2s_url": "wss://api.example/v1/realtime", "s2s_api_key": "k"},
+            "no price for model .clone.",
+        ),
     ],
 )
 def test_mitigation_and_budget_options_are_checked_in_one_line(override: dict[str, object], message: str) -> None:

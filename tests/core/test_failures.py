@@ -17,6 +17,7 @@ def done(
     peak: float = -6.0,
     cancel_requested: bool = False,
     after_barge_in_s: float | None = None,
+    streamed_for_s: float = 2.0,
 ) -> fl.ResponseEnded:
     return fl.ResponseEnded(
         status=status,
@@ -25,6 +26,7 @@ def done(
         silence_floor_dbfs=-50.0,
         cancel_requested=cancel_requested,
         streamed_after_barge_in_s=after_barge_in_s,
+        streamed_for_s=streamed_for_s,
     )
 
 
@@ -41,6 +43,8 @@ CASES: list[tuple[fl.Observation, F | None]] = [
     (done("cancelled", after_barge_in_s=0.2), None),
     (done("completed", after_barge_in_s=0.3), None),
     (done("completed", after_barge_in_s=fl.BARGE_IN_TOLERANCE_S + 2.0), F.BARGE_IN_IGNORED),
+    # an answer that ended sooner than any server could react was not ignoring us, whatever audio it still held
+    (done("completed", after_barge_in_s=fl.BARGE_IN_TOLERANCE_S + 2.0, streamed_for_s=0.1), None),
     (fl.ErrorReceived("conversation_already_has_active_response"), F.SERVER_ERROR_EVENT),
     (fl.ErrorReceived(None), F.SERVER_ERROR_EVENT),
     (fl.ErrorReceived("session_expired"), F.SESSION_EXPIRED),

@@ -46,7 +46,15 @@ from s2s_users.core.engine.table import (
 )
 from s2s_users.core.engine.turn import TurnInProgress
 from s2s_users.core.failures import FailureClass
-from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, InjectContext, Intent
+from s2s_users.core.intents import (
+    AppendAudio,
+    CancelResponse,
+    Commit,
+    Configure,
+    CreateResponse,
+    InjectContext,
+    Intent,
+)
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.metrics.tape import AudioTape
@@ -364,6 +372,9 @@ class Conversation:
         turn = self._turn
         assert turn is not None and turn.response is not None
         answer, timing = turn.response, turn.timing(self.settings.turn_mode)
+        if self.settings.turn_mode == "manual":
+            # Push to talk: no server VAD hears the caller, so the client stops the answer, as an app would.
+            self._intents.append(CancelResponse())
         self._start_turn(now, None)
         assert self._turn is not None
         answer.interrupt(self._turn.speech_starts_at())
@@ -423,7 +434,7 @@ class Conversation:
                     response.truncated_at_ms = event.audio_end_ms
 
     def _classify_done(self, response: ResponseInProgress, done: ev.ResponseDone) -> FailureClass | None:
-        return response.classify(done, self.settings.silence_floor_dbfs)
+        return response.classify(done, self.settings.silence_floor_dbfs, self.settings.pace.speed or 1.0)
 
     def _end_response(self, now: float, event: object) -> None:
         assert isinstance(event, ev.ResponseDone) and self._turn is not None

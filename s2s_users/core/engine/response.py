@@ -71,9 +71,13 @@ class ResponseInProgress:
     ) -> ResponseInProgress:
         return cls(response_id, turn, prompt_id, solicited, now, now, floor, output_rate, reason)
 
-    def classify(self, done: ev.ResponseDone, silence_floor_dbfs: float) -> FailureClass | None:
-        """How the response ended, by ``failures.classify()``; an answer we spoke over may stop early."""
+    def classify(self, done: ev.ResponseDone, silence_floor_dbfs: float, speed: float = 1.0) -> FailureClass | None:
+        """How the response ended, by ``failures.classify()``; an answer we spoke over may stop early (``speed``:
+        the pace's factor over real time, by which the server's allowed reaction shrinks)."""
         interrupted = self.interrupted_at is not None
+        streamed_for = 0.0
+        if self.interrupted_at is not None and self.last_audio_at is not None:
+            streamed_for = max(self.last_audio_at - self.interrupted_at, 0.0)
         return fl.classify(
             fl.ResponseEnded(
                 status=done.status,
@@ -81,6 +85,8 @@ class ResponseInProgress:
                 peak_dbfs=self.peak_dbfs,
                 silence_floor_dbfs=silence_floor_dbfs,
                 streamed_after_barge_in_s=self.audio_after_interrupt_s if interrupted else None,
+                streamed_for_s=streamed_for,
+                reaction_s=fl.BARGE_IN_REACTION_S / speed,
             )
         )
 

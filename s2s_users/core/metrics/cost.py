@@ -77,6 +77,12 @@ class PriceTable:
             'or a "*" entry to price unknown models explicitly'
         )
 
+    def with_fallback(self, prices: Prices, why: str) -> PriceTable:
+        """The table with a ``"*"`` entry (unless it has one): an explicit price for every other model."""
+        if FALLBACK in self.prices:
+            return self
+        return PriceTable({**self.prices, FALLBACK: prices}, f"{self.source}; other models as {why}")
+
     def check(self, models: Iterable[str]) -> None:
         """Refuse, at start-up, a run with a model the table cannot price."""
         for model in models:

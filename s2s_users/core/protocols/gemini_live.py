@@ -128,8 +128,9 @@ class GeminiLiveProtocol:
         return json.dumps({"setup": setup}, separators=(",", ":"))
 
     def apply(self, intent: Intent) -> None:
-        """Queue the messages that carry out one of the engine's intents (``Configure`` and ``CreateResponse``
-        have none: ``setup`` went first, and the server answers an ended activity by itself)."""
+        """Queue the messages that carry out one of the engine's intents (``Configure``, ``CreateResponse`` and
+        ``CancelResponse`` have none: ``setup`` went first, the server answers an ended activity by itself, and the
+        next prompt's ``activityStart`` interrupts an answer)."""
         match intent:
             case AppendAudio(audio_b64=audio_b64):
                 if self.settings.turn_mode == "manual" and not self._in_activity:

@@ -17,7 +17,15 @@ from typing import Any
 
 from s2s_users.core import events as ev
 from s2s_users.core.exceptions import ConfigError
-from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse, InjectContext, Intent
+from s2s_users.core.intents import (
+    AppendAudio,
+    CancelResponse,
+    Commit,
+    Configure,
+    CreateResponse,
+    InjectContext,
+    Intent,
+)
 from s2s_users.core.protocols.openai_wire import AUDIO_FORMAT, GA_NAMES, SAMPLE_RATE
 from s2s_users.core.protocols.reading import audio_delta as _audio_delta
 from s2s_users.core.protocols.reading import count as _int
@@ -221,6 +229,8 @@ class OpenAIRealtimeProtocol:
                 self.commit()
             case CreateResponse():
                 self.create_response()
+            case CancelResponse():
+                self.cancel_response()
             case InjectContext(text=text):
                 # A system message: context for the model, not something the user said (no response is asked).
                 content = [{"type": "input_text", "text": text}]
