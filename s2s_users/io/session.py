@@ -8,6 +8,9 @@ library exceptions become taxonomy observations (``_map_errors``), as httpx does
 from __future__ import annotations
 
 import contextlib
+import errno
+import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 
@@ -17,6 +20,7 @@ from s2s_users.core import events as ev
 from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.table import State
 from s2s_users.core.metrics.records import SessionRecord, TurnRecord
+from s2s_users.core.preflight import HandshakeOutcome, Problem, hint
 from s2s_users.core.protocols.base import RealtimeProtocol
 from s2s_users.core.protocols.openai_realtime import ConnectRequest
 from s2s_users.core.redact import redact_url
@@ -38,8 +42,49 @@ def explain_rejection(http_status: int | None, url: str, detail: str) -> str:
     """One line saying why the handshake failed and what to do."""
     if http_status is None:
         return f"cannot connect to {url}: {detail}"
-    hint = _HTTP_HINTS.get(http_status, "the server refused the session" if http_status < 500 else "server error")
-    return f"HTTP {http_status} from {url}: {hint}"
+    advice = _HTTP_HINTS.get(http_status, "the server refused the session" if http_status < 500 else "server error")
+    return f"HTTP {http_status} from {url}: {advice}"
+
+
+def handshake_outcome(exc: BaseException) -> HandshakeOutcome:
+    """A failed handshake, typed: library and OS errors → ``Problem`` (and the HTTP status), never their text
+    when it may repeat the URL (which can hold a key)."""
+    if isinstance(exc, InvalidStatus):
+        return HandshakeOutcome(Problem.HTTP_STATUS, exc.response.status_code)
+    if isinstance(exc, InvalidURI):
+        return HandshakeOutcome(Problem.BAD_URL, None, exc.msg)
+    if isinstance(exc, InvalidProxy):
+        return HandshakeOutcome(Problem.PROXY, None, exc.msg)
+    if isinstance(exc, InvalidHandshake):  # proxy errors (407 ...) are handshake errors
+        return HandshakeOutcome(Problem.OTHER, None, str(exc))
+    if isinstance(exc, socket.gaierror):
+        return HandshakeOutcome(Problem.DNS, None, str(exc))
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return HandshakeOutcome(Problem.TLS, None, str(exc))
+    if isinstance(exc, ConnectionRefusedError):
+        return HandshakeOutcome(Problem.REFUSED, None, str(exc))
+    if isinstance(exc, TimeoutError):
+        return HandshakeOutcome(Problem.TIMEOUT, None, str(exc) or "timed out")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return HandshakeOutcome(Problem.UNREACHABLE, None, str(exc))
+    return HandshakeOutcome(Problem.OTHER, None, str(exc) or type(exc).__name__)
+
+
+def _rejection_detail(outcome: HandshakeOutcome, url: str) -> str:
+    if outcome.problem is Problem.HTTP_STATUS:
+        return explain_rejection(outcome.http_status, url, "")
+    return explain_rejection(None, url, hint(outcome))
+
+
+def preflight(request: ConnectRequest, transport: TransportOptions = DEFAULT_TRANSPORT) -> HandshakeOutcome:
+    """One handshake with the target, closed at once with 1000: what a session's connection would meet."""
+    try:
+        ws = WebSocket.connect(request.url, request.headers, transport)
+    except (InvalidHandshake, InvalidURI, InvalidProxy, OSError, TimeoutError) as exc:
+        return handshake_outcome(exc)
+    with contextlib.suppress(Exception):
+        ws.close(code=1000)
+    return HandshakeOutcome()
 
 
 # What websockets sends when it fails the connection over the server's bytes (RFC 6455 §7.4.1): 1002 protocol
@@ -73,13 +118,9 @@ def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[
     """
     try:
         yield
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        conversation.on_connect_failed(status, explain_rejection(status, url, ""), clock())
-    except (InvalidURI, InvalidProxy) as exc:  # their text repeats the URL, which may hold a key or a password
-        conversation.on_connect_failed(None, explain_rejection(None, url, exc.msg), clock())
-    except InvalidHandshake as exc:  # proxy errors (407 ...) are handshake errors
-        conversation.on_connect_failed(None, explain_rejection(None, url, str(exc)), clock())
+    except (InvalidHandshake, InvalidURI, InvalidProxy) as exc:
+        outcome = handshake_outcome(exc)
+        conversation.on_connect_failed(outcome.http_status, _rejection_detail(outcome, url), clock())
     except ConnectionClosed as exc:
         broken = _protocol_failure(exc)
         if broken is not None:
@@ -90,11 +131,11 @@ def _map_errors(conversation: Conversation, clock: Clock, url: str) -> Iterator[
             code, reason, frame = _closed(exc)
             conversation.on_connection_ended(code, reason, frame, clock())
     except (OSError, TimeoutError) as exc:
-        detail = str(exc) or type(exc).__name__
         if conversation.state is State.CONNECTING and not conversation.session_id:
-            conversation.on_connect_failed(None, explain_rejection(None, url, detail), clock())
+            outcome = handshake_outcome(exc)
+            conversation.on_connect_failed(None, _rejection_detail(outcome, url), clock())
         else:
-            conversation.on_connection_ended(None, detail, False, clock())
+            conversation.on_connection_ended(None, str(exc) or type(exc).__name__, False, clock())
 
 
 def run_session(
