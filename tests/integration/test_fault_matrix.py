@@ -97,6 +97,7 @@ def _locust(report_dir: Path, *args: str) -> subprocess.Popen[str]:
     """Headless ``locust``; the key is the standalone mock's (the embedded mock has its own, used without one)."""
     key = KEY if "--s2s-url" in args else ""
     command = [str(LOCUST), "-f", str(LOCUSTFILE), "--headless", "--only-summary", "--report-dir", str(report_dir)]
+    command += [] if "--exit-code-on-error" in args else ["--exit-code-on-error", "1"]
     return subprocess.Popen(
         [*command, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "S2S_API_KEY": key, "OPENAI_API_KEY": ""},
@@ -266,3 +267,36 @@ def test_sigint_to_the_master_of_a_distributed_run_stops_sessions_writes_the_rep
     assert "harness.stopped" in (cluster.report_dir / "report.md").read_text()
     assert all(worker.poll() is not None for worker in cluster.workers)
     assert "Traceback" not in run.stderr
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs (we run as root, as the suite's system checks do)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_report_disk_is_not_fatal_one_clear_line_every_session_counted_and_exit_1(tiny_disk: Path) -> None:
+    report_dir = tiny_disk / "run"
+    process = _locust(
+        report_dir, "-u", "2", "-r", "2", "--sessions-per-user", "14", "--turns", "3", "--s2s-model", "gpt-realtime",
+        "--run-time", "2m", *FAST, "--exit-code-on-error", "0",
+    )  # fmt: skip
+    run = _finish(process, report_dir)
+    # Not gated, and no turn failed: only the lost files make the exit code 1 ("the harness broke").
+    assert run.returncode == 1, run.stderr[-3000:]
+    first = [line for line in run.stderr.splitlines() if "s2s: cannot write" in line and "sessions.jsonl" in line]
+    assert len(first) == 1 and "(No space left on device): this and later session records are kept" in first[0]
+    assert len([line for line in run.stderr.splitlines() if "s2s: cannot write the report in" in line]) == 1
+    assert "exit code 1 (harness broke)" in run.stderr and "Traceback" not in run.stderr
+    # Every session reached the end-of-run table, though not all reached the disk; what is on disk is whole lines.
+    assert "84 / 84" in run.stdout and "0 / 28" in run.stdout, run.stdout[-2000:]
+    on_disk = run.sessions()
+    assert 0 < len(on_disk) < 28 and all(s["outcome"] == "completed" for s in on_disk)
+    assert not (report_dir / "report.html").exists()  # no truncated report that looks whole
+    assert "s2s: report in" not in run.stdout
