@@ -282,6 +282,7 @@ def install_hooks(events: Any) -> None:
         environment.s2s = process
         try:
             process.validate()
+            login = webui.web_login_from_env(bool(getattr(environment.parsed_options, "web_login", False)))
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(ExitCode.BAD_CONFIGURATION)
@@ -297,6 +298,7 @@ def install_hooks(events: Any) -> None:
                 lambda: owner.live,
                 started_with=process.options_started_with(),
                 accept=process.accept_form,
+                login=login,
             )
         if process.owner is not None:
             environment.events.spawning_complete.add_listener(process.on_spawning_complete)
