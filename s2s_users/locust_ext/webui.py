@@ -137,6 +137,7 @@ def install(
         try:
             accept(form_values(request.form.items(multi=True), started_with), locust_values(request.form))
         except ConfigError as exc:
+            log.warning("s2s: the start form was refused: %s", exc)
             return jsonify({"success": False, "message": f"error: {exc}", "host": web_ui.environment.host})
         # Locust would apply our fields again as raw strings: it gets the form without them.
         request.form = ImmutableMultiDict([(k, v) for k, v in request.form.items(multi=True) if not is_ours(k)])
