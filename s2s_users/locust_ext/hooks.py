@@ -79,7 +79,9 @@ class S2SProcess:
             install_shape(self.environment)
         influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
         if influx is not None:
-            check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+            note = check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+            if note is not None and self.owner is not None:
+                self.owner.incidents.append(note)
         options = self.environment.parsed_options
         if self.owner is not None and (getattr(options, "headless", False) or getattr(options, "autostart", False)):
             self.preflight(settings)  # the web UI's runs are checked when the form starts them
@@ -98,6 +100,8 @@ class S2SProcess:
             raise ConfigError(verdict.message)
         if verdict.severity is Severity.WARN:
             log.warning("s2s: preflight: %s", verdict.message)
+            if self.owner is not None:
+                self.owner.incidents.append(f"preflight: {verdict.message}")
         else:
             log.info("s2s: preflight: %s", verdict.message)
 

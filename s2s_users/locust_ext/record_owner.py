@@ -25,6 +25,7 @@ from s2s_users.core.exit_codes import ExitCode, RunHealth, harness_problems, ver
 from s2s_users.core.metrics.lag import PACING_FILE
 from s2s_users.core.metrics.live import LiveView
 from s2s_users.core.metrics.records import SessionRecord
+from s2s_users.core.redact import redact_url
 from s2s_users.core.reporting.gates import gate_results
 from s2s_users.core.reporting.junit import JUNIT_FILE, junit_xml
 from s2s_users.core.reporting.render import render_text
@@ -66,6 +67,9 @@ class RecordOwner:
         self._watcher: Any = None
         self._publishing: Any = None
         self._strays: set[str] = set()
+        self.incidents: list[str] = []
+        """Lines for the report's run description (the preflight's warning...), until the run's report takes them."""
+        self._influx: InfluxSink | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -81,6 +85,7 @@ class RecordOwner:
         if self.stop_workers_users is not None and self._watcher is None:
             self._watcher = gevent.spawn(self._watch_workers)
         log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
+        self._influx = influx
         if influx is not None:
             self._start_publishing(settings, influx)
 
@@ -139,6 +144,9 @@ class RecordOwner:
         records = (load_sessions(sink.run_dir) if sink.path.exists() else []) + sink.unwritten
         assert self.settings is not None
         info = self.monitor.info(self.settings, records)
+        incidents = (*self.incidents, *self._influx_incidents())
+        self.incidents = []
+        info = dataclasses.replace(info, health=dataclasses.replace(info.health, incidents=incidents))
         report = build_report(records, self.live.pacing)
         not_written = self._write_outputs(sink, report, records, info)
         if self.publisher is not None:
@@ -149,6 +157,16 @@ class RecordOwner:
             print(f"s2s: report in {sink.run_dir / 'report.html'} (also report.md, report.json)", flush=True)
         health = dataclasses.replace(self.monitor.health(records), write_errors=tuple(not_written))
         self._decide_exit_code(report, health)
+
+    def _influx_incidents(self) -> list[str]:
+        """InfluxDB behind at the end of the run: the report says so (the sink's last line says what became of it)."""
+        influx = self._influx
+        if influx is None or (influx.outage is None and not influx.spool_points):
+            return []
+        where = f"InfluxDB at {redact_url(influx.settings.url)}"
+        state = f"does not answer ({influx.outage})" if influx.outage is not None else "fell behind"
+        return [f"{where} {state} at the end of the run: {influx.spool_points} points in the spool, {influx.written}"
+                " written; the last influx line of the log says what became of the rest"]  # fmt: skip
 
     def _write_outputs(
         self, sink: JsonlSessionSink, report: Report, records: list[SessionRecord], info: RunInfo

@@ -148,6 +148,7 @@ def test_a_429_at_the_preflight_warns_and_the_run_goes_on(tmp_path: Path) -> Non
     sessions = run.sessions()
     assert sessions and {(s["end_class"], s["http_status"]) for s in sessions} == {("connect.rejected", 429)}
     assert (run.report_dir / "report.html").is_file()
+    assert "preflight: --s2s-url" in (run.report_dir / "report.md").read_text()  # the report says so too
     assert "Traceback" not in run.stderr
 
 

@@ -209,6 +209,7 @@ def test_influxdb_down_for_the_whole_run_spools_every_point_and_the_run_complete
     assert int(summary.group(2)) > 0 and Path(summary.group(3)).is_dir()
     assert any(Path(summary.group(3)).iterdir())  # the points wait there for `python -m s2s_users replay`
     assert (report_dir / "report.html").is_file() and "Traceback" not in run.stderr
+    assert f"cannot reach InfluxDB at {influx_url} at start-up" in (report_dir / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -137,11 +137,11 @@ def _seconds(value: object) -> float | None:
 # --- start-up check ---------------------------------------------------------------------------------------
 
 
-def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str = "") -> None:
+def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str = "") -> str | None:
     """Write one ``s2s_probe`` point; raise a one-line ``ConfigError`` for 401/403, 404 or another 4xx.
 
     No server (refused, unreachable, timed out), a 5xx or a 429 at start-up is only a warning: the sink spools
-    until InfluxDB answers, and what is left at the end can be replayed.
+    until InfluxDB answers, and what is left at the end can be replayed. Returns that warning (None: it answered).
     """
     if not settings.url.startswith(("http://", "https://")):
         raise ConfigError(f"--influx-url {redact_url(settings.url)!r} must start with http:// or https://")
@@ -177,13 +177,13 @@ def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str 
             raise ConfigError(f"{where} rejected a test point ({failure.reason})") from None
         # Down, unreachable or overloaded: nothing is lost (the spool keeps every point for a replay), and a soak
         # must not fail to start because its dashboard database restarts. One clear warning, and the run goes on.
-        log.warning(
-            "influx: cannot reach %s at start-up (%s): points will be spooled in %s and written when it answers"
-            " (or later: python -m s2s_users replay DIR); if the URL is wrong, fix --influx-url / %s",
-            where,
-            failure.reason,
-            settings.spool_dir.parent,
-            ENV_URL,
+        warning = (
+            f"cannot reach {where} at start-up ({failure.reason}): points will be spooled in"
+            f" {settings.spool_dir.parent} and written when it answers (or later: python -m s2s_users replay DIR);"
+            f" if the URL is wrong, fix --influx-url / {ENV_URL}"
         )
+        log.warning("influx: %s", warning)
+        return warning
     finally:
         writer.close()
+    return None
