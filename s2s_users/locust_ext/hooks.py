@@ -286,7 +286,9 @@ def install_hooks(events: Any) -> None:
         environment.s2s = process
         try:
             process.validate()
-            login = webui.web_login_from_env(bool(getattr(environment.parsed_options, "web_login", False)))
+            login = None
+            if web_ui is not None:  # the process that serves the web UI (not workers, not headless runs)
+                login = webui.web_login_from_env(bool(getattr(environment.parsed_options, "web_login", False)))
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(ExitCode.BAD_CONFIGURATION)
