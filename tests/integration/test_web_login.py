@@ -7,14 +7,17 @@ start form applied), a headless Chromium for Locust's login page, and the passwo
 from __future__ import annotations
 
 import base64
+import os
 import re
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.integration.conftest import run_locust
+from tests.integration.conftest import LOCUST, LOCUSTFILE, ROOT
+from tests.support.influx import free_port
 from tests.support.webui import CHROMIUM, WebUI, web_ui
 
 USER = "alice"
@@ -74,10 +77,14 @@ def test_web_login_protects_locusts_pages_and_ours_for_scripts_and_browsers(tmp_
 
 
 def test_web_login_without_its_credentials_in_the_environment_stops_at_start_with_one_line(tmp_path: Path) -> None:
-    run = run_locust(tmp_path / "run", "--web-login", "-u", "1", "--run-time", "5s",
-                     env={"S2S_WEB_USER": USER, "S2S_WEB_PASSWORD": ""})  # fmt: skip
-    assert run.returncode == 2
-    errors = [line for line in (run.stdout + run.stderr).splitlines() if "error" in line.lower()]
+    process = subprocess.run(
+        [str(LOCUST), "-f", str(LOCUSTFILE), "--web-login", "--web-host", "127.0.0.1", "--web-port", str(free_port()),
+         "--report-dir", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "S2S_WEB_USER": USER, "S2S_WEB_PASSWORD": ""},
+    )  # fmt: skip
+    assert process.returncode == 2
+    errors = [line for line in (process.stdout + process.stderr).splitlines() if "error" in line.lower()]
     assert errors == [
         "error: --web-login needs S2S_WEB_USER and S2S_WEB_PASSWORD in the environment (the one user and password"
         " of the web UI; never on the command line)"
