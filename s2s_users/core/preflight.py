@@ -74,19 +74,27 @@ _PROBLEM_HINTS = {
 _REFUSING_STATUSES = frozenset({400, 401, 403, 404, 405, 426})
 
 
-def status_hint(status: int, protocol: str = "openai") -> str:
-    """What an HTTP status at the handshake means, and what to do."""
+_STATUS_NAMES = {401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found", 429: "429 Too Many Requests"}
+
+
+def status_advice(status: int, protocol: str = "openai") -> str:
+    """What an HTTP status at the handshake means and what to do (the one table: the preflight and sessions)."""
     if status == 401:
-        return f"401 Unauthorized: the API key was refused: check {KEY_SOURCES.get(protocol, KEY_SOURCES['openai'])}"
+        return f"the API key was refused: check {KEY_SOURCES.get(protocol, KEY_SOURCES['openai'])}"
     if status == 403:
-        return "403 Forbidden: the key has no access to this model or endpoint: check the key's project and --s2s-model"
+        return "the key has no access to this model or endpoint: check the key's project and --s2s-model"
     if status == 404:
-        return "404 Not Found: no realtime endpoint or model there: check the path of --s2s-url and --s2s-model"
+        return "no realtime endpoint or model there: check the path of --s2s-url and --s2s-model"
     if status == 429:
-        return "429 Too Many Requests: rate limited: lower -u / -r, or ask the provider for more concurrent sessions"
+        return "rate limited: lower -u / -r, or ask the provider for more concurrent sessions"
     if status >= 500:
-        return f"HTTP {status}: server error"
-    return f"HTTP {status}: the server refused the session: check --s2s-url, --s2s-model and the key"
+        return "server error"
+    return "the server refused the session: check --s2s-url, --s2s-model and the key"
+
+
+def status_hint(status: int, protocol: str = "openai") -> str:
+    """``401 Unauthorized: the API key was refused: ...``."""
+    return f"{_STATUS_NAMES.get(status, f'HTTP {status}')}: {status_advice(status, protocol)}"
 
 
 def hint(outcome: HandshakeOutcome, protocol: str = "openai") -> str:

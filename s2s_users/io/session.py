@@ -20,7 +20,7 @@ from s2s_users.core import events as ev
 from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.table import State
 from s2s_users.core.metrics.records import SessionRecord, TurnRecord
-from s2s_users.core.preflight import HandshakeOutcome, Problem, hint
+from s2s_users.core.preflight import HandshakeOutcome, Problem, hint, status_advice
 from s2s_users.core.protocols.base import RealtimeProtocol
 from s2s_users.core.protocols.openai_realtime import ConnectRequest
 from s2s_users.core.redact import redact_url
@@ -30,20 +30,12 @@ Clock = Callable[[], float]
 #: The next connection of a conversation that handed its connection over (the adapter that spoke there in).
 Reconnect = Callable[[RealtimeProtocol], tuple[ConnectRequest, RealtimeProtocol]]
 
-_HTTP_HINTS = {
-    401: "the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key",
-    403: "the key has no access to this model or endpoint",
-    404: "no realtime endpoint or model there: check --s2s-url and --s2s-model",
-    429: "rate limited: lower the number of users or ask the provider for more concurrent sessions",
-}
-
 
 def explain_rejection(http_status: int | None, url: str, detail: str) -> str:
     """One line saying why the handshake failed and what to do."""
     if http_status is None:
         return f"cannot connect to {url}: {detail}"
-    advice = _HTTP_HINTS.get(http_status, "the server refused the session" if http_status < 500 else "server error")
-    return f"HTTP {http_status} from {url}: {advice}"
+    return f"HTTP {http_status} from {url}: {status_advice(http_status)}"
 
 
 def handshake_outcome(exc: BaseException) -> HandshakeOutcome:

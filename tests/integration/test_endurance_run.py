@@ -74,7 +74,7 @@ def test_a_wrong_key_is_connect_rejected_with_one_line_and_no_traceback(locust_r
     assert {s["failure_class"] for s in sessions} == {"connect.rejected"}
     assert all("HTTP 401" in s["failure_detail"] for s in sessions)
     lines = [line for line in run.stderr.splitlines() if "s2s: connect.rejected" in line]
-    assert len(lines) == 1 and "set OPENAI_API_KEY" in lines[0]
+    assert len(lines) == 1 and "check S2S_API_KEY or OPENAI_API_KEY" in lines[0]
     assert "Traceback" not in run.stderr
     assert "wrong-key" not in run.stderr + run.stdout + (run.report_dir / "sessions.jsonl").read_text()
 

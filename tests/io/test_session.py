@@ -135,7 +135,7 @@ def test_an_http_401_is_connect_rejected_with_a_hint() -> None:
     assert record.http_status == 401  # typed, so nobody has to read it back out of the message
     assert (
         record.failure_detail
-        == f"HTTP 401 from {url}: the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key"
+        == f"HTTP 401 from {url}: the API key was refused: check S2S_API_KEY or OPENAI_API_KEY (or --s2s-api-key)"
     )
 
 
