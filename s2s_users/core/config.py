@@ -156,7 +156,7 @@ class RunSettings:
             summary_chars=mitigation.summary_chars,
             reconnect_on_cap=mitigation.reconnect_on_cap,
             warn_at_audio_s=None if capacity is None else capacity * self.budget.warn_share,
-            prices=self.budget.prices.for_model(model) if model else DEFAULT_PRICES["gpt-realtime"],
+            prices=self.budget.prices.lookup(model) if model else DEFAULT_PRICES["gpt-realtime"],
             output_rate=output_rate,
             session_cap_s=providers.SESSION_CAPS_S.get(self.protocol),
             turns=self.turns,
@@ -194,15 +194,15 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> float:
 def resolve_api_key(
     explicit: str | None, url: str | None, mock_key: str, protocol: str | None = None, optional: bool = False
 ) -> str:
-    """The key for the target: the option if given; else the mock's own key, or the provider's env var.
+    """The key for the target: the embedded mock's own key; else the option if given, or the provider's env var.
 
     ``optional``: another credential will do (an Entra token for Azure, a ``?key=`` in a Gemini URL), so no key
     is not an error.
     """
+    if url is None:
+        return mock_key  # the embedded mock has its own key: a real one (S2S_API_KEY...) has no business there
     if explicit:
         return explicit
-    if url is None:
-        return mock_key
     names = KEY_VARIABLES[protocol or providers.detect(url)]
     key = next((os.environ[name] for name in names if os.environ.get(name)), "")
     if not key and not optional:
@@ -326,10 +326,10 @@ def _budget(options: Any, models: tuple[str, ...], embedded_mock: bool) -> Budge
     if embedded_mock:
         # The mock's models (a scenario may name its own) imitate gpt-realtime, and their cost is never billed.
         prices = prices.with_fallback(DEFAULT_PRICES["gpt-realtime"], "gpt-realtime (the embedded mock)")
-    prices.check(models)
     max_cost = getattr(options, "max_cost", None)
     if max_cost is not None:
         _positive("--max-cost", max_cost)
+        prices.check(models)  # a budget is only as good as its prices: every model must have one
     warn_share = float(getattr(options, "warn_at", 0.8))
     if not 0 < warn_share <= 1:
         raise ConfigError(f"--warn-at {warn_share:g} is out of range: a share of the capacity, more than 0, up to 1")

@@ -5,7 +5,11 @@
 | 0 | the run completed and every given gate passed |
 | 3 | a gate failed (``--check-*``) |
 | 2 | bad configuration (an option, the prompts, InfluxDB refused at start-up) |
-| 1 | the harness itself broke: an unhandled exception, too many lost sessions, or nothing measured |
+| 1 | the harness itself broke: an unhandled exception, too many lost sessions, nothing measured, or the run's
+  records or report could not be written (a full disk) |
+
+A run whose records or report could not be written exits 1 with or without gates: its files are incomplete, and
+CI must not take it for a pass.
 
 "Too many lost sessions": more sessions lost with their worker than ``--max-lost-sessions`` (a gated run that does
 not say allows none). Code 1 wins over 3: when the generator broke, its gate results are not to be trusted.
@@ -36,6 +40,8 @@ class RunHealth:
     lost_sessions: int
     user_exceptions: int
     unhandled_errors: bool = False
+    write_errors: tuple[str, ...] = ()
+    """What could not be written to the report folder, one line each (``sessions.jsonl: ...``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +64,16 @@ def harness_problems(health: RunHealth, max_lost_sessions: int | None) -> list[s
         problems.append(f"{health.user_exceptions} unhandled exceptions in users (see Locust's Exceptions tab)")
     if health.unhandled_errors:
         problems.append("an unhandled error in the harness (see the log)")
+    problems.extend(f"not written: {error}" for error in health.write_errors)
     return problems
 
 
 def verdict(gated: bool, gate_failures: list[str], health: RunHealth, max_lost_sessions: int | None) -> Verdict | None:
-    """The exit code of a gated run and why; None for a run without gates (Locust's rule stays)."""
+    """The exit code of a gated run and why; None for a run without gates (Locust's rule stays), unless its records
+    or report could not be written."""
     if not gated:
+        if health.write_errors:
+            return Verdict(ExitCode.HARNESS_BROKE, tuple(f"not written: {e}" for e in health.write_errors))
         return None
     problems = harness_problems(health, max_lost_sessions)
     if problems:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -146,8 +147,14 @@ class MockRealtimeServer:
 
     def record_truth(self, line: dict[str, Any]) -> None:
         if self._truth is not None:
-            self._truth.write(json.dumps(line, separators=(",", ":")) + "\n")
-            self._truth.flush()
+            try:
+                self._truth.write(json.dumps(line, separators=(",", ":")) + "\n")
+                self._truth.flush()
+            except OSError as exc:  # a full disk ends the truth log, never the mock's sessions
+                print(f"mock: truth log stopped: {exc.strerror or exc}", file=sys.stderr, flush=True)
+                with contextlib.suppress(OSError):
+                    self._truth.close()
+                self._truth = None
 
     def close(self) -> None:
         if self._truth is not None:

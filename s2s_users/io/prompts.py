@@ -48,10 +48,23 @@ def _read(path: Path, sample_rate: int) -> bytes:
 
 @lru_cache(maxsize=8)
 def _load(directory: Path, sample_rate: int) -> tuple[Prompt, ...]:
+    if directory.exists() and not directory.is_dir():
+        raise AudioFixtureError(
+            f"--prompts {directory} is a file, not a folder: pass the folder that holds the prompts"
+        )
     if not directory.is_dir():
         raise AudioFixtureError(
             f"prompt folder {directory} does not exist: pass --prompts with a folder of WAV/FLAC files"
         )
+    try:
+        return _load_from(directory, sample_rate)
+    except OSError as exc:  # a folder or file we may not read (permissions, I/O error)
+        raise AudioFixtureError(
+            f"cannot read prompts in {directory}: {exc.strerror or exc}: check its permissions"
+        ) from exc
+
+
+def _load_from(directory: Path, sample_rate: int) -> tuple[Prompt, ...]:
     manifest = directory / "manifest.json"
     if manifest.exists():
         try:

@@ -3,6 +3,7 @@ beside it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Mapping
@@ -44,13 +45,13 @@ def load_run_info(run_dir: Path) -> RunInfo | None:
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
-    (run_dir / RUN_FILE).write_text(json.dumps(info.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
+    write_whole(run_dir / RUN_FILE, json.dumps(info.to_dict(), indent=2, allow_nan=False))
 
 
 def write_pacing(run_dir: Path, pacing: Mapping[str, LagHistogram]) -> None:
     """Each worker's chunk-lag histogram, beside the sessions (the report is rebuilt from both)."""
     data = {"workers": {worker: histogram.to_wire() for worker, histogram in sorted(pacing.items())}}
-    (run_dir / PACING_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    write_whole(run_dir / PACING_FILE, json.dumps(data) + "\n")
 
 
 def load_pacing(run_dir: Path) -> dict[str, LagHistogram]:
@@ -76,11 +77,33 @@ def write_report(
     records = load_sessions(run_dir) if records is None else records
     info = load_run_info(run_dir) if info is None else info
     report = build_report(records, load_pacing(run_dir) if pacing is None else pacing)
-    (run_dir / "report.md").write_text(render_markdown(report, info), encoding="utf-8")
-    (run_dir / "report.html").write_text(render_html(report, records, info), encoding="utf-8")
-    data = {"run": None if info is None else info.to_dict(), **report_to_dict(report)}
-    (run_dir / "report.json").write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
+    write_report_files(run_dir, report, records, info)
     return report
+
+
+REPORT_FILES = ("report.md", "report.html", "report.json")
+
+
+def write_report_files(run_dir: Path, report: Report, records: list[SessionRecord], info: RunInfo | None) -> None:
+    """report.md, report.html and report.json; a file that cannot be written whole is removed (``OSError``)."""
+    data = {"run": None if info is None else info.to_dict(), **report_to_dict(report)}
+    texts = {
+        "report.md": lambda: render_markdown(report, info),
+        "report.html": lambda: render_html(report, records, info),
+        "report.json": lambda: json.dumps(data, indent=2, allow_nan=False),
+    }
+    for name in REPORT_FILES:
+        write_whole(run_dir / name, texts[name]())
+
+
+def write_whole(path: Path, text: str) -> None:
+    """``text`` in ``path``, or no ``path`` at all: never a truncated file that looks like a report."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        raise
 
 
 def main(argv: list[str]) -> int:

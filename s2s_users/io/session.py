@@ -8,6 +8,9 @@ library exceptions become taxonomy observations (``_map_errors``), as httpx does
 from __future__ import annotations
 
 import contextlib
+import errno
+import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -20,6 +23,7 @@ from s2s_users.core.engine.rotation import Handover
 from s2s_users.core.engine.table import State
 from s2s_users.core.metrics.flight import FlightRecorder
 from s2s_users.core.metrics.records import SessionRecord, TurnRecord
+from s2s_users.core.preflight import HandshakeOutcome, Problem, hint, status_advice
 from s2s_users.core.protocols.base import RealtimeProtocol
 from s2s_users.core.protocols.openai_realtime import ConnectRequest
 from s2s_users.core.redact import redact_url
@@ -42,20 +46,52 @@ class Evidence(Protocol):
         """Write what the session's end calls for; the record with the files it wrote (``evidence``)."""
 
 
-_HTTP_HINTS = {
-    401: "the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key",
-    403: "the key has no access to this model or endpoint",
-    404: "no realtime endpoint or model there: check --s2s-url and --s2s-model",
-    429: "rate limited: lower the number of users or ask the provider for more concurrent sessions",
-}
-
-
 def explain_rejection(http_status: int | None, url: str, detail: str) -> str:
     """One line saying why the handshake failed and what to do."""
     if http_status is None:
         return f"cannot connect to {url}: {detail}"
-    hint = _HTTP_HINTS.get(http_status, "the server refused the session" if http_status < 500 else "server error")
-    return f"HTTP {http_status} from {url}: {hint}"
+    return f"HTTP {http_status} from {url}: {status_advice(http_status)}"
+
+
+def handshake_outcome(exc: BaseException) -> HandshakeOutcome:
+    """A failed handshake, typed: library and OS errors → ``Problem`` (and the HTTP status), never their text
+    when it may repeat the URL (which can hold a key)."""
+    if isinstance(exc, InvalidStatus):
+        return HandshakeOutcome(Problem.HTTP_STATUS, exc.response.status_code)
+    if isinstance(exc, InvalidURI):
+        return HandshakeOutcome(Problem.BAD_URL, None, exc.msg)
+    if isinstance(exc, InvalidProxy):
+        return HandshakeOutcome(Problem.PROXY, None, exc.msg)
+    if isinstance(exc, InvalidHandshake):  # proxy errors (407 ...) are handshake errors
+        return HandshakeOutcome(Problem.OTHER, None, str(exc))
+    if isinstance(exc, socket.gaierror):
+        return HandshakeOutcome(Problem.DNS, None, str(exc))
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return HandshakeOutcome(Problem.TLS, None, str(exc))
+    if isinstance(exc, ConnectionRefusedError):
+        return HandshakeOutcome(Problem.REFUSED, None, str(exc))
+    if isinstance(exc, TimeoutError):
+        return HandshakeOutcome(Problem.TIMEOUT, None, str(exc) or "timed out")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return HandshakeOutcome(Problem.UNREACHABLE, None, str(exc))
+    return HandshakeOutcome(Problem.OTHER, None, str(exc) or type(exc).__name__)
+
+
+def _rejection_detail(outcome: HandshakeOutcome, url: str) -> str:
+    if outcome.problem is Problem.HTTP_STATUS:
+        return explain_rejection(outcome.http_status, url, "")
+    return explain_rejection(None, url, hint(outcome))
+
+
+def preflight(request: ConnectRequest, transport: TransportOptions = DEFAULT_TRANSPORT) -> HandshakeOutcome:
+    """One handshake with the target, closed at once with 1000: what a session's connection would meet."""
+    try:
+        ws = WebSocket.connect(request.url, request.headers, transport)
+    except (InvalidHandshake, InvalidURI, InvalidProxy, OSError, TimeoutError) as exc:
+        return handshake_outcome(exc)
+    with contextlib.suppress(Exception):
+        ws.close(code=1000)
+    return HandshakeOutcome()
 
 
 # What websockets sends when it fails the connection over the server's bytes (RFC 6455 §7.4.1): 1002 protocol
@@ -97,16 +133,15 @@ def _map_errors(
 
     try:
         yield
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        note("handshake.rejected", f"HTTP {status}")
-        conversation.on_connect_failed(status, explain_rejection(status, url, ""), clock())
-    except (InvalidURI, InvalidProxy) as exc:  # their text repeats the URL, which may hold a key or a password
-        note("handshake.failed", type(exc).__name__)
-        conversation.on_connect_failed(None, explain_rejection(None, url, exc.msg), clock())
-    except InvalidHandshake as exc:  # proxy errors (407 ...) are handshake errors
-        note("handshake.failed", type(exc).__name__)
-        conversation.on_connect_failed(None, explain_rejection(None, url, str(exc)), clock())
+    except (InvalidHandshake, InvalidURI, InvalidProxy) as exc:
+        outcome = handshake_outcome(exc)
+        status = outcome.http_status
+        # By kind and status only: exception texts repeat the URL, which may hold a key or a password.
+        note(
+            "handshake.rejected" if status is not None else "handshake.failed",
+            f"HTTP {status}" if status else type(exc).__name__,
+        )
+        conversation.on_connect_failed(status, _rejection_detail(outcome, url), clock())
     except ConnectionClosed as exc:
         broken = _protocol_failure(exc)
         if broken is not None:
@@ -119,13 +154,13 @@ def _map_errors(
             note("closed", f"close frame {code} {reason}".strip() if frame else f"no close frame {reason}".strip())
             conversation.on_connection_ended(code, reason, frame, clock())
     except (OSError, TimeoutError) as exc:
-        detail = str(exc) or type(exc).__name__
-        errno = f" errno {exc.errno}" if isinstance(exc, OSError) and exc.errno is not None else ""
-        note("error", f"no close frame: {type(exc).__name__}{errno}")
+        errno_text = f" errno {exc.errno}" if isinstance(exc, OSError) and exc.errno is not None else ""
+        note("error", f"no close frame: {type(exc).__name__}{errno_text}")
         if conversation.state is State.CONNECTING and not conversation.session_id:
-            conversation.on_connect_failed(None, explain_rejection(None, url, detail), clock())
+            outcome = handshake_outcome(exc)
+            conversation.on_connect_failed(None, _rejection_detail(outcome, url), clock())
         else:
-            conversation.on_connection_ended(None, detail, False, clock())
+            conversation.on_connection_ended(None, str(exc) or type(exc).__name__, False, clock())
 
 
 def run_session(

@@ -19,11 +19,15 @@ from typing import Any
 import gevent
 
 from s2s_users.core.config import RunSettings
+from s2s_users.core.connections import connection_for
 from s2s_users.core.exceptions import ConfigError
 from s2s_users.core.exit_codes import ExitCode
 from s2s_users.core.metrics.lag import LagHistogram
+from s2s_users.core.preflight import Severity, judge
 from s2s_users.core.redact import redact_url
+from s2s_users.io.session import preflight
 from s2s_users.io.sinks.influx import InfluxSink, check_connection
+from s2s_users.io.transport import DEFAULT_TRANSPORT
 from s2s_users.locust_ext import webui
 from s2s_users.locust_ext.master_watch import BEACON_INTERVAL_S, MasterWatch
 from s2s_users.locust_ext.options import NO_SHAPE, OPTIONS_BY_DEST, add_options
@@ -73,12 +77,37 @@ class S2SProcess:
                 script_for(settings, mode)
         if self.owner is not None:
             install_shape(self.environment)
+            for model in settings.budget.prices.unpriced(settings.models):
+                unpriced = f"no price for model {model!r}: its cost is not estimated (add it to a --prices file)"
+                log.warning("s2s: %s", unpriced)
+                self.owner.incidents.append(unpriced)
         influx = influx_settings(self.environment.parsed_options, settings.report_dir, "probe")
         if influx is not None:
-            check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+            note = check_connection(influx, run_id=settings.run_id, worker=worker_name(self.environment))
+            if note is not None and self.owner is not None:
+                self.owner.incidents.append(note)
+        options = self.environment.parsed_options
+        if self.owner is not None and (getattr(options, "headless", False) or getattr(options, "autostart", False)):
+            self.preflight(settings)  # the web UI's runs are checked when the form starts them
         if self.users is not None and not is_worker(self.environment):
             self.users.prepare(settings)  # a local run starts its mock now: the Host field can name it
         self.show_target(settings)
+
+    def preflight(self, settings: RunSettings) -> None:
+        """One handshake with ``--s2s-url`` (never the embedded mock) before users start: a target that cannot work
+        refuses the run with one line (``ConfigError``); a 429 or 5xx only warns (see ``core/preflight.py``)."""
+        if settings.url is None:
+            return
+        request, _ = connection_for(settings, settings.models[0], settings.turn_modes[0], settings.url)
+        verdict = judge(preflight(request, DEFAULT_TRANSPORT), redact_url(settings.url), settings.protocol)
+        if verdict.severity is Severity.REFUSE:
+            raise ConfigError(verdict.message)
+        if verdict.severity is Severity.WARN:
+            log.warning("s2s: preflight: %s", verdict.message)
+            if self.owner is not None:
+                self.owner.incidents.append(f"preflight: {verdict.message}")
+        else:
+            log.info("s2s: preflight: %s", verdict.message)
 
     def show_target(self, settings: RunSettings) -> None:
         """Locust's Host field (web UI, reports) names the target: the URL without secrets, or the embedded mock."""
@@ -102,10 +131,12 @@ class S2SProcess:
         """
         candidate = copy.copy(self.environment.parsed_options)
         vars(candidate).update(values)
-        self.settings(candidate)
+        settings = self.settings(candidate)
         name = getattr(candidate, "shape", NO_SHAPE)
         if name != NO_SHAPE:
             shape_settings(argparse.Namespace(**{**vars(candidate), **locust_values}), name)
+        if self.owner is not None:
+            self.preflight(settings)  # the form starts a test: its target must answer
         vars(self.environment.parsed_options).update(values)
         install_shape(self.environment, checked_with=candidate)  # before Locust's swarm route looks for a shape
 
@@ -267,6 +298,9 @@ def install_hooks(events: Any) -> None:
         environment.s2s = process
         try:
             process.validate()
+            login = None
+            if web_ui is not None:  # the process that serves the web UI (not workers, not headless runs)
+                login = webui.web_login_from_env(bool(getattr(environment.parsed_options, "web_login", False)))
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(ExitCode.BAD_CONFIGURATION)
@@ -282,6 +316,7 @@ def install_hooks(events: Any) -> None:
                 lambda: owner.live,
                 started_with=process.options_started_with(),
                 accept=process.accept_form,
+                login=login,
             )
         if process.owner is not None:
             environment.events.spawning_complete.add_listener(process.on_spawning_complete)

@@ -10,6 +10,7 @@ the command line wins over the environment, which wins over the file.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,10 +45,19 @@ def flag(text: str) -> bool:
 UNTIL_FAILURE = "until-failure"
 
 
+class BadValue(ValueError, argparse.ArgumentTypeError):
+    """A value refused with our own words: argparse prints them, the start form's parser catches a ValueError."""
+
+
 def turn_count(text: str) -> int | str:
     """``--turns``: a whole number, or ``until-failure``."""
     value = text.strip()
-    return UNTIL_FAILURE if value == UNTIL_FAILURE else int(value)
+    if value == UNTIL_FAILURE:
+        return UNTIL_FAILURE
+    try:
+        return int(value)
+    except ValueError:
+        raise BadValue(f"{value!r} is not a whole number or until-failure") from None
 
 
 _KINDS: dict[Callable[[str], Any], str] = {

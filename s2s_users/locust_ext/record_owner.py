@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING
 
+import dataclasses
 import logging
 import sys
 import time
@@ -22,14 +23,17 @@ import gevent
 from s2s_users.core.config import RunSettings
 from s2s_users.core.exit_codes import ExitCode, RunHealth, harness_problems, verdict
 from s2s_users.core.metrics.budget import CapacityLearner, CostMeter
+from s2s_users.core.metrics.lag import PACING_FILE
 from s2s_users.core.metrics.live import LiveView
 from s2s_users.core.metrics.records import SessionRecord
+from s2s_users.core.redact import redact_url
 from s2s_users.core.reporting.gates import budget_result, gate_results
 from s2s_users.core.reporting.junit import JUNIT_FILE, junit_xml
 from s2s_users.core.reporting.render import render_text
-from s2s_users.core.reporting.summary import Report
+from s2s_users.core.reporting.run_info import RUN_FILE, RunInfo
+from s2s_users.core.reporting.summary import Report, build_report
 from s2s_users.core.version import package_version
-from s2s_users.io.reports import load_sessions, write_pacing, write_report, write_run_info
+from s2s_users.io.reports import load_sessions, write_pacing, write_report_files, write_run_info, write_whole
 from s2s_users.io.sinks.files import JsonlSessionSink
 from s2s_users.io.sinks.influx import InfluxSink
 from s2s_users.io.sinks.influx.points import RunLabels
@@ -68,6 +72,9 @@ class RecordOwner:
         self.capacity = CapacityLearner()
         self.budget_reason: str | None = None
         """Why the run was stopped early by its budget (``--max-cost``), if it was."""
+        self.incidents: list[str] = []
+        """Lines for the report's run description (the preflight's warning...), until the run's report takes them."""
+        self._influx: InfluxSink | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -86,6 +93,7 @@ class RecordOwner:
         if self.stop_workers_users is not None and self._watcher is None:
             self._watcher = gevent.spawn(self._watch_workers)
         log.info("s2s: run %s, records in %s", settings.run_id, self.sink.path)
+        self._influx = influx
         if influx is not None:
             self._start_publishing(settings, influx)
 
@@ -141,22 +149,70 @@ class RecordOwner:
 
     def _finish(self, sink: JsonlSessionSink) -> None:
         sink.close()
-        if not sink.path.exists():
+        if not sink.path.exists() and not sink.unwritten:
             log.warning("s2s: no session finished in this run; no report written")
             self._decide_exit_code(None, RunHealth(sessions=0, lost_sessions=0, user_exceptions=0))
             return
-        records = load_sessions(sink.run_dir)
+        records = (load_sessions(sink.run_dir) if sink.path.exists() else []) + sink.unwritten
         assert self.settings is not None
         info = self.monitor.info(self.settings, records)
-        write_run_info(sink.run_dir, info)
-        write_pacing(sink.run_dir, self.live.pacing)
-        report = write_report(sink.run_dir, records, info, self.live.pacing)
+        incidents = (*self.incidents, *self._influx_incidents())
+        self.incidents = []
+        info = dataclasses.replace(info, health=dataclasses.replace(info.health, incidents=incidents))
+        report = build_report(records, self.live.pacing)
+        not_written = self._write_outputs(sink, report, records, info)
         if self.publisher is not None:
             self.publisher.final(report, records, time.time_ns())
             self.publisher.stopped(len(records), time.time_ns())
         print(render_text(report, info), file=sys.stdout, flush=True)
-        print(f"s2s: report in {sink.run_dir / 'report.html'} (also report.md, report.json)", flush=True)
-        self._decide_exit_code(report, self.monitor.health(records))
+        if not not_written:
+            print(f"s2s: report in {sink.run_dir / 'report.html'} (also report.md, report.json)", flush=True)
+        health = dataclasses.replace(self.monitor.health(records), write_errors=tuple(not_written))
+        self._decide_exit_code(report, health)
+
+    def _influx_incidents(self) -> list[str]:
+        """InfluxDB behind at the end of the run: the report says so (the sink's last line says what became of it)."""
+        influx = self._influx
+        if influx is None or (influx.outage is None and not influx.spool_points):
+            return []
+        where = f"InfluxDB at {redact_url(influx.settings.url)}"
+        state = f"does not answer ({influx.outage})" if influx.outage is not None else "fell behind"
+        return [f"{where} {state} at the end of the run: {influx.spool_points} points in the spool, {influx.written}"
+                " written; the last influx line of the log says what became of the rest"]  # fmt: skip
+
+    def _write_outputs(
+        self, sink: JsonlSessionSink, report: Report, records: list[SessionRecord], info: RunInfo
+    ) -> list[str]:
+        """run.json, pacing.json and the report beside sessions.jsonl; what could not be written, one line each
+        (a full disk: the run still ends, with the table on the terminal and exit code 1)."""
+        not_written = []
+        if sink.write_error is not None:
+            not_written.append(
+                f"{sink.path}: {len(sink.unwritten)} of {len(records)} session records ({sink.write_error})"
+            )
+        failed: list[str] = []
+        error = ""
+        writes: list[tuple[str, Callable[[], None]]] = [
+            (RUN_FILE, lambda: write_run_info(sink.run_dir, info)),
+            (PACING_FILE, lambda: write_pacing(sink.run_dir, self.live.pacing)),
+            ("report.md, report.html, report.json", lambda: write_report_files(sink.run_dir, report, records, info)),
+        ]
+        for names, write in writes:
+            try:
+                write()
+            except OSError as exc:
+                failed.append(names)
+                error = exc.strerror or str(exc)
+        if failed:
+            not_written.append(f"{', '.join(failed)} in {sink.run_dir} ({error})")
+            log.error(
+                "s2s: cannot write the report in %s (%s): the table below is the run's report; free space there "
+                "and run again%s",
+                sink.run_dir,
+                error,
+                "" if sink.write_error else f", or rebuild it with python -m s2s_users report {sink.run_dir}",
+            )
+        return not_written
 
     def _decide_exit_code(self, report: Report | None, health: RunHealth) -> None:
         """The gates, their JUnit file, and the exit code of a gated run (``core/exit_codes.py``)."""
@@ -174,10 +230,14 @@ class RecordOwner:
         if outcome is None:
             return  # no gates: Locust's own rule decides
         assert self.settings is not None
-        self.settings.report_dir.mkdir(parents=True, exist_ok=True)
-        duration = time.time() - (self.monitor.started_at or time.time())
-        junit = junit_xml(self.settings.run_id, results, harness_problems(health, max_lost), duration)
-        (self.settings.report_dir / JUNIT_FILE).write_text(junit, encoding="utf-8")
+        if gated:
+            duration = time.time() - (self.monitor.started_at or time.time())
+            junit = junit_xml(self.settings.run_id, results, harness_problems(health, max_lost), duration)
+            try:
+                self.settings.report_dir.mkdir(parents=True, exist_ok=True)
+                write_whole(self.settings.report_dir / JUNIT_FILE, junit)
+            except OSError as exc:
+                log.error("s2s: cannot write %s in %s (%s)", JUNIT_FILE, self.settings.report_dir, exc.strerror or exc)
         for reason in outcome.reasons if outcome.code == ExitCode.HARNESS_BROKE else ():
             log.error("s2s: the harness broke: %s", reason)
         log.info("s2s: exit code %d (%s)", outcome.code, outcome.code.name.lower().replace("_", " "))
@@ -232,7 +292,16 @@ class RecordOwner:
         if self.sink is None:  # a late record after a stop: still keep it
             assert self.settings is not None
             self.sink = JsonlSessionSink(self.settings.report_dir)
+        failing = self.sink.write_error is not None
         self.sink.write_session(record)
+        if not failing and self.sink.write_error is not None:
+            log.error(
+                "s2s: cannot write %s (%s): this and later session records are kept in memory for the end of the run;"
+                " free space in %s",
+                self.sink.path,
+                self.sink.write_error,
+                self.sink.run_dir,
+            )
         self.live.add_session(record)
         self.cost.add_session(record)
         self.capacity.add_session(record)

@@ -9,12 +9,22 @@
   hidden browser tab. Its own event loop, which keeps the workers' heartbeats, never draws a chart.
 - The start form's fields for our options are typed and checked by ``webform`` before Locust sees them, and
   secret options are served empty (their values never reach the browser).
+- ``--web-login`` (Locust's own flag) protects every page, Locust's and ours, with Locust's login page; the locustfile
+  side Locust leaves to us (its login manager) takes one user and password from ``S2S_WEB_USER`` and
+  ``S2S_WEB_PASSWORD``. Scripts may send the same as HTTP Basic credentials; without them, a browser is sent to the
+  login page and anything else gets ``401``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
 import json
+import logging
+import os
+import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +51,40 @@ TABLE_STRUCTURE = [
 LIVE_PAGE = "/s2s/live"
 LIVE_LINK = {"href": "./s2s/live", "title": "Sessions: live charts (survival curve, failures over time)"}
 STATIC = Path(__file__).resolve().parent / "static"
+LOGIN_SUBMIT = "/s2s/login"
+WEB_USER_ENV = "S2S_WEB_USER"
+WEB_PASSWORD_ENV = "S2S_WEB_PASSWORD"  # noqa: S105 - the variable's name, not a password
+
+log = logging.getLogger("s2s_users")
+
+
+@dataclass(frozen=True, slots=True)
+class WebLogin:
+    """The one user allowed into the web UI with ``--web-login``; the password never shows in a repr or a log."""
+
+    user: str
+    password: str = dataclasses.field(repr=False)
+
+    def accepts(self, user: str | None, password: str | None) -> bool:
+        user_ok = hmac.compare_digest((user or "").encode(), self.user.encode())
+        password_ok = hmac.compare_digest((password or "").encode(), self.password.encode())
+        return user_ok and password_ok
+
+
+def web_login_from_env(enabled: bool, environ: Mapping[str, str] = os.environ) -> WebLogin | None:
+    """``--web-login``'s credentials (``ConfigError`` when they are missing); None without ``--web-login``."""
+    user, password = environ.get(WEB_USER_ENV, ""), environ.get(WEB_PASSWORD_ENV, "")
+    if not enabled:
+        if password:
+            log.warning("s2s: %s is set but --web-login is not: the web UI is open to anyone who reaches it",
+                        WEB_PASSWORD_ENV)  # fmt: skip
+        return None
+    if not user or not password:
+        raise ConfigError(
+            f"--web-login needs {WEB_USER_ENV} and {WEB_PASSWORD_ENV} in the environment (the one user and password"
+            " of the web UI; never on the command line)"
+        )
+    return WebLogin(user, password)
 
 
 def locust_values(form: Mapping[str, str]) -> dict[str, Any]:
@@ -59,12 +103,13 @@ def install(
     view: Callable[[], LiveView],
     started_with: Mapping[str, Any],
     accept: Callable[[dict[str, Any], dict[str, Any]], None],
+    login: WebLogin | None = None,
 ) -> None:
     """Add the Sessions tab and its routes to Locust's web UI, and take over the start form's fields for our options.
 
     ``view`` gives the current live view; ``started_with`` holds our options as the process started;
     ``accept`` checks and applies typed option values from the start form (raising ``ConfigError``), given
-    Locust's own values of the form as well.
+    Locust's own values of the form as well. ``login``: the user of ``--web-login`` (see ``install_login``).
     """
     from flask import Blueprint, Response, jsonify, request
     from werkzeug.datastructures import ImmutableMultiDict
@@ -89,9 +134,12 @@ def install(
     def _start_form() -> Response | None:
         if request.method != "POST" or request.endpoint != "locust.swarm":
             return None
+        if login is not None and not _signed_in():
+            return None  # Locust's own check refuses it: nothing of an unauthenticated form is applied
         try:
             accept(form_values(request.form.items(multi=True), started_with), locust_values(request.form))
         except ConfigError as exc:
+            log.warning("s2s: the start form was refused: %s", exc)
             return jsonify({"success": False, "message": f"error: {exc}", "host": web_ui.environment.host})
         # Locust would apply our fields again as raw strings: it gets the form without them.
         request.form = ImmutableMultiDict([(k, v) for k, v in request.form.items(multi=True) if not is_ours(k)])
@@ -117,6 +165,60 @@ def install(
         response.add_etag()
         return response.make_conditional(request)
 
+    if login is not None:
+        install_login(web_ui, login)
+        pages.before_request(lambda: None if _signed_in() else web_ui.login_manager.unauthorized())
     app.before_request(_start_form)
     app.after_request(_extend)
     app.register_blueprint(pages)
+
+
+def _signed_in() -> bool:
+    from flask_login import current_user
+
+    return bool(current_user.is_authenticated)
+
+
+def install_login(web_ui: Any, login: WebLogin) -> None:
+    """The locustfile's side of Locust's ``--web-login``: its login page checks ``login``; so do HTTP Basic
+    credentials (for scripts). Unauthenticated: a browser's page request goes to the login page, others get 401."""
+    from flask import Blueprint, Response, redirect, request, session, url_for
+    from flask_login import UserMixin, login_user
+
+    class WebUser(UserMixin):  # type: ignore[misc]
+        def __init__(self, user: str) -> None:
+            self.id = user
+
+    app = web_ui.app
+    if not app.secret_key:
+        app.secret_key = secrets.token_hex(32)  # signs the session cookie; a restart signs everyone out
+    manager = web_ui.login_manager
+    manager.user_loader(lambda user_id: WebUser(user_id) if hmac.compare_digest(user_id, login.user) else None)
+
+    def _basic(req: Any) -> WebUser | None:
+        auth = req.authorization
+        if auth is not None and auth.type == "basic" and login.accepts(auth.username, auth.password):
+            return WebUser(login.user)
+        return None
+
+    manager.request_loader(_basic)
+
+    def _unauthorized() -> Any:
+        # A browser's page request names text/html (scripts send */* or JSON): it gets the login page.
+        if request.method == "GET" and any(kind == "text/html" for kind, _ in request.accept_mimetypes):
+            return redirect(url_for("locust.login"))
+        return Response("login required\n", 401, {"WWW-Authenticate": 'Basic realm="s2s_users web UI"'})
+
+    manager.unauthorized_handler(_unauthorized)
+    web_ui.auth_args = {**web_ui.auth_args, "username_password_callback": LOGIN_SUBMIT}
+    auth = Blueprint("s2s_login", __name__)
+
+    @auth.route(LOGIN_SUBMIT, methods=["POST"])
+    def _login_submit() -> Any:
+        if login.accepts(request.form.get("username"), request.form.get("password")):
+            login_user(WebUser(login.user))
+            return redirect(url_for("locust.index"))
+        session["auth_error"] = "Invalid username or password"
+        return redirect(url_for("locust.login"))
+
+    app.register_blueprint(auth)

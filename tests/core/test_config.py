@@ -165,6 +165,13 @@ def test_an_ab_run_rotates_only_its_rotated_arm_and_warns_at_a_share_of_the_expe
     assert settings.engine_settings(24_000, "manual", "gpt-realtime", "", capacity_s=100.0).warn_at_audio_s == 50.0
 
 
+def test_a_model_without_a_price_is_not_estimated_unless_a_budget_needs_it() -> None:
+    real = {"s2s_url": "wss://api.example/v1/realtime", "s2s_api_key": "k", "s2s_model": "my-azure-deployment"}
+    settings = settings_from_options(options(**real), mock_key="m")
+    assert settings.engine_settings(24_000, "manual", "my-azure-deployment").prices is None
+    assert settings.budget.prices.unpriced(settings.models) == ["my-azure-deployment"]
+
+
 def test_the_embedded_mocks_own_models_are_priced_as_gpt_realtime() -> None:
     settings = settings_from_options(options(s2s_model="m-barge"), mock_key="m")
     assert settings.engine_settings(24_000, "manual", "m-barge").prices.audio_out == 64.0
@@ -192,7 +199,7 @@ def test_a_price_file_replaces_the_built_in_prices(tmp_path: Path) -> None:
         ({"expected_capacity": "soon"}, "give assistant audio as 300, 300s or 5m"),
         ({"prices": "/nonexistent/prices.toml"}, "--prices /nonexistent/prices.toml: cannot be read"),
         (
-            {"s2s_model": "clone", "s2s_url": "wss://api.example/v1/realtime", "s2s_api_key": "k"},
+            {"s2s_model": "clone", "s2s_url": "wss://api.example/v1/realtime", "s2s_api_key": "k", "max_cost": 1.0},
             "no price for model .clone.",
         ),
     ],

@@ -34,3 +34,12 @@ def test_a_broken_harness_exits_1_even_when_gates_fail() -> None:
     )
     greenlet = verdict(True, [], RunHealth(sessions=1, lost_sessions=0, user_exceptions=0, unhandled_errors=True), None)
     assert greenlet is not None and greenlet.code == 1
+
+
+def test_records_or_a_report_that_could_not_be_written_exit_1_with_or_without_gates() -> None:
+    full = RunHealth(sessions=4, lost_sessions=0, user_exceptions=0, write_errors=("report.html: No space left",))
+    for gated in (True, False):
+        decided = verdict(gated, ["a gate"] if gated else [], full, None)
+        assert decided is not None and decided.code == ExitCode.HARNESS_BROKE
+        assert decided.reasons == ("not written: report.html: No space left",)
+    assert verdict(False, [], HEALTHY, None) is None  # otherwise Locust's own rule stays

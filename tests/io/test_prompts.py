@@ -70,3 +70,16 @@ def test_a_prompt_that_ends_loud_does_not_ring_into_its_silent_start(tmp_path: P
     peak_hz = np.argmax(np.abs(np.fft.rfft(tone))) * 24_000 / tone.size
     assert peak_hz == pytest.approx(440, abs=4)
     assert 20 * np.log10(np.max(np.abs(tone)) / 32768) == pytest.approx(-6.0, abs=0.3)
+
+
+def test_a_file_given_as_the_prompt_folder_is_refused_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "prompts.wav"
+    path.write_bytes(b"RIFF")
+    with pytest.raises(AudioFixtureError, match="is a file, not a folder"):
+        load_prompts(path, 24_000)
+
+
+def test_a_prompt_folder_that_cannot_be_read_is_one_line_not_an_os_error(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").mkdir()  # read_text() fails with an OSError, even for root
+    with pytest.raises(AudioFixtureError, match=r"cannot read prompts in .*: Is a directory"):
+        load_prompts(tmp_path, 24_000)

@@ -26,9 +26,10 @@ from s2s_users.core.engine.pacing import Pace
 from s2s_users.core.engine.script import build_script
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
+from s2s_users.core.preflight import HandshakeOutcome, Problem
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings, connect_request
 from s2s_users.io.evidence import EvidenceStore, SessionEvidence
-from s2s_users.io.session import run_session
+from s2s_users.io.session import preflight, run_session
 
 LABELS = SessionLabels("run", "m", "openai", "marin", "manual", "default", "local")
 AUDIO = base64.b64encode(b"\x00\x40\x00\xc0" * 1200).decode()  # 100 ms, -6 dBFS
@@ -138,7 +139,7 @@ def test_an_http_401_is_connect_rejected_with_a_hint() -> None:
     assert record.http_status == 401  # typed, so nobody has to read it back out of the message
     assert (
         record.failure_detail
-        == f"HTTP 401 from {url}: the API key was refused: set OPENAI_API_KEY (or --s2s-api-key) to a valid key"
+        == f"HTTP 401 from {url}: the API key was refused: check S2S_API_KEY or OPENAI_API_KEY (or --s2s-api-key)"
     )
 
 
@@ -219,3 +220,35 @@ def test_a_failed_session_leaves_its_wire_trail_and_the_audio_of_its_failing_tur
     assert sf.info(tmp_path / "evidence/sess_T/turn-001-assistant.wav").duration == record.turns[0].assistant_audio_s
     assert sf.info(tmp_path / "evidence/sess_T/turn-002-assistant.wav").frames == 0
     assert sf.info(tmp_path / "evidence/sess_T/turn-002-user.wav").duration == 0.2
+
+
+# --- the preflight: one handshake through the same boundary ----------------------------------------------
+
+
+def test_the_preflight_types_a_refused_connection_a_bad_status_and_a_success() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    request = connect_request(f"ws://127.0.0.1:{port}/v1/realtime", "m", "k")
+    assert preflight(request).problem is Problem.REFUSED
+    with server(lambda ws: None, status=401) as url:
+        outcome = preflight(connect_request(url, "m", "k"))
+    assert (outcome.problem, outcome.http_status) == (Problem.HTTP_STATUS, 401)
+    closed = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        try:
+            ws.recv()
+        except Exception:  # noqa: BLE001 - the close is what we wait for
+            closed.set()
+
+    with server(handler) as url:
+        assert preflight(connect_request(url, "m", "k")) == HandshakeOutcome()
+        assert closed.wait(5)  # the probe closed its connection at once
+
+
+def test_the_preflight_types_dns_and_tls_failures() -> None:
+    assert preflight(connect_request("ws://no-such-host.invalid/v1/realtime", "m", "k")).problem is Problem.DNS
+    with server(lambda ws: None) as url:
+        outcome = preflight(connect_request(url.replace("ws://", "wss://"), "m", "k"))
+    assert outcome.problem is Problem.TLS

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ def web_ui(folder: Path, *args: str, env: dict[str, str] | None = None, cwd: Pat
         try:
             urllib.request.urlopen(running.url, timeout=2).close()
             break
+        except urllib.error.HTTPError:
+            break  # it answers (--web-login: 401 without credentials)
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the web UI did not come up: {running.log_text()[-2000:]}")

@@ -36,7 +36,7 @@ class SessionAccount:
         wall_offset: float,
         counts: ProtocolCounts,
         output_rate: int = 24_000,
-        prices: Prices = DEFAULT_PRICES["gpt-realtime"],
+        prices: Prices | None = DEFAULT_PRICES["gpt-realtime"],
         warn_at_audio_s: float | None = None,
     ) -> None:
         self.labels = labels
@@ -87,8 +87,9 @@ class SessionAccount:
         self._audio_s += record.assistant_audio_s
         self.session_audio_s += record.assistant_audio_s
         self.session_turns += record.solicited
-        cost = self._prices.cost_usd(record.usage)
-        record = dataclasses.replace(record, session_audio_s=round(self.session_audio_s, 4), cost_usd=round(cost, 8))
+        cost = self._prices.cost_usd(record.usage) if self._prices is not None else 0.0
+        priced = None if self._prices is None else round(cost, 8)
+        record = dataclasses.replace(record, session_audio_s=round(self.session_audio_s, 4), cost_usd=priced)
         self._turns.append(record)
         self._new_turns.append(record)
         self._turns_ok += record.outcome == OK and record.solicited
@@ -201,6 +202,7 @@ class SessionAccount:
             legacy_events=self._counts.legacy_events,
             unknown_events=dict(self._counts.unknown_events),
             estimated_cost_usd=round(self._cost_usd, 6),
+            priced=self._prices is not None,
             http_status=self.http_status,
             unsolicited_responses=sum(self._unsolicited.values()),
             unsolicited_reasons=dict(self._unsolicited),

@@ -43,8 +43,9 @@ class EngineSettings:
     """A conversation that hits the provider's session cap goes on over a fresh session (``--reconnect-on-cap``)."""
     warn_at_audio_s: float | None = None
     """Raise the early warning once the current provider session holds this much assistant audio (None: never)."""
-    prices: Prices = field(default_factory=lambda: DEFAULT_PRICES["gpt-realtime"])
-    """This session's model's prices, for the cost of each response."""
+    prices: Prices | None = field(default_factory=lambda: DEFAULT_PRICES["gpt-realtime"])
+    """This session's model's prices, for the cost of each response (None: the price table has none; the cost is
+    then not estimated, never guessed)."""
 
     def barges_in(self, turn: int) -> bool:
         if self.barge_in_after_s is None or (self.turns and turn >= self.turns):

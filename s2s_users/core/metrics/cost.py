@@ -65,12 +65,20 @@ class PriceTable:
     prices: Mapping[str, Prices]
     source: str = "built-in prices as of " + DEFAULT_PRICES_AS_OF
 
-    def for_model(self, model: str) -> Prices:
+    def lookup(self, model: str) -> Prices | None:
+        """The model's prices, or None when no entry (and no ``"*"``) prices it."""
         matches = [name for name in self.prices if name != FALLBACK and model.startswith(name)]
         if matches:
             return self.prices[max(matches, key=len)]
-        if FALLBACK in self.prices:
-            return self.prices[FALLBACK]
+        return self.prices.get(FALLBACK)
+
+    def unpriced(self, models: Iterable[str]) -> list[str]:
+        return [model for model in models if self.lookup(model) is None]
+
+    def for_model(self, model: str) -> Prices:
+        prices = self.lookup(model)
+        if prices is not None:
+            return prices
         known = ", ".join(sorted(self.prices))
         raise ConfigError(
             f"no price for model {model!r} in {self.source} (known prefixes: {known}): add it to a --prices file, "
@@ -84,7 +92,7 @@ class PriceTable:
         return PriceTable({**self.prices, FALLBACK: prices}, f"{self.source}; other models as {why}")
 
     def check(self, models: Iterable[str]) -> None:
-        """Refuse, at start-up, a run with a model the table cannot price."""
+        """Refuse, at start-up, a model the table cannot price (a run with a budget must price everything)."""
         for model in models:
             self.for_model(model)
 

@@ -140,8 +140,8 @@ class TurnRecord:
     """The first turn of a fresh provider session after a rotation (or a reconnect at the provider's cap)."""
     session_audio_s: float = 0.0
     """Assistant audio in the current provider session's context after this turn: the early-warning signal."""
-    cost_usd: float = 0.0
-    """This response's estimated cost, from its usage and the price table."""
+    cost_usd: float | None = None
+    """This response's estimated cost, from its usage and the price table (None: the model has no price)."""
 
     @property
     def usage(self) -> Usage:
@@ -201,6 +201,8 @@ class SessionRecord:
     legacy_events: int = 0
     unknown_events: dict[str, int] = field(default_factory=dict)
     estimated_cost_usd: float = 0.0
+    priced: bool = True
+    """False when the price table had no price for the model: ``estimated_cost_usd`` is then not an estimate."""
     http_status: int | None = None
     unsolicited_responses: int = 0
     unsolicited_reasons: dict[str, int] = field(default_factory=dict)

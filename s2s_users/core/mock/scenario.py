@@ -137,6 +137,8 @@ def _profile(name: str, table: Any, where: str) -> ModelProfile:
             go_away_s=_positive(table.get("go_away_s", base.go_away_s), f"{where}.go_away_s"),
             after_go_away=_choice(table.get("after_go_away", "close"), AFTER_GO_AWAY, f"{where}.after_go_away"),
         )
+    except ConfigError:
+        raise  # already one line naming the setting
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
 
@@ -170,7 +172,10 @@ def _optional(value: Any) -> float | None:
 
 
 def _probability(value: Any, where: str) -> float:
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a probability between 0 and 1 (got {value!r})") from None
     if not 0 <= number <= 1:
         raise ConfigError(f"{where} must be a probability between 0 and 1 (got {value})")
     return number

@@ -70,10 +70,12 @@ class CostRow:
     turns: int
     cost_usd: float
     audio_min: float
+    priced: bool = True
+    """False when the price table had no price for the model: no estimate."""
 
     @property
     def per_audio_minute_usd(self) -> float | None:
-        return self.cost_usd / self.audio_min if self.audio_min else None
+        return self.cost_usd / self.audio_min if self.audio_min and self.priced else None
 
 
 def _arm_row(model: str, arm: str, records: Sequence[SessionRecord]) -> ArmRow:
@@ -148,6 +150,7 @@ def cost_rows(records: Sequence[SessionRecord]) -> tuple[CostRow, ...]:
             turns=sum(len(r.turns) for r in group),
             cost_usd=round(sum(r.estimated_cost_usd for r in group), 6),
             audio_min=sum(r.assistant_audio_s for r in group) / 60,
+            priced=all(r.priced for r in group),
         )
         for (model, arm), group in sorted(groups.items())
     )

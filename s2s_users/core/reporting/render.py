@@ -239,8 +239,9 @@ def cost_table(report: Report) -> Table:
     rows: list[tuple[str, ...]] = []
     for row in report.costs:
         per_minute = row.per_audio_minute_usd
+        cost = f"{row.cost_usd:.4f} USD" if row.priced else "not priced (add it to --prices)"
         rows.append((
-            row.model, row.arm or "—", str(row.sessions), str(row.turns), f"{row.cost_usd:.4f} USD",
+            row.model, row.arm or "—", str(row.sessions), str(row.turns), cost,
             "—" if per_minute is None else f"{per_minute:.4f} USD",
         ))  # fmt: skip
     rows.append(("All", "", str(sum(r.sessions for r in report.costs)), "", f"{report.cost_usd:.4f} USD", ""))

@@ -35,6 +35,8 @@ class GeneratorHealth:
     lost_workers: int = 0
     lost_sessions: int = 0
     user_exceptions: int = 0
+    incidents: tuple[str, ...] = ()
+    """What else went wrong around the measurement, one line each (the preflight's warning, InfluxDB behind)."""
 
     def warnings(self) -> list[str]:
         notes = []
@@ -45,6 +47,7 @@ class GeneratorHealth:
             notes.append(f"CPU above {CPU_LIMIT_PERCENT:.0f}% ({', '.join(busy)}): add workers")
         if self.lost_workers:
             notes.append(f"{self.lost_workers} workers lost ({self.lost_sessions} sessions)")
+        notes.extend(self.incidents)
         return notes
 
 
@@ -80,7 +83,9 @@ class RunInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunInfo:
         names = {f.name for f in dataclasses.fields(GeneratorHealth)}
-        health = GeneratorHealth(**{k: v for k, v in dict(data.get("health") or {}).items() if k in names})
+        fields = {k: v for k, v in dict(data.get("health") or {}).items() if k in names}
+        fields["incidents"] = tuple(str(note) for note in fields.get("incidents") or ())
+        health = GeneratorHealth(**fields)
         return cls(
             run_id=str(data.get("run_id", "")),
             started_at=data.get("started_at"),

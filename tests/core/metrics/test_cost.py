@@ -14,6 +14,7 @@ PRICE_FIELDS = {"audio_in": 1, "audio_cached": 0.5, "audio_out": 2, "text_in": 0
 def test_the_longest_prefix_wins_and_an_unknown_model_is_refused_with_the_fix() -> None:
     assert DEFAULT_TABLE.for_model("gpt-realtime-mini-2025-10-06") == DEFAULT_PRICES["gpt-realtime-mini"]
     assert DEFAULT_TABLE.for_model("gpt-realtime-2") == DEFAULT_PRICES["gpt-realtime"]
+    assert DEFAULT_TABLE.lookup("some-clone") is None and DEFAULT_TABLE.unpriced(["gpt-realtime", "x"]) == ["x"]
     with pytest.raises(ConfigError, match=r"no price for model 'some-clone'.*add it to a --prices file"):
         DEFAULT_TABLE.check(["gpt-realtime", "some-clone"])
 

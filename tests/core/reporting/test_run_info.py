@@ -60,3 +60,11 @@ def test_pacing_lag_comes_from_the_turns_and_an_overloaded_generator_is_flagged(
     report = build_report(seed_records())
     assert "| Warning | CPU above 90% (worker-1 97%): add workers |" in render_markdown(report, info)
     assert "s2s: warning: pacing lag p95 45.0 ms" in render_text(report, info)
+
+
+def test_incidents_around_the_run_are_warnings_and_survive_run_json() -> None:
+    note = "InfluxDB at http://127.0.0.1:9 never answered: 8 points spooled (replay them later)"
+    info = RunInfo(run_id="run-8", health=GeneratorHealth(incidents=(note,)))
+    assert RunInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
+    assert ("Warning", note) in header_rows(info)
+    assert f"s2s: warning: {note}" in render_text(build_report(seed_records(), {}), info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
@@ -120,13 +121,15 @@ def test_a_401_from_any_server_says_to_check_the_token(stub: StubServer, tmp_pat
     assert stub.requests[0].startswith("/api/v2/write?")
 
 
-def test_nothing_listening_is_a_config_error_naming_the_url(tmp_path: Path) -> None:
+def test_nothing_listening_is_a_warning_naming_the_url_and_the_spool(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(ConfigError) as raised:
-        check_connection(InfluxSettings(url, "t", "org", "bucket", tmp_path))
-    assert str(raised.value) == (
-        f"cannot reach InfluxDB at {url} (connection refused): check --influx-url / S2S_INFLUX_URL"
-    )
+    with caplog.at_level(logging.WARNING, logger="s2s_users"):
+        check_connection(InfluxSettings(url, "t", "org", "bucket", tmp_path / "probe"))  # no ConfigError: it goes on
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("influx: cannot reach")]
+    assert f"cannot reach InfluxDB at {url} at start-up (connection refused)" in line
+    assert f"spooled in {tmp_path}" in line and "--influx-url / S2S_INFLUX_URL" in line
 
 
 def test_points_written_while_influxdb_is_down_are_spooled_then_replayed_exactly_once(

@@ -177,6 +177,11 @@ class InfluxSink:
     def written(self) -> int:
         return self._written
 
+    @property
+    def outage(self) -> str | None:
+        """Why the last write failed, while InfluxDB does not answer (None: it does, or nothing was tried yet)."""
+        return self._outage
+
     # --- the writer's side --------------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -137,10 +137,11 @@ def _seconds(value: object) -> float | None:
 # --- start-up check ---------------------------------------------------------------------------------------
 
 
-def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str = "") -> None:
-    """Write one ``s2s_probe`` point; raise a one-line ``ConfigError`` for 401/403, 404, 4xx or no server.
+def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str = "") -> str | None:
+    """Write one ``s2s_probe`` point; raise a one-line ``ConfigError`` for 401/403, 404 or another 4xx.
 
-    A 5xx, 429 or timeout at start-up is only logged: the sink spools until InfluxDB answers.
+    No server (refused, unreachable, timed out), a 5xx or a 429 at start-up is only a warning: the sink spools
+    until InfluxDB answers, and what is left at the end can be replayed. Returns that warning (None: it answered).
     """
     if not settings.url.startswith(("http://", "https://")):
         raise ConfigError(f"--influx-url {redact_url(settings.url)!r} must start with http:// or https://")
@@ -172,11 +173,17 @@ def check_connection(settings: InfluxSettings, *, run_id: str = "", worker: str 
                 f" create it (InfluxDB 2/3: influx bucket create -n {settings.bucket}; 1.x: CREATE DATABASE"
                 f" {settings.bucket.split('/')[0]}) or fix --influx-bucket / --influx-org"
             ) from None
-        if failure.status is None and failure.reason != "timed out":
-            message = f"cannot reach {where} ({failure.reason}): check --influx-url / {ENV_URL}"
-            raise ConfigError(message) from None
-        if failure.kind == REJECT:
+        if failure.kind == REJECT and failure.status is not None:
             raise ConfigError(f"{where} rejected a test point ({failure.reason})") from None
-        log.warning("influx: %s does not answer at start (%s); points will be spooled", where, failure.reason)
+        # Down, unreachable or overloaded: nothing is lost (the spool keeps every point for a replay), and a soak
+        # must not fail to start because its dashboard database restarts. One clear warning, and the run goes on.
+        warning = (
+            f"cannot reach {where} at start-up ({failure.reason}): points will be spooled in"
+            f" {settings.spool_dir.parent} and written when it answers (or later: python -m s2s_users replay DIR);"
+            f" if the URL is wrong, fix --influx-url / {ENV_URL}"
+        )
+        log.warning("influx: %s", warning)
+        return warning
     finally:
         writer.close()
+    return None
