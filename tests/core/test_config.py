@@ -234,3 +234,8 @@ def test_bad_evidence_and_bound_options_are_one_line_errors(override: dict[str, 
     with pytest.raises(ConfigError) as info:
         settings_from_options(options(**override), mock_key="m")
     assert mentions in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_embedded_mock_never_gets_a_real_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real")
+    assert settings_from_options(options(s2s_api_key="sk-real-explicit"), mock_key="mock-key").api_key == "mock-key"

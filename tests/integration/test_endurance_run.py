@@ -67,18 +67,6 @@ def test_server_vad_turns_complete_against_the_mock(locust_run: Any) -> None:
     assert session["outcome"] == "completed" and session["turns_completed"] == 3
 
 
-def test_a_wrong_key_is_connect_rejected_with_one_line_and_no_traceback(locust_run: Any) -> None:
-    run = locust_run("-u", "2", "-r", "2", "--s2s-api-key", "wrong-key", "--run-time", "1m", *FAST)
-    sessions = run.sessions()
-    assert len(sessions) == 2  # one try per user: a 401 is not retried
-    assert {s["failure_class"] for s in sessions} == {"connect.rejected"}
-    assert all("HTTP 401" in s["failure_detail"] for s in sessions)
-    lines = [line for line in run.stderr.splitlines() if "s2s: connect.rejected" in line]
-    assert len(lines) == 1 and "check S2S_API_KEY or OPENAI_API_KEY" in lines[0]
-    assert "Traceback" not in run.stderr
-    assert "wrong-key" not in run.stderr + run.stdout + (run.report_dir / "sessions.jsonl").read_text()
-
-
 def test_sessions_cut_by_the_end_of_the_run_are_censored_as_harness_stopped(locust_run: Any) -> None:
     run = locust_run("-u", "1", "-r", "1", "--s2s-model", "gpt-realtime", "--run-time", "4s")
     assert run.returncode == 0, run.stderr[-2000:]  # a stop mid-session once crashed gevent's event loop
