@@ -242,12 +242,16 @@ def _measure_window(
 
 
 def _stop(process: subprocess.Popen[str], lines: _Lines) -> None:
+    """SIGTERM, then SIGKILL: the measurement is taken; a client too saturated to stop in time is killed and said
+    so (its level is not held anyway), and the ramp goes on."""
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         process.kill()
-        raise RuntimeError("the client did not stop: " + "".join(lines.tail[-10:])) from None
+        process.wait()
+        print(f"    (the client did not stop within {STOP_TIMEOUT_S:g} s of SIGTERM: killed; last line: "
+              f"{''.join(lines.tail[-1:]).strip()!r})", flush=True)  # fmt: skip
 
 
 def run_tester(
