@@ -276,9 +276,7 @@ class RecordOwner:
             f"{self.cost.total_usd:.4f} USD): every worker was stopped"
         )
         log.error("s2s: %s", self.budget_reason)
-        self._ending = True
-        headless = bool(getattr(self.environment.parsed_options, "headless", False))
-        gevent.spawn(self.environment.runner.quit if headless else self.environment.runner.stop)
+        self._end_run()
 
     def learned_capacity(self) -> dict[str, float]:
         return self.capacity.capacities()
@@ -313,8 +311,12 @@ class RecordOwner:
         done = sum(self.ledger.users_done.values())
         if self._ending or not done or done < runner.target_user_count:
             return
-        # Every user played all its sessions: end the run (quit when headless, stop in the web UI).
+        self._end_run()  # every user played all its sessions
+
+    def _end_run(self) -> None:
+        """End the run from the owner's side: quit when headless, stop the test in the web UI."""
         self._ending = True
+        runner = self.environment.runner
         headless = bool(getattr(self.environment.parsed_options, "headless", False))
         gevent.spawn(runner.quit if headless else runner.stop)
 
