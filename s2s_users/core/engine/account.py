@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from s2s_users.core import failures as fl
 from s2s_users.core.engine.rotation import Handover
+from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.events import ProtocolCounts
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.cost import DEFAULT_PRICES, Prices
@@ -79,6 +80,23 @@ class SessionAccount:
         self._close: tuple[int | None, str | None, bool | None] = (None, None, None)
 
     # --- what happened ----------------------------------------------------------------------------------
+
+    @classmethod
+    def for_engine(
+        cls, settings: EngineSettings, labels: SessionLabels, now: float, wall_offset: float, counts: ProtocolCounts
+    ) -> SessionAccount:
+        """The books of a session the engine plays with ``settings`` (until failure: no number of turns planned)."""
+        turns_planned = 0 if settings.until_failure else settings.turns
+        return cls(
+            labels,
+            turns_planned,
+            now,
+            wall_offset,
+            counts,
+            settings.output_rate,
+            settings.prices,
+            settings.warn_at_audio_s,
+        )
 
     def turn_ended(self, record: TurnRecord) -> None:
         """A turn's record is final: count its audio, cost and failure (capacity is what came before it)."""

@@ -7,6 +7,8 @@ audio for speech). Each ends in a ``TurnRecord``; all their audio counts toward 
 What a caller hears: time to the first audio delta is not time to sound. Providers start many responses with
 silence; the first *audible* sample (over the silence floor) comes that much later, played in real time from the
 first delta (or later still, when deltas arrive slower than real time).
+
+Which response an event belongs to, and the ones that are not the turn's own, are ``answers.py``'s business.
 """
 
 from __future__ import annotations
@@ -19,14 +21,8 @@ import numpy as np
 from s2s_users.core import events as ev
 from s2s_users.core import failures as fl
 from s2s_users.core.audio import amplitude_dbfs
-from s2s_users.core.engine.table import Trigger
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import OK, TurnRecord
-
-#: Why the server started a response the script did not ask for.
-VAD_SPLIT = "vad_split"  # while our prompt was still streaming: the server's VAD ended the turn at a pause
-LEFTOVER = "leftover"  # after the turn's answer: audio after the prompt (silence, noise) taken for speech
-UNKNOWN = "unknown"
 
 
 @dataclass(slots=True)
@@ -210,88 +206,3 @@ class TurnTiming:
 
 
 NO_TURN = TurnTiming(0.0, None, None, None, 0.0, 0.0, False)
-
-
-class OtherResponses:
-    """The live responses that are not the current turn's own: unsolicited ones, and answers we spoke over.
-
-    Each keeps the timing of the turn that asked for it (none for unsolicited ones) until its response.done.
-    """
-
-    def __init__(self) -> None:
-        self._live: dict[str, tuple[ResponseInProgress, TurnTiming]] = {}
-        self._ended: set[str] = set()
-
-    def add(self, response: ResponseInProgress, timing: TurnTiming) -> None:
-        self._live[response.response_id] = (response, timing)
-
-    def get(self, response_id: str) -> tuple[ResponseInProgress, TurnTiming] | None:
-        return self._live.get(response_id)
-
-    def owns(self, response_id: str) -> bool:
-        """True for the id of a live other response, or of any response already ended (a straggler's)."""
-        return response_id in self._live or response_id in self._ended
-
-    def count(self, event: ev.AudioDelta | ev.TranscriptDelta | ev.TextDelta, now: float) -> int:
-        """Count an event for its live response; returns the audio bytes that belong to none (0 otherwise)."""
-        other = self._live.get(event.response_id)
-        if other is None:
-            return len(event.pcm) if isinstance(event, ev.AudioDelta) else 0
-        response = other[0]
-        response.last_event_at = now
-        match event:
-            case ev.AudioDelta(pcm=pcm):
-                response.count_audio(pcm, now)
-            case ev.TranscriptDelta(text=text):
-                response.transcript_chars += len(text)
-            case ev.TextDelta(text=text):
-                response.text_chars += len(text)
-        return 0
-
-    def pop(self, response_id: str) -> tuple[ResponseInProgress, TurnTiming] | None:
-        self._ended.add(response_id)
-        return self._live.pop(response_id, None)
-
-    def talked_over(self, at: float) -> None:
-        """Our next prompt's speech starts at ``at`` while these still stream."""
-        for response, _ in self._live.values():
-            if response.interrupted_at is None:
-                response.interrupt(at)
-
-    def ended(self, response_id: str) -> None:
-        if response_id:
-            self._ended.add(response_id)
-
-    def deadline(self, timeout_s: float) -> float | None:
-        """When the quietest live response stalls (no event for ``timeout_s``)."""
-        return min((r.last_event_at + timeout_s for r, _ in self._live.values()), default=None)
-
-    def stalled(self, now: float, timeout_s: float) -> ResponseInProgress | None:
-        return next((r for r, _ in self._live.values() if now >= r.last_event_at + timeout_s), None)
-
-    def drain(self) -> list[tuple[ResponseInProgress, TurnTiming]]:
-        """Every live one, forgotten (the session is over)."""
-        out = list(self._live.values())
-        self._live.clear()
-        return out
-
-
-def route(trigger: Trigger, event: ev.Event, own: ResponseInProgress | None, others: OtherResponses) -> Trigger:
-    """Events of a response that is not the current turn's own go to the other responses' triggers."""
-    response_id = getattr(event, "response_id", "")
-    if not response_id or trigger not in _OTHER_TRIGGERS:
-        return trigger
-    if own is not None and own.response_id in ("", response_id):
-        return trigger
-    if others.owns(response_id) or own is not None:
-        return _OTHER_TRIGGERS[trigger]
-    return trigger
-
-
-#: Response events, and where they go when they belong to another response than the turn's own.
-_OTHER_TRIGGERS = {
-    Trigger.AUDIO: Trigger.OTHER_AUDIO,
-    Trigger.TRANSCRIPT: Trigger.OTHER_TEXT,
-    Trigger.TEXT: Trigger.OTHER_TEXT,
-    Trigger.RESPONSE_DONE: Trigger.OTHER_RESPONSE_DONE,
-}

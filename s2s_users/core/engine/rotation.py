@@ -55,6 +55,16 @@ class ConversationMemory:
         self.budget_chars = budget_chars
         self._turns: deque[tuple[int, str]] = deque()
         self._chars = 0
+        self._heard: list[str] = []
+
+    def hear(self, transcript_delta: str) -> None:
+        """A piece of the running turn's answer transcript."""
+        self._heard.append(transcript_delta)
+
+    def turn_ended(self, turn: int) -> None:
+        """The running turn ended: what was heard of its answer is remembered as that turn's."""
+        self.remember(turn, "".join(self._heard))
+        self._heard.clear()
 
     def remember(self, turn: int, transcript: str) -> None:
         text = " ".join(transcript.split())

@@ -58,6 +58,15 @@ class EngineSettings:
             return turn >= self.turns
         return self.bound_reached(turn, session_s)
 
+    def ends_after_failure(self, turn: int, first_failure_turn: int | None) -> bool:
+        """Until failure: the session ends one turn after its first failure (a failure that leaves the socket up;
+        the next turn shows what the service does after it, as the seed's drop on the next message)."""
+        return self.until_failure and first_failure_turn is not None and turn > first_failure_turn
+
+    def reconnects_at_cap(self, turn: int | None) -> bool:
+        """The provider's cap cut ``turn`` (None: before any): the conversation goes on over a fresh session."""
+        return self.reconnect_on_cap and turn is not None and not self.last_turn(turn, 0.0)
+
     def bound_reached(self, turn: int, session_s: float) -> bool:
         """Until failure: a safety bound is reached (the session ends there, censored)."""
         if not self.until_failure:

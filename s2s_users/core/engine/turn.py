@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from s2s_users.core.engine.pacing import ChunkPacer
 from s2s_users.core.engine.response import ResponseInProgress, TurnTiming
-from s2s_users.core.engine.script import ScriptedPrompt
+from s2s_users.core.engine.script import Script, ScriptedPrompt
+from s2s_users.core.engine.settings import EngineSettings
 
 
 @dataclass(slots=True)
@@ -35,6 +36,21 @@ class TurnInProgress:
     after_rotation: bool = False
     """The first turn of a fresh provider session after a rotation or a reconnect at the cap."""
     detail: str | None = None
+
+    @classmethod
+    def starting(
+        cls, index: int, script: Script, settings: EngineSettings, now: float, after_rotation: bool
+    ) -> TurnInProgress:
+        """Turn ``index`` of the script, starting ``now``; with server VAD the carrier streams after its prompt."""
+        return cls(
+            index=index,
+            prompt=script.prompt_for_turn(index),
+            pacer=ChunkPacer(now, script.chunk_s, settings.pace),
+            started_at=now,
+            last_event_at=now,
+            carrier=script.carrier_b64 if settings.turn_mode == "server_vad" else (),
+            after_rotation=after_rotation,
+        )
 
     # --- the prompt (then the carrier) going out ---------------------------------------------------------
 
@@ -90,7 +106,30 @@ class TurnInProgress:
         if self.speech_end_at is None:
             self.speech_end_at = now
 
+    def speech_stopped(self, now: float) -> None:
+        if self.speech_end_at is not None and self.speech_stopped_at is None:
+            self.speech_stopped_at = now  # the server's endpointing of this turn's speech
+
     # --- waiting for the answer -------------------------------------------------------------------------
+
+    def heard_from_server(self, now: float) -> ResponseInProgress | None:
+        """Any event shows the server is alive (and its answer, if one runs). Returns the answer."""
+        self.last_event_at = now
+        if self.response is not None:
+            self.response.last_event_at = now
+        return self.response
+
+    def barge_in_at(self, after_s: float | None) -> float | None:
+        """When we speak over the answer: ``after_s`` into its audio (None: this turn does not barge in)."""
+        if after_s is None or self.response is None or self.response.first_audio_at is None:
+            return None
+        return self.response.first_audio_at + after_s
+
+    def truncated(self, audio_end_ms: int | None) -> None:
+        """The server cut the conversation's context (the answer's audio kept up to ``audio_end_ms``)."""
+        self.context_truncated = True
+        if self.response is not None and audio_end_ms is not None:
+            self.response.truncated_at_ms = audio_end_ms
 
     def reference_at(self, turn_mode: str) -> float | None:
         """Where TTFA starts: our commit in manual turns; the end of the prompt's speech with server VAD."""
