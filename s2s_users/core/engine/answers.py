@@ -185,9 +185,13 @@ class Answers:
 
     def deadline(self, timeout_s: float) -> float | None:
         """When the quietest live response stalls (no event for ``timeout_s``)."""
+        if not self._others:
+            return None  # the common case, asked on every wake
         return min((r.last_event_at + timeout_s for r, _ in self._others.values()), default=None)
 
     def stalled(self, now: float, timeout_s: float) -> ResponseInProgress | None:
+        if not self._others:
+            return None
         return next((r for r, _ in self._others.values() if now >= r.last_event_at + timeout_s), None)
 
     def cut_by_end(self, code: FailureClass | None, now: float) -> None:

@@ -30,7 +30,9 @@ from s2s_users.core.engine.rotation import Handover
 from s2s_users.core.engine.script import Script
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.engine.table import (
+    END_STATES,
     SERVER_TRIGGERS,
+    SETUP_STATES,
     TRANSITIONS,
     TRANSITIONS_BY_MODE,
     TURN_STATES,
@@ -53,6 +55,12 @@ from s2s_users.core.intents import (
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.metrics.tape import AudioTape
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
 
 
 class IllegalTransition(RuntimeError):
@@ -81,11 +89,14 @@ class Conversation:
         self.settings = settings
         self.labels = labels
         self.state = State.CONNECTING
+        self.finished = False
+        """The session is over (DONE or ENDED): kept as the state moves, since it is asked on every wake."""
         self.account = SessionAccount.for_engine(settings, labels, now, wall_offset, counts or ev.ProtocolCounts())
         self.connection = ConnectionLife(settings, now)
         self._answers = Answers(settings, self.account, wall_offset, tape, self.connection.memory)
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._timeout_s = settings.turn_timeout_s
+        self._barges_in = settings.barge_in_after_s is not None
         self._pacing = pacing
         self._turn: TurnInProgress | None = None
         self._think_until = 0.0
@@ -98,10 +109,6 @@ class Conversation:
     @property
     def session_id(self) -> str:
         return self.account.session_id
-
-    @property
-    def finished(self) -> bool:
-        return self.state in (State.DONE, State.ENDED)
 
     @property
     def _turn_index(self) -> int | None:
@@ -127,6 +134,7 @@ class Conversation:
             raise IllegalTransition(f"{trigger.value} is not allowed in state {self.state.value}")
         if transition.next is not None:
             self.state = transition.next
+            self.finished = transition.next in END_STATES
         self._actions[transition.action](now, payload)
 
     # --- inputs -----------------------------------------------------------------------------------------
@@ -146,7 +154,7 @@ class Conversation:
         """Do whatever is due at ``now``: send chunks, end thinking, barge in, enforce deadlines."""
         if self.finished or self.connection.awaiting:
             return  # between connections nothing is due: the next one's set-up deadline starts when it opens
-        if self.state in (State.CONNECTING, State.CONFIGURING):
+        if self.state in SETUP_STATES:
             if now >= self.connection.setup_deadline:
                 waiting_for = "session.created" if self.state is State.CONNECTING else "session.updated"
                 self._fire(Trigger.SETUP_TIMEOUT, now, endings.setup_timed_out(waiting_for, self._timeout_s))
@@ -163,7 +171,7 @@ class Conversation:
             if now >= self._think_until:
                 self._after_thinking(now)
             return
-        barge_at = self._barge_in_at(turn)
+        barge_at = self._barge_in_at(turn) if self._barges_in else None
         if self.state is State.RECEIVING and barge_at is not None and now >= barge_at:
             self._fire(Trigger.BARGE_IN, now)
             return
@@ -175,17 +183,19 @@ class Conversation:
         """When ``on_timer`` next has something to do (monotonic seconds), or None when finished."""
         if self.finished:
             return None
-        if self.state in (State.CONNECTING, State.CONFIGURING):
+        if self.state in SETUP_STATES:
             return self.connection.setup_deadline
         turn = self._turn
         assert turn is not None
-        candidates = [turn.next_chunk_due(), self._answers.deadline(self._timeout_s)]
+        # Asked on every wake (50 a second per session at 20 ms chunks): no lists, the cheap checks first.
+        due = turn.next_chunk_due()
         if self.state is State.THINKING:
-            candidates.append(self._think_until)
+            due = _earliest(due, self._think_until)
         else:
-            candidates += [turn.deadline(self._timeout_s), self._barge_in_at(turn)]
-        due = [t for t in candidates if t is not None]
-        return min(due) if due else None
+            due = _earliest(due, turn.deadline(self._timeout_s))
+            if self._barges_in:
+                due = _earliest(due, self._barge_in_at(turn))
+        return _earliest(due, self._answers.deadline(self._timeout_s))
 
     def on_connection_ended(self, code: int | None, reason: str, frame_received: bool, now: float) -> None:
         """The socket closed (or dropped) while we still had work to do."""

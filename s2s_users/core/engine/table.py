@@ -123,6 +123,9 @@ class Transition:
 
 _LIVE = (State.CONNECTING, State.CONFIGURING, State.SENDING, State.AWAITING, State.RECEIVING, State.THINKING)
 TURN_STATES = frozenset({State.SENDING, State.AWAITING, State.RECEIVING})
+SETUP_STATES = frozenset({State.CONNECTING, State.CONFIGURING})
+END_STATES = frozenset({State.DONE, State.ENDED})
+"""Sticky: no trigger leaves them."""
 
 
 def _table() -> dict[State, dict[Trigger, Transition]]:
