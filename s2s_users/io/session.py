@@ -270,7 +270,9 @@ def _drive(
                 flight.received(events, len(data), now)
             for event in events:
                 conversation.handle(event, now)
-        conversation.on_timer(now)
+        # Before its deadline the timer has nothing to do; what a message made due sooner, the next deadline says.
+        if data is None or (deadline is not None and now >= deadline):
+            conversation.on_timer(now)
 
 
 def _close(
