@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import heapq
 import itertools
 import json
 import math
@@ -35,6 +34,7 @@ from typing import Any
 from s2s_users.core.mock import gemini_shapes as shapes
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, EndResponse, Output, Send, Stream
 from s2s_users.core.mock.profiles import Fault, ModelProfile
+from s2s_users.core.mock.schedule import OutputSchedule, ending
 from s2s_users.core.mock.vad import VoiceActivity
 from s2s_users.core.mock.voice import delta_b64, voice_buffer
 from s2s_users.core.protocols.gemini_wire import CAP_CLOSE, INPUT_RATE, OUTPUT_RATE, camel
@@ -43,6 +43,7 @@ PARTIAL = 0.5  # faults that cut an answer short do it halfway through its audio
 CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 INVALID_ARGUMENT = 1007
 INTERNAL_ERROR = (1011, "Internal error encountered.")
+_CAP_CLOSE = CloseWithFrame(*CAP_CLOSE)
 _URL_SAFE = str.maketrans("-_", "+/")
 WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
@@ -119,8 +120,7 @@ class GeminiMockSession:
         self.key_ok = key_ok
         self.state: GeminiSessionState | None = None
         self.end_reason = "open"
-        self._queue: list[tuple[float, int, Output | EndResponse | Stream | _Do]] = []
-        self._seq = itertools.count()
+        self._schedule = OutputSchedule[EndResponse | _Do](self._on_marker, self._on_audio)
         self._manual = False
         self._transcribe = False
         self._resumption = False
@@ -137,45 +137,31 @@ class GeminiMockSession:
     def _delay(self, seconds: float) -> float:
         return seconds / self.time_scale
 
-    def _push(self, at: float, item: Output | EndResponse | Stream | _Do) -> None:
-        heapq.heappush(self._queue, (at, next(self._seq), item))
-
     def _send(self, at: float, text: str, samples: int = 0, response_id: str | None = None) -> None:
         turn = self.state.turn if self.state is not None else 0
-        self._push(at, Send(text, turn, samples, response_id))
+        self._schedule.push(at, Send(text, turn, samples, response_id))
 
     def _close(self, at: float, code: int, reason: str) -> None:
-        self._push(at, CloseWithFrame(code, reason))
+        self._schedule.push(at, CloseWithFrame(code, reason))
 
     def next_due(self) -> float | None:
-        return self._queue[0][0] if self._queue else None
+        return self._schedule.next_due()
 
     def outputs_due(self, now: float) -> list[Output]:
-        out: list[Output] = []
-        while self._queue and self._queue[0][0] <= now:
-            item = heapq.heappop(self._queue)[2]
-            match item:
-                case EndResponse(response_id=response_id):
-                    if self._responding == response_id:
-                        self._responding = None
-                case Stream(steps=steps):
-                    if (due := next(steps, None)) is not None:
-                        self._push(due, item)
-                case _Do(action=action):
-                    action(now)
-                case Send(turn=turn, audio_samples=samples):
-                    out.append(item)
-                    if samples and self.state is not None:
-                        self.state.sent_samples[turn] = self.state.sent_samples.get(turn, 0) + samples
-                case CloseWithFrame(code=code, reason=reason):
-                    out.append(item)
-                    self.end_reason = "session_cap" if (code, reason) == CAP_CLOSE else f"closed {code}"
-                    break
-                case Abort():
-                    out.append(item)
-                    self.end_reason = "aborted"
-                    break
-        return out
+        outputs = self._schedule.due(now)
+        if (end := ending(outputs, _CAP_CLOSE)) is not None:
+            self.end_reason = end
+        return outputs
+
+    def _on_marker(self, marker: EndResponse | _Do, now: float) -> None:
+        if isinstance(marker, _Do):
+            marker.action(now)
+        elif self._responding == marker.response_id:
+            self._responding = None  # its turnComplete is out: the user's next turn gets an answer
+
+    def _on_audio(self, send: Send, now: float) -> None:
+        if self.state is not None:
+            self.state.sent_samples[send.turn] = self.state.sent_samples.get(send.turn, 0) + send.audio_samples
 
     def truth(self) -> dict[str, Any]:
         """What really happened, for the truth log: cumulative over the session's connections so far."""
@@ -201,7 +187,7 @@ class GeminiMockSession:
         if self._silent:
             return  # after a goAway that no close follows: the server reads and never answers
         if self._doomed:
-            self._push(now, Abort())
+            self._schedule.push(now, Abort())
             return
         try:
             message = json.loads(text)
@@ -270,15 +256,15 @@ class GeminiMockSession:
             self.state.go_aways.append({"connection": self.state.connections, "turn": self.state.turn, "then": then})
             self._send(at, shapes.go_away(time_left))
             if then == "silence":
-                self._push(at, _Do(self._go_silent))
+                self._schedule.push(at, _Do(self._go_silent))
             else:
                 self._close(at + (time_left / 2 if then == "early_close" else time_left), *CAP_CLOSE)
 
-        self._push(warn_at, _Do(announce))
+        self._schedule.push(warn_at, _Do(announce))
 
     def _go_silent(self, now: float) -> None:
         self._silent = True
-        self._queue.clear()  # the answer in flight stops too
+        self._schedule.clear()  # the answer in flight stops too
 
     def _realtime_input(self, body: Any, now: float) -> None:
         if not isinstance(body, dict):
@@ -352,9 +338,7 @@ class GeminiMockSession:
         sent = round(samples * PARTIAL) if fault in CUT_SHORT else samples
         state.assistant_audio_s += sent / OUTPUT_RATE
         offset = 2 * state.rng.randrange(len(voice_buffer()) // 4)
-        stream = Stream(response_id, self._stream(t, response_id, sent, offset, fault))
-        if (due := next(stream.steps, None)) is not None:
-            self._push(due, stream)
+        self._schedule.play(Stream(response_id, self._stream(t, response_id, sent, offset, fault)))
 
     def _stream(self, t: float, response_id: str, sent: int, offset: int, fault: Fault | None) -> Iterator[float]:
         """The answer's audio, one step per chunk (yield = wait until then), then its end."""
@@ -376,7 +360,7 @@ class GeminiMockSession:
             case Fault.CLOSE_1011_MID:
                 self._close(end, *INTERNAL_ERROR)
             case Fault.ABORT_MID:
-                self._push(end, Abort())
+                self._schedule.push(end, Abort())
             case Fault.STALL:
                 pass  # nothing more, ever: the turn never ends and the socket stays open
             case Fault.CANCELLED:
@@ -395,6 +379,6 @@ class GeminiMockSession:
         self._send(at, shapes.turn_complete(state.prompt_tokens, output_tokens, reason), response_id=response_id)
         state.reported_prompt_tokens = state.prompt_tokens
         state.prompt_tokens += output_tokens  # the answer is context for the next turn
-        self._push(at, EndResponse(response_id))
+        self._schedule.push(at, EndResponse(response_id))
         if self._resumption:
             self._send(at, shapes.resumption_update(self.registry.issue(state)))
