@@ -14,7 +14,6 @@ side of TTFA), and how the session ended.
 from __future__ import annotations
 
 import base64
-import heapq
 import itertools
 import json
 import math
@@ -23,8 +22,9 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from s2s_users.core.mock.outputs import Abort, CancelAt, CloseWithFrame, EndResponse, Output, Send, Stream, belongs_to
+from s2s_users.core.mock.outputs import Abort, CancelAt, CloseWithFrame, EndResponse, Output, Send, Stream
 from s2s_users.core.mock.profiles import SESSION_CAP_REASON, Fault, ModelProfile
+from s2s_users.core.mock.schedule import OutputSchedule, ending
 from s2s_users.core.mock.shapes import assistant_item, response_object, session_object, usage
 from s2s_users.core.mock.truth import ResponseTruth, Truth
 from s2s_users.core.mock.vad import PREFIX_PADDING_MS, VAD_SILENCE_MS, VoiceActivity
@@ -42,6 +42,7 @@ UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
     Fault.CANCELLED: ("cancelled", "turn_detected"),
 }
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
+_CAP_CLOSE = CloseWithFrame(1001, SESSION_CAP_REASON)
 WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
 
@@ -76,8 +77,7 @@ class MockSession:
         self.record = Truth(self.session_id, profile.name, wall_offset=wall_offset)
         self._items: list[str] = []
         self._ids = itertools.count(1)
-        self._queue: list[tuple[float, int, Output | EndResponse | Stream | CancelAt]] = []
-        self._seq = itertools.count()
+        self._schedule = OutputSchedule[EndResponse | CancelAt](self._on_marker, self._on_audio)
         self._response_id: str | None = None
         self._buffer_samples = 0
         self._input_tokens_total = 0
@@ -94,8 +94,7 @@ class MockSession:
         self._response_items: dict[str, str] = {}
         self._emit(now, "session.created", session=self._session_object())
         if profile.session_cap_s is not None:
-            at = now + self._delay(profile.session_cap_s)
-            heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(1001, SESSION_CAP_REASON)))
+            self._schedule.push(now + self._delay(profile.session_cap_s), _CAP_CLOSE)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
@@ -109,41 +108,31 @@ class MockSession:
         response = fields.get("response")
         response_id = fields.get("response_id") or (response.get("id") if isinstance(response, dict) else None)
         text = json.dumps(message, separators=(",", ":"))
-        send = Send(text, self.turn if turn is None else turn, audio_samples, response_id)
-        heapq.heappush(self._queue, (at, next(self._seq), send))
+        self._schedule.push(at, Send(text, self.turn if turn is None else turn, audio_samples, response_id))
 
     def _delay(self, seconds: float) -> float:
         return seconds / self.time_scale
 
     def next_due(self) -> float | None:
-        return self._queue[0][0] if self._queue else None
+        return self._schedule.next_due()
 
     def outputs_due(self, now: float) -> list[Output]:
-        out: list[Output] = []
-        while self._queue and self._queue[0][0] <= now:
-            item = heapq.heappop(self._queue)[2]
-            if isinstance(item, EndResponse):
-                if self._response_id == item.response_id:
-                    self._response_id = None
-                    self._after_response(item.response_id, now)
-                continue
-            if isinstance(item, CancelAt):
-                if self._response_id == item.response_id:
-                    self._barge_in_cancel(item.response_id, now)
-                continue
-            if isinstance(item, Stream):
-                self._advance(item)
-                continue
-            out.append(item)
-            if isinstance(item, Send) and item.audio_samples:
-                self.record.audio_sent(item.turn, item.response_id, item.audio_samples, now)
-            if isinstance(item, CloseWithFrame):
-                self.end_reason = "session_cap" if item.reason == SESSION_CAP_REASON else f"closed {item.code}"
-                break
-            if isinstance(item, Abort):
-                self.end_reason = "aborted"
-                break
-        return out
+        outputs = self._schedule.due(now)
+        if (end := ending(outputs, _CAP_CLOSE)) is not None:
+            self.end_reason = end
+        return outputs
+
+    def _on_marker(self, marker: EndResponse | CancelAt, now: float) -> None:
+        if marker.response_id != self._response_id:
+            return  # that response is over already (cancelled, or ended by the client)
+        if isinstance(marker, CancelAt):
+            self._barge_in_cancel(marker.response_id, now)
+        else:
+            self._response_id = None
+            self._after_response(marker.response_id, now)
+
+    def _on_audio(self, send: Send, now: float) -> None:
+        self.record.audio_sent(send.turn, send.response_id, send.audio_samples, now)
 
     @property
     def end_reason(self) -> str:
@@ -168,7 +157,7 @@ class MockSession:
 
     def receive(self, text: str, now: float) -> None:
         if self.doomed:
-            heapq.heappush(self._queue, (now, next(self._seq), Abort()))
+            self._schedule.push(now, Abort())
             return
         if text.startswith(_APPEND_PREFIX) and text.endswith('"}'):
             # The prompt's appends are most of what a session sends (50 a second at 20 ms chunks): in their plain
@@ -298,8 +287,7 @@ class MockSession:
             # The user speaks over the answer: a server that listens stops it (after its reaction time).
             self.record.responses[running].interrupted_at = now
             if self.profile.barge_in == "cancel":
-                at = now + self._delay(self.profile.barge_in_stop_ms / 1000)
-                heapq.heappush(self._queue, (at, next(self._seq), CancelAt(running)))
+                self._schedule.push(now + self._delay(self.profile.barge_in_stop_ms / 1000), CancelAt(running))
 
     def _speech_stopped(self, audio_end_ms: int, now: float) -> None:
         self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms,
@@ -335,9 +323,7 @@ class MockSession:
 
     def _barge_in_cancel(self, response_id: str, now: float) -> None:
         """Stop the answer the user spoke over: what is still queued of it is dropped; it ends cancelled."""
-        kept = [entry for entry in self._queue if not belongs_to(entry[2], response_id)]
-        heapq.heapify(kept)
-        self._queue = kept
+        self._schedule.drop(response_id)
         item_id = self._response_items.get(response_id) or self._id("item")
         sent_ms = self.record.responses[response_id].audio_samples * 1000 / RATE
         self._done(now, response_id, item_id, "cancelled", audio_ms=sent_ms, reason="turn_detected")
@@ -399,15 +385,7 @@ class MockSession:
         ids: dict[str, Any] = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
         self._emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
         offset = 2 * self.rng.randrange(len(voice_buffer()) // 4)  # in bytes, on a sample boundary
-        self._advance(Stream(response_id, self._stream(t, ids, sent, offset, fault, item_id)))
-
-    def _advance(self, stream: Stream) -> None:
-        """Run a stream's next step (its messages are then due now) and queue it again for the following one."""
-        try:
-            due = next(stream.steps)
-        except StopIteration:
-            return
-        heapq.heappush(self._queue, (due, next(self._seq), stream))
+        self._schedule.play(Stream(response_id, self._stream(t, ids, sent, offset, fault, item_id)))
 
     def _stream(
         self, t: float, ids: dict[str, Any], sent: int, offset: int, fault: Fault | None, item_id: str
@@ -435,7 +413,7 @@ class MockSession:
                 self._emit_close(end, 1011, "internal error")
                 return
             case Fault.ABORT_MID:
-                heapq.heappush(self._queue, (end, next(self._seq), Abort()))
+                self._schedule.push(end, Abort())
                 return
             case Fault.STALL:
                 return  # nothing more, ever: the response stays active and the socket open
@@ -455,7 +433,7 @@ class MockSession:
             f'{{"type":"{kind}","event_id":"{self._id("event")}","response_id":"{ids["response_id"]}",'
             f'"item_id":"{ids["item_id"]}","output_index":0,"content_index":0,"delta":"{delta}"}}'
         )
-        heapq.heappush(self._queue, (at, next(self._seq), Send(text, turn, samples, ids["response_id"])))
+        self._schedule.push(at, Send(text, turn, samples, ids["response_id"]))
 
     def _truncate(self, at: float) -> None:
         """Drop the oldest conversation item and truncate the next, as a server keeping its context small."""
@@ -465,7 +443,7 @@ class MockSession:
             self._emit(at, "conversation.item.truncated", item_id=self._items[0], content_index=0, audio_end_ms=0)
 
     def _emit_close(self, at: float, code: int, reason: str) -> None:
-        heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(code, reason)))
+        self._schedule.push(at, CloseWithFrame(code, reason))
 
     def _done(
         self,
@@ -486,7 +464,7 @@ class MockSession:
         self._emit(at, "response.done", response=response)
         # Assistant output becomes input of later turns: the conversation grows, as billed by the real service.
         self._input_tokens_total += output_tokens
-        heapq.heappush(self._queue, (at, next(self._seq), EndResponse(response_id)))
+        self._schedule.push(at, EndResponse(response_id))
 
     def _cancel(self, now: float, event_id: Any) -> None:
         response_id = self._response_id
@@ -494,8 +472,6 @@ class MockSession:
             self._error(now, "response_cancel_not_active", "There is no active response to cancel.", event_id)
             return
         # Drop everything still queued for this response, then end it as cancelled.
-        kept = [entry for entry in self._queue if not belongs_to(entry[2], response_id)]
-        heapq.heapify(kept)
-        self._queue = kept
+        self._schedule.drop(response_id)
         item_id = self._response_items.get(response_id) or self._id("item")
         self._done(now, response_id, item_id, "cancelled", audio_ms=0, reason="client_cancelled")
