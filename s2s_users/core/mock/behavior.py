@@ -25,14 +25,12 @@ from s2s_users.core.mock import shapes
 from s2s_users.core.mock.outputs import Abort, CancelAt, CloseWithFrame, EndResponse, Output, Send, Stream
 from s2s_users.core.mock.profiles import SESSION_CAP_REASON, Fault, ModelProfile
 from s2s_users.core.mock.schedule import OutputSchedule, ending
-from s2s_users.core.mock.truth import ResponseTruth, Truth
+from s2s_users.core.mock.truth import Truth
 from s2s_users.core.mock.user_input import UserInput
-from s2s_users.core.mock.voice import answer_delta_b64, voice_buffer
+from s2s_users.core.mock.voice import answer_delta_b64, transcript_word, voice_buffer
 from s2s_users.core.protocols.openai_wire import BETA_NAMES, SAMPLE_RATE
 
 RATE = SAMPLE_RATE
-PARTIAL = 0.5  # faults that cut a response short do it halfway through its audio
-CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 #: How response.done ends the responses that a fault leaves unfinished.
 UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
     Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
@@ -41,7 +39,6 @@ UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
 _CAP_CLOSE = CloseWithFrame(1001, SESSION_CAP_REASON)
 _AUDIO_DELTA = "response.output_audio.delta"
-WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
 
 class MockSession:
@@ -74,8 +71,6 @@ class MockSession:
         self._respond_when_done = False
         self._item_id = ""
         """The assistant item of the response in progress."""
-        self.answers = 0
-        """Responses to what the user said (not counting those the VAD started on leftover audio)."""
         self.emit(now, "session.created", session=self._session_object())
         if profile.session_cap_s is not None:
             self._schedule.push(now + self._delay(profile.session_cap_s), _CAP_CLOSE)
@@ -247,10 +242,7 @@ class MockSession:
         response_id = self._response_id = self.new_id("resp")
         item_id = self._item_id = self.new_id("item")
         unsolicited, self._next_unsolicited = self._next_unsolicited, None
-        self.answers += unsolicited is None
-        self.record.responses[response_id] = ResponseTruth(
-            self.turn, self.answers, unsolicited is None, unsolicited, self.profile.leading_silence_ms / 1000
-        )
+        self.record.started(response_id, self.turn, unsolicited, self.profile.leading_silence_ms / 1000)
         self.emit(now, "response.created", response=shapes.started_response(response_id))
         t = now + self._delay(self.profile.ttfa_s)
         match fault:
@@ -267,9 +259,7 @@ class MockSession:
 
     def _answer(self, t: float, response_id: str, item_id: str, fault: Fault | None) -> None:
         """Stream an answer; faults that cut it short do so halfway, then end the response their way."""
-        audio_s = self.profile.draw_audio_s(self.rng)
-        samples = round(audio_s * RATE)
-        sent = round(samples * PARTIAL) if fault in CUT_SHORT else samples
+        sent = self.profile.draw_answer_samples(self.rng, RATE, fault)
         self.assistant_audio_s += sent / RATE
         item = shapes.started_assistant_item(item_id)
         self.emit(t, "response.output_item.added", response_id=response_id, output_index=0, item=item)
@@ -291,10 +281,8 @@ class MockSession:
             at = t + index * step
             yield at
             length = min(delta_samples, sent - start) * 2
-            if index % 5 == 0:
-                self.emit(
-                    at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
-                )
+            if (word := transcript_word(index)) is not None:
+                self.emit(at, "response.output_audio_transcript.delta", **ids, delta=word)
             delta = answer_delta_b64(offset, start, length // 2, silent, quiet)
             self._emit_audio(at, turn, ids, delta, length // 2)
         end = t + math.ceil(sent / delta_samples) * step

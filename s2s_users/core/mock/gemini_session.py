@@ -36,16 +36,13 @@ from s2s_users.core.mock.outputs import Abort, CloseWithFrame, EndResponse, Outp
 from s2s_users.core.mock.profiles import Fault, ModelProfile
 from s2s_users.core.mock.schedule import OutputSchedule, ending
 from s2s_users.core.mock.vad import VoiceActivity
-from s2s_users.core.mock.voice import delta_b64, voice_buffer
+from s2s_users.core.mock.voice import delta_b64, transcript_word, voice_buffer
 from s2s_users.core.protocols.gemini_wire import CAP_CLOSE, INPUT_RATE, OUTPUT_RATE, camel
 
-PARTIAL = 0.5  # faults that cut an answer short do it halfway through its audio
-CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 INVALID_ARGUMENT = 1007
 INTERNAL_ERROR = (1011, "Internal error encountered.")
 _CAP_CLOSE = CloseWithFrame(*CAP_CLOSE)
 _URL_SAFE = str.maketrans("-_", "+/")
-WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
 
 
 @dataclass(slots=True)
@@ -334,8 +331,7 @@ class GeminiMockSession:
     def _answer(self, t: float, response_id: str, fault: Fault | None) -> None:
         state = self.state
         assert state is not None
-        samples = round(state.profile.draw_audio_s(state.rng) * OUTPUT_RATE)
-        sent = round(samples * PARTIAL) if fault in CUT_SHORT else samples
+        sent = state.profile.draw_answer_samples(state.rng, OUTPUT_RATE, fault)
         state.assistant_audio_s += sent / OUTPUT_RATE
         offset = 2 * state.rng.randrange(len(voice_buffer()) // 4)
         self._schedule.play(Stream(response_id, self._stream(t, response_id, sent, offset, fault)))
@@ -351,8 +347,8 @@ class GeminiMockSession:
             at = t + index * step
             yield at
             length = min(chunk, sent - start)
-            if self._transcribe and index % 5 == 0:
-                self._send(at, shapes.transcription(WORDS[index // 5 % len(WORDS)] + " "), response_id=response_id)
+            if self._transcribe and (word := transcript_word(index)) is not None:
+                self._send(at, shapes.transcription(word), response_id=response_id)
             audio = shapes.audio(delta_b64(offset + start * 2, length * 2, quiet))
             self._send(at, audio, samples=length, response_id=response_id)
         end = t + math.ceil(sent / chunk) * step
