@@ -8,8 +8,8 @@ server's voice detection ends turns; the answer streams as ``modelTurn`` audio, 
 Google's proto parsing does (1007 invalid argument, 1008 unknown model). The connection cap is announced by a
 ``goAway`` ``go_away_s`` before ``session_cap_s``; then the server closes, goes silent, or closes early, as the
 profile says. With ``sessionResumption`` in ``setup`` the server hands out handles; a new connection whose setup
-carries one continues the same session (same id, turns, audio in context), which is what ``ResumptionRegistry``
-keeps between connections.
+carries one continues the same session (same id, turns, audio in context): ``gemini_resumption.py`` keeps it
+between connections.
 
 Each fault as Gemini shows it: zero audio = an empty ``turnComplete`` (``RESPONSE_REJECTED`` when the socket
 stays open); failed = ``turnCompleteReason`` PROHIBITED_INPUT_CONTENT; incomplete = ``turnComplete`` before
@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import json
 import math
 import random
-import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from s2s_users.core.mock import gemini_shapes as shapes
+from s2s_users.core.mock.gemini_resumption import GeminiSessionState, ResumptionRegistry
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, EndResponse, Output, Send, Stream
 from s2s_users.core.mock.profiles import Fault, ModelProfile
 from s2s_users.core.mock.schedule import OutputSchedule, ending
@@ -43,42 +41,6 @@ INVALID_ARGUMENT = 1007
 INTERNAL_ERROR = (1011, "Internal error encountered.")
 _CAP_CLOSE = CloseWithFrame(*CAP_CLOSE)
 _URL_SAFE = str.maketrans("-_", "+/")
-
-
-@dataclass(slots=True)
-class GeminiSessionState:
-    """A session as a resumption handle brings it back: what the model has said and what it has in context."""
-
-    profile: ModelProfile
-    rng: random.Random
-    session_id: str = field(default_factory=lambda: f"gsess_{secrets.token_hex(8)}")
-    turn: int = 0
-    assistant_audio_s: float = 0.0
-    prompt_tokens: int = 0
-    reported_prompt_tokens: int = 0
-    connections: int = 0
-    faults: list[tuple[int, str]] = field(default_factory=list)
-    sent_samples: dict[int, int] = field(default_factory=dict)
-    go_aways: list[dict[str, Any]] = field(default_factory=list)
-    handles: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-
-class ResumptionRegistry:
-    """Resumption handles → sessions, across connections; the oldest are forgotten past ``limit``."""
-
-    def __init__(self, limit: int = 10_000) -> None:
-        self._sessions: OrderedDict[str, GeminiSessionState] = OrderedDict()
-        self._limit = limit
-
-    def issue(self, state: GeminiSessionState) -> str:
-        handle = f"{state.session_id}-h{next(state.handles)}"
-        self._sessions[handle] = state
-        while len(self._sessions) > self._limit:
-            self._sessions.popitem(last=False)
-        return handle
-
-    def get(self, handle: str) -> GeminiSessionState | None:
-        return self._sessions.get(handle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,25 +120,13 @@ class GeminiMockSession:
 
     def _on_audio(self, send: Send, now: float) -> None:
         if self.state is not None:
-            self.state.sent_samples[send.turn] = self.state.sent_samples.get(send.turn, 0) + send.audio_samples
+            self.state.audio_sent(send.turn, send.audio_samples)
 
     def truth(self) -> dict[str, Any]:
         """What really happened, for the truth log: cumulative over the session's connections so far."""
-        state = self.state
-        if state is None:
+        if self.state is None:
             return {"session_id": None, "protocol": "gemini", "end": self.end_reason}
-        return {
-            "session_id": state.session_id,
-            "model": state.profile.name,
-            "protocol": "gemini",
-            "connection": state.connections,
-            "turns": state.turn,
-            "faults": [{"turn": turn, "fault": fault} for turn, fault in state.faults],
-            "turn_audio_s": [round(state.sent_samples.get(t, 0) / OUTPUT_RATE, 6) for t in range(1, state.turn + 1)],
-            "assistant_audio_s": round(sum(state.sent_samples.values()) / OUTPUT_RATE, 6),
-            "go_away": list(state.go_aways),
-            "end": self.end_reason,
-        }
+        return self.state.truth(self.end_reason)
 
     # --- client frames ----------------------------------------------------------------------------------
 
