@@ -81,6 +81,7 @@ class MockSession:
         return f"{prefix}_{next(self._ids):06d}"
 
     def emit(self, at: float, kind: str, **fields: Any) -> None:
+        """Queue a server event for ``at``, tagged with its response (a cancel drops what is left of that)."""
         if self.profile.flavour == "beta":
             kind = BETA_NAMES.get(kind, kind)
         message = {"type": kind, "event_id": self.new_id("event"), **fields}
@@ -179,7 +180,10 @@ class MockSession:
                 else:
                     self._respond(now)
             case "response.cancel":
-                self._cancel(now, event_id)
+                if self._response_id is None:
+                    self.error(now, "response_cancel_not_active", "There is no active response to cancel.", event_id)
+                else:
+                    self._stop(now, self._response_id, 0, reason="client_cancelled")
             case "session.update":
                 self._update(message.get("session") or {}, now, event_id)
             case "conversation.item.create":
@@ -326,13 +330,6 @@ class MockSession:
         # Assistant output becomes input of later turns: the conversation grows, as billed by the real service.
         self.input.input_tokens += output_tokens
         self._schedule.push(at, EndResponse(response_id))
-
-    def _cancel(self, now: float, event_id: Any) -> None:
-        response_id = self._response_id
-        if response_id is None:
-            self.error(now, "response_cancel_not_active", "There is no active response to cancel.", event_id)
-            return
-        self._stop(now, response_id, 0, reason="client_cancelled")
 
     def _stop(self, now: float, response_id: str, audio_ms: float, reason: str) -> None:
         """Cancel a response: what is still queued of it is dropped, then it ends cancelled."""
