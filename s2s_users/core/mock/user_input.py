@@ -1,11 +1,11 @@
 """The user's side of the OpenAI mock session: what the client puts into the conversation, and the turns the
 server's VAD makes of it.
 
-The input audio buffer and its commits, the VAD's speech started and stopped (and, after an answer drawn for it,
-leftover audio taken for speech), and the user's conversation items with the input tokens they add to every
-later response. The answering stays with the session (``behavior.py``): ``UserInput`` tells it when the user
-starts speaking (a barge-in, if an answer is running) and when the VAD ends a turn, and asks whether a response
-is running; that is all it knows of it (``Session``).
+``UserInput`` keeps the input audio buffer and its commits, runs the VAD (speech started and stopped; after an
+answer drawn for it, leftover audio taken for speech) and holds the user's conversation items, with the input
+tokens they add to every later response. The answering stays with the session (``behavior.py``): through
+``Session`` it is told when the user starts speaking (a barge-in, if an answer is running) and when the VAD ends
+a turn, and asked whether a response is running.
 """
 
 from __future__ import annotations
