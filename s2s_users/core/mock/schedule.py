@@ -43,8 +43,9 @@ class OutputSchedule(Generic[Marker]):
 
     def due(self, now: float) -> list[Output]:
         out: list[Output] = []
-        while self._queue and self._queue[0][0] <= now:
-            item = heapq.heappop(self._queue)[2]
+        queue = self._queue  # the hot path (every audio delta of every session); drop and clear keep this list
+        while queue and queue[0][0] <= now:
+            item = heapq.heappop(queue)[2]
             if isinstance(item, Stream):
                 self.play(item)
             elif isinstance(item, Send):
