@@ -31,7 +31,8 @@ from websockets.http11 import Request, Response
 
 from s2s_users.core.exceptions import ConfigError, S2SError
 from s2s_users.core.mock.behavior import MockSession
-from s2s_users.core.mock.gemini_session import GeminiMockSession, ResumptionRegistry
+from s2s_users.core.mock.gemini_resumption import ResumptionRegistry
+from s2s_users.core.mock.gemini_session import GeminiMockSession
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, Send
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY, DEFAULT_PROFILES, ModelProfile
 from s2s_users.core.mock.scenario import load_scenario

@@ -7,7 +7,8 @@ from s2s_users.core.engine.conversation import Conversation, EngineSettings
 from s2s_users.core.engine.pacing import Pace
 from s2s_users.core.engine.script import Carrier, Script, build_script
 from s2s_users.core.metrics.records import SessionLabels
-from s2s_users.core.mock.gemini_session import GeminiMockSession, ResumptionRegistry
+from s2s_users.core.mock.gemini_resumption import ResumptionRegistry
+from s2s_users.core.mock.gemini_session import GeminiMockSession
 from s2s_users.core.mock.profiles import ModelProfile
 from s2s_users.core.protocols.base import RealtimeProtocol
 from s2s_users.core.protocols.gemini_live import GeminiLiveProtocol, GeminiSettings

@@ -13,8 +13,6 @@ side of TTFA), and how the session ended.
 
 from __future__ import annotations
 
-import base64
-import heapq
 import itertools
 import json
 import math
@@ -23,26 +21,24 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from s2s_users.core.mock.outputs import Abort, CancelAt, CloseWithFrame, EndResponse, Output, Send, Stream, belongs_to
+from s2s_users.core.mock import shapes
+from s2s_users.core.mock.outputs import Abort, CancelAt, CloseWithFrame, EndResponse, Output, Send, Stream
 from s2s_users.core.mock.profiles import SESSION_CAP_REASON, Fault, ModelProfile
-from s2s_users.core.mock.shapes import assistant_item, response_object, session_object, usage
-from s2s_users.core.mock.truth import ResponseTruth, Truth
-from s2s_users.core.mock.vad import PREFIX_PADDING_MS, VAD_SILENCE_MS, VoiceActivity
-from s2s_users.core.mock.voice import answer_delta_b64, voice_buffer
+from s2s_users.core.mock.schedule import OutputSchedule, ending
+from s2s_users.core.mock.truth import Truth
+from s2s_users.core.mock.user_input import UserInput
+from s2s_users.core.mock.voice import answer_delta_b64, transcript_word, voice_buffer
 from s2s_users.core.protocols.openai_wire import BETA_NAMES, SAMPLE_RATE
 
 RATE = SAMPLE_RATE
-MIN_COMMIT_MS = 100
-LEFTOVER_SPEECH_MS = 300  # how much audio after an answer a leftover-prone VAD takes for speech
-PARTIAL = 0.5  # faults that cut a response short do it halfway through its audio
-CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 #: How response.done ends the responses that a fault leaves unfinished.
 UNFINISHED_STATUS: dict[Fault, tuple[str, str | None]] = {
     Fault.INCOMPLETE: ("incomplete", "max_output_tokens"),
     Fault.CANCELLED: ("cancelled", "turn_detected"),
 }
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
-WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
+_CAP_CLOSE = CloseWithFrame(1001, SESSION_CAP_REASON)
+_AUDIO_DELTA = "response.output_audio.delta"
 
 
 class MockSession:
@@ -59,14 +55,7 @@ class MockSession:
         # Unique across runs (a seed repeats in every run of a worker index): records of two runs never collide.
         self.session_id = f"sess_{secrets.token_hex(8)}"
         self.assistant_audio_s = 0.0
-        self.turn_detection: dict[str, Any] | None = {
-            "type": "server_vad",
-            "threshold": 0.5,
-            "prefix_padding_ms": PREFIX_PADDING_MS,
-            "silence_duration_ms": VAD_SILENCE_MS,
-            "create_response": True,
-            "interrupt_response": True,
-        }
+        self.turn_detection: dict[str, Any] | None = shapes.server_vad()
         self.voice = profile.voice
         self.instructions = "You are a helpful assistant."
         self.doomed = False
@@ -74,76 +63,63 @@ class MockSession:
         self.turn = 0
         """Responses started so far: the turn number (1-based) of the current one."""
         self.record = Truth(self.session_id, profile.name, wall_offset=wall_offset)
-        self._items: list[str] = []
         self._ids = itertools.count(1)
-        self._queue: list[tuple[float, int, Output | EndResponse | Stream | CancelAt]] = []
-        self._seq = itertools.count()
+        self._schedule = OutputSchedule[EndResponse | CancelAt](self._on_marker, self._on_audio)
         self._response_id: str | None = None
-        self._buffer_samples = 0
-        self._input_tokens_total = 0
-        self._input_text_tokens = 0
-        self._voice = VoiceActivity(profile.vad_silence_ms)
-        self._speech_item = ""
-        self.answers = 0
-        """Responses to what the user said (not counting those the VAD started on leftover audio)."""
-        """What each response really was, by id, for the truth log (turn, solicited, silence, barge-in)."""
+        self.input = UserInput(self, profile.vad_silence_ms)
         self._next_unsolicited: str | None = None
-        self._leftover_pending = False
-        self._leftover_samples = 0
         self._respond_when_done = False
-        self._response_items: dict[str, str] = {}
-        self._emit(now, "session.created", session=self._session_object())
+        self._item_id = ""
+        """The assistant item of the response in progress."""
+        self.emit(now, "session.created", session=self._session_object())
         if profile.session_cap_s is not None:
-            at = now + self._delay(profile.session_cap_s)
-            heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(1001, SESSION_CAP_REASON)))
+            self._schedule.push(now + self._delay(profile.session_cap_s), _CAP_CLOSE)
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
-    def _id(self, prefix: str) -> str:
+    def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
 
-    def _emit(self, at: float, kind: str, audio_samples: int = 0, turn: int | None = None, **fields: Any) -> None:
+    def emit(self, at: float, kind: str, **fields: Any) -> None:
+        """Queue a server event for ``at``, tagged with its response (a cancel drops what is left of that)."""
         if self.profile.flavour == "beta":
             kind = BETA_NAMES.get(kind, kind)
-        message = {"type": kind, "event_id": self._id("event"), **fields}
+        message = {"type": kind, "event_id": self.new_id("event"), **fields}
         response = fields.get("response")
         response_id = fields.get("response_id") or (response.get("id") if isinstance(response, dict) else None)
         text = json.dumps(message, separators=(",", ":"))
-        send = Send(text, self.turn if turn is None else turn, audio_samples, response_id)
-        heapq.heappush(self._queue, (at, next(self._seq), send))
+        self._schedule.push(at, Send(text, self.turn, 0, response_id))
 
     def _delay(self, seconds: float) -> float:
         return seconds / self.time_scale
 
     def next_due(self) -> float | None:
-        return self._queue[0][0] if self._queue else None
+        return self._schedule.next_due()
 
     def outputs_due(self, now: float) -> list[Output]:
-        out: list[Output] = []
-        while self._queue and self._queue[0][0] <= now:
-            item = heapq.heappop(self._queue)[2]
-            if isinstance(item, EndResponse):
-                if self._response_id == item.response_id:
-                    self._response_id = None
-                    self._after_response(item.response_id, now)
-                continue
-            if isinstance(item, CancelAt):
-                if self._response_id == item.response_id:
-                    self._barge_in_cancel(item.response_id, now)
-                continue
-            if isinstance(item, Stream):
-                self._advance(item)
-                continue
-            out.append(item)
-            if isinstance(item, Send) and item.audio_samples:
-                self.record.audio_sent(item.turn, item.response_id, item.audio_samples, now)
-            if isinstance(item, CloseWithFrame):
-                self.end_reason = "session_cap" if item.reason == SESSION_CAP_REASON else f"closed {item.code}"
-                break
-            if isinstance(item, Abort):
-                self.end_reason = "aborted"
-                break
-        return out
+        outputs = self._schedule.due(now)
+        if (end := ending(outputs, _CAP_CLOSE)) is not None:
+            self.end_reason = end
+        return outputs
+
+    def _on_marker(self, marker: EndResponse | CancelAt, now: float) -> None:
+        if marker.response_id != self._response_id:
+            return  # that response is over already (cancelled, or ended by the client)
+        if isinstance(marker, CancelAt):  # the user spoke over it: it ends cancelled, with what audio went out
+            sent_ms = self.record.responses[marker.response_id].audio_samples * 1000 / RATE
+            self._stop(now, marker.response_id, sent_ms, reason="turn_detected")
+        else:  # its response.done is out: the VAD may take what comes next for speech, a waiting turn is answered
+            self._response_id = None
+            told = self.record.responses.get(marker.response_id)
+            if told is not None and told.solicited:
+                leftover_now = told.answer in self.profile.leftover_at
+                self.input.leftover_pending = leftover_now or self.rng.random() < self.profile.leftover
+            if self._respond_when_done:
+                self._respond_when_done = False
+                self._respond(now)
+
+    def _on_audio(self, send: Send, now: float) -> None:
+        self.record.audio_sent(send.turn, send.response_id, send.audio_samples, now)
 
     @property
     def end_reason(self) -> str:
@@ -157,44 +133,45 @@ class MockSession:
         """What really happened in this session, for the truth log."""
         return self.record.line(self.turn)
 
-    def _error(self, now: float, code: str, message: str, client_event_id: Any, param: str | None = None) -> None:
+    def error(self, now: float, code: str, message: str, client_event_id: Any, param: str | None = None) -> None:
         error = {"type": "invalid_request_error", "code": code, "message": message, "param": param}
-        self._emit(now, "error", error={**error, "event_id": client_event_id})
+        self.emit(now, "error", error={**error, "event_id": client_event_id})
 
     def _session_object(self) -> dict[str, Any]:
-        return session_object(self.session_id, self.profile.name, self.instructions, self.turn_detection, self.voice)
+        return shapes.session_object(
+            self.session_id, self.profile.name, self.instructions, self.turn_detection, self.voice
+        )
 
     # --- client messages --------------------------------------------------------------------------------
 
     def receive(self, text: str, now: float) -> None:
         if self.doomed:
-            heapq.heappush(self._queue, (now, next(self._seq), Abort()))
+            self._schedule.push(now, Abort())
             return
         if text.startswith(_APPEND_PREFIX) and text.endswith('"}'):
             # The prompt's appends are most of what a session sends (50 a second at 20 ms chunks): in their plain
             # form (no other field, no escape: base64 needs none) the audio is read without a JSON parse.
             audio = text[len(_APPEND_PREFIX) : -2]
             if '"' not in audio and "\\" not in audio:
-                self._append(audio, now)
+                self.input.append(audio, now, vad=self.turn_detection is not None)
                 return
         try:
             message = json.loads(text)
             kind = message["type"]
         except (ValueError, KeyError, TypeError):
-            self._error(now, "invalid_json", "The server could not parse the message.", None)
+            self.error(now, "invalid_json", "The server could not parse the message.", None)
             return
         event_id = message.get("event_id")
         match kind:
             case "input_audio_buffer.append":
-                self._append(message.get("audio", ""), now)
+                self.input.append(message.get("audio", ""), now, vad=self.turn_detection is not None)
             case "input_audio_buffer.commit":
-                self._commit(now, event_id)
+                self.input.commit(now, event_id)
             case "input_audio_buffer.clear":
-                self._buffer_samples = 0
-                self._emit(now, "input_audio_buffer.cleared")
+                self.input.clear(now)
             case "response.create":
                 if self._response_id is not None:
-                    self._error(
+                    self.error(
                         now,
                         "conversation_already_has_active_response",
                         "Conversation already has an active response in progress.",
@@ -203,45 +180,20 @@ class MockSession:
                 else:
                     self._respond(now)
             case "response.cancel":
-                self._cancel(now, event_id)
+                if self._response_id is None:
+                    self.error(now, "response_cancel_not_active", "There is no active response to cancel.", event_id)
+                else:
+                    self._stop(now, self._response_id, 0, reason="client_cancelled")
             case "session.update":
                 self._update(message.get("session") or {}, now, event_id)
             case "conversation.item.create":
-                self._add_item(message.get("item"), now, event_id)
+                self.record.injected_chars += self.input.add_item(message.get("item"), now, event_id)
             case _:
-                self._error(now, "invalid_value", f"Unsupported event type '{kind}'.", event_id)
-
-    def _add_item(self, item: Any, now: float, event_id: Any) -> None:
-        """A text message the client adds to the conversation (a summary after a rotation): its tokens are input
-        of every later response. Only what the tester sends is modelled: a message of input_text parts."""
-        content = item.get("content") if isinstance(item, dict) else None
-        parts = content if isinstance(content, list) else []
-        texts = [part.get("text") for part in parts if isinstance(part, dict) and part.get("type") == "input_text"]
-        if not parts or len(texts) != len(parts) or item.get("role") not in ("system", "user"):
-            self._error(now, "invalid_value", "Invalid item: a message of input_text parts was expected.", event_id)
-            return
-        chars = sum(len(text) if isinstance(text, str) else 0 for text in texts)
-        tokens = math.ceil(chars / 4)  # about four characters per text token
-        self._input_tokens_total += tokens
-        self._input_text_tokens += tokens
-        self.record.injected_chars += chars
-        item_id = self._id("item")
-        self._items.append(item_id)
-        added = {"id": item_id, "object": "realtime.item", "type": "message", "role": item["role"],
-                 "status": "completed", "content": content}  # fmt: skip
-        self._emit(now, "conversation.item.added", item=added, previous_item_id=None)
-        self._emit(now, "conversation.item.done", item=added, previous_item_id=None)
-
-    def _append(self, audio: str, now: float) -> None:
-        pcm = base64.b64decode(audio)
-        self._buffer_samples += len(pcm) // 2
-        if self.turn_detection is not None:
-            self._vad(pcm, now)
-            self._leftover(len(pcm) // 2, now)
+                self.error(now, "invalid_value", f"Unsupported event type '{kind}'.", event_id)
 
     def _update(self, session: dict[str, Any], now: float, event_id: Any) -> None:
         if "type" not in session:
-            self._error(
+            self.error(
                 now,
                 "missing_required_parameter",
                 "Missing required parameter: 'session.type'.",
@@ -254,93 +206,29 @@ class MockSession:
             self.turn_detection = audio["input"]["turn_detection"]
         self.voice = (audio.get("output") or {}).get("voice", self.voice)
         self.instructions = session.get("instructions", self.instructions)
-        self._emit(now, "session.updated", session=self._session_object())
+        self.emit(now, "session.updated", session=self._session_object())
 
-    def _commit(self, now: float, event_id: Any) -> None:
-        buffered_ms = self._buffer_samples * 1000 / RATE
-        if buffered_ms < MIN_COMMIT_MS:
-            self._error(
-                now,
-                "input_audio_buffer_commit_empty",
-                f"Error committing input audio buffer: buffer too small. Expected at least {MIN_COMMIT_MS}ms of "
-                f"audio, but buffer only has {buffered_ms:.2f}ms of audio.",
-                event_id,
-            )
-            return
-        self._committed(now)
+    # --- what the user's input tells the session (user_input.Session) ---------------------------------
 
-    def _committed(self, now: float, item_id: str | None = None) -> None:
-        item_id = item_id or self._id("item")
-        self._items.append(item_id)
-        self._input_tokens_total += math.ceil(self._buffer_samples * 1000 / RATE / 100)
-        self._buffer_samples = 0
-        self._emit(now, "input_audio_buffer.committed", item_id=item_id, previous_item_id=None)
-        # An audio user message: content is required (the transcript is null without input transcription).
-        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
-                "content": [{"type": "input_audio", "transcript": None}]}  # fmt: skip
-        self._emit(now, "conversation.item.added", item=item, previous_item_id=None)
-        self._emit(now, "conversation.item.done", item=item, previous_item_id=None)
+    def responding(self) -> str | None:
+        return self._response_id
 
-    def _vad(self, pcm: bytes, now: float) -> None:
-        for edge in self._voice.feed(pcm):
-            if edge.started:
-                self._speech_started(max(edge.position_ms - PREFIX_PADDING_MS, 0), now)
-            else:
-                self._speech_stopped(edge.position_ms, now)
-
-    def _speech_started(self, audio_start_ms: int, now: float) -> None:
-        # One item id for the whole user turn: speech_started, speech_stopped, committed, the item.
-        self._speech_item = self._id("item")
-        self._emit(now, "input_audio_buffer.speech_started", audio_start_ms=audio_start_ms,
-                   item_id=self._speech_item)  # fmt: skip
+    def user_speaks(self, now: float) -> None:
         running = self._response_id
         if running is not None and (self.turn_detection or {}).get("interrupt_response", True):
             # The user speaks over the answer: a server that listens stops it (after its reaction time).
             self.record.responses[running].interrupted_at = now
             if self.profile.barge_in == "cancel":
-                at = now + self._delay(self.profile.barge_in_stop_ms / 1000)
-                heapq.heappush(self._queue, (at, next(self._seq), CancelAt(running)))
+                self._schedule.push(now + self._delay(self.profile.barge_in_stop_ms / 1000), CancelAt(running))
 
-    def _speech_stopped(self, audio_end_ms: int, now: float) -> None:
-        self._emit(now, "input_audio_buffer.speech_stopped", audio_end_ms=audio_end_ms,
-                   item_id=self._speech_item)  # fmt: skip
-        self._committed(now, self._speech_item)
+    def user_turn_ended(self, now: float, leftover: bool) -> None:
+        if leftover:
+            self._next_unsolicited = "leftover"
         if self.turn_detection and self.turn_detection.get("create_response", True):
             if self._response_id is None:
                 self._respond(now)
             else:
                 self._respond_when_done = True  # one response at a time: this one comes after the running one
-
-    def _leftover(self, samples: int, now: float) -> None:
-        """After an answer drawn for it, the next audio (carrier silence or noise) is taken for speech."""
-        if not self._leftover_pending or self._response_id is not None:
-            return
-        if self._leftover_samples == 0:
-            self._speech_started(0, now)
-        self._leftover_samples += samples
-        if self._leftover_samples * 1000 >= LEFTOVER_SPEECH_MS * RATE:
-            self._leftover_pending = False
-            self._leftover_samples = 0
-            self._next_unsolicited = "leftover"
-            self._speech_stopped(0, now)
-
-    def _after_response(self, response_id: str, now: float) -> None:
-        told = self.record.responses.get(response_id)
-        if told is not None and told.solicited:
-            leftover_now = told.answer in self.profile.leftover_at
-            self._leftover_pending = leftover_now or self.rng.random() < self.profile.leftover
-        if self._respond_when_done:
-            self._respond_when_done = False
-            self._respond(now)
-
-    def _barge_in_cancel(self, response_id: str, now: float) -> None:
-        """Stop the answer the user spoke over: what is still queued of it is dropped; it ends cancelled."""
-        kept = [entry for entry in self._queue if not belongs_to(entry[2], response_id)]
-        heapq.heapify(kept)
-        self._queue = kept
-        item_id = self._response_items.get(response_id) or self._id("item")
-        sent_ms = self.record.responses[response_id].audio_samples * 1000 / RATE
-        self._done(now, response_id, item_id, "cancelled", audio_ms=sent_ms, reason="turn_detected")
 
     # --- responses --------------------------------------------------------------------------------------
 
@@ -352,19 +240,14 @@ class MockSession:
             self.record.faults.append((self.turn, fault.value))
         if fault is Fault.ERROR_CLOSE:
             # The server fails the response before it starts: an error event, then a close frame.
-            self._error(now, "server_error", "The server had an error while processing your request.", None)
-            self._emit_close(now, self.profile.close_code, "server error")
+            self.error(now, "server_error", shapes.SERVER_ERROR_MESSAGE, None)
+            self._schedule.push(now, CloseWithFrame(self.profile.close_code, "server error"))
             return
-        response_id = self._response_id = self._id("resp")
-        item_id = self._id("item")
-        self._response_items = {response_id: item_id}
+        response_id = self._response_id = self.new_id("resp")
+        item_id = self._item_id = self.new_id("item")
         unsolicited, self._next_unsolicited = self._next_unsolicited, None
-        self.answers += unsolicited is None
-        self.record.responses[response_id] = ResponseTruth(
-            self.turn, self.answers, unsolicited is None, unsolicited, self.profile.leading_silence_ms / 1000
-        )
-        self._emit(now, "response.created", response={"id": response_id, "object": "realtime.response",
-                                                     "status": "in_progress", "output": []})  # fmt: skip
+        self.record.started(response_id, self.turn, unsolicited, self.profile.leading_silence_ms / 1000)
+        self.emit(now, "response.created", response=shapes.started_response(response_id))
         t = now + self._delay(self.profile.ttfa_s)
         match fault:
             case Fault.ZERO_AUDIO_ABORT | Fault.ZERO_AUDIO:
@@ -372,48 +255,27 @@ class MockSession:
                 self.doomed = fault is Fault.ZERO_AUDIO_ABORT
                 self._done(t, response_id, item_id, "completed", audio_ms=0)
             case Fault.FAILED:
-                error = {"type": "server_error", "code": "server_error",
-                         "message": "The server had an error while processing your request."}  # fmt: skip
-                self._done(t, response_id, item_id, "failed", audio_ms=0, error=error)
+                self._done(t, response_id, item_id, "failed", audio_ms=0, error=shapes.server_error())
             case _:
                 if fault is Fault.TRUNCATION:
-                    self._truncate(t)
+                    self.input.truncate(t)
                 self._answer(t, response_id, item_id, fault)
 
     def _answer(self, t: float, response_id: str, item_id: str, fault: Fault | None) -> None:
         """Stream an answer; faults that cut it short do so halfway, then end the response their way."""
-        audio_s = self.profile.draw_audio_s(self.rng)
-        samples = round(audio_s * RATE)
-        sent = round(samples * PARTIAL) if fault in CUT_SHORT else samples
+        sent = self.profile.draw_answer_samples(self.rng, RATE, fault)
         self.assistant_audio_s += sent / RATE
-        item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "assistant",
-            "status": "in_progress",
-            "content": [],  # required, empty until the content part is added
-        }
-        self._emit(t, "response.output_item.added", response_id=response_id, output_index=0, item=item)
-        self._emit(t, "conversation.item.added", item=item, previous_item_id=None)
+        item = shapes.started_assistant_item(item_id)
+        self.emit(t, "response.output_item.added", response_id=response_id, output_index=0, item=item)
+        self.emit(t, "conversation.item.added", item=item, previous_item_id=None)
         ids: dict[str, Any] = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
-        self._emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
+        self.emit(t, "response.content_part.added", **ids, part={"type": "audio", "transcript": ""})
         offset = 2 * self.rng.randrange(len(voice_buffer()) // 4)  # in bytes, on a sample boundary
-        self._advance(Stream(response_id, self._stream(t, ids, sent, offset, fault, item_id)))
+        self._schedule.play(Stream(response_id, self._stream(t, ids, sent, offset, fault)))
 
-    def _advance(self, stream: Stream) -> None:
-        """Run a stream's next step (its messages are then due now) and queue it again for the following one."""
-        try:
-            due = next(stream.steps)
-        except StopIteration:
-            return
-        heapq.heappush(self._queue, (due, next(self._seq), stream))
-
-    def _stream(
-        self, t: float, ids: dict[str, Any], sent: int, offset: int, fault: Fault | None, item_id: str
-    ) -> Iterator[float]:
+    def _stream(self, t: float, ids: dict[str, Any], sent: int, offset: int, fault: Fault | None) -> Iterator[float]:
         """The audio deltas of one response, one step per delta (yield = wait until then), then its end."""
-        response_id = ids["response_id"]
+        response_id, item_id = ids["response_id"], ids["item_id"]
         delta_samples = RATE * self.profile.delta_ms // 1000
         step = self._delay(self.profile.delta_ms / 1000 / self.profile.stream_speed)
         quiet = fault is Fault.NEAR_SILENT
@@ -423,49 +285,30 @@ class MockSession:
             at = t + index * step
             yield at
             length = min(delta_samples, sent - start) * 2
-            if index % 5 == 0:
-                self._emit(
-                    at, "response.output_audio_transcript.delta", **ids, delta=WORDS[index // 5 % len(WORDS)] + " "
-                )
+            if (word := transcript_word(index)) is not None:
+                self.emit(at, "response.output_audio_transcript.delta", **ids, delta=word)
             delta = answer_delta_b64(offset, start, length // 2, silent, quiet)
             self._emit_audio(at, turn, ids, delta, length // 2)
         end = t + math.ceil(sent / delta_samples) * step
         match fault:
             case Fault.CLOSE_1011_MID:
-                self._emit_close(end, 1011, "internal error")
+                self._schedule.push(end, CloseWithFrame(1011, "internal error"))
                 return
             case Fault.ABORT_MID:
-                heapq.heappush(self._queue, (end, next(self._seq), Abort()))
+                self._schedule.push(end, Abort())
                 return
             case Fault.STALL:
                 return  # nothing more, ever: the response stays active and the socket open
-        self._emit(end, "response.output_audio.done", **ids)
-        self._emit(end, "response.output_audio_transcript.done", **ids, transcript="...")
-        self._emit(end, "response.content_part.done", **ids, part={"type": "audio", "transcript": "..."})
+        self.emit(end, "response.output_audio.done", **ids)
+        self.emit(end, "response.output_audio_transcript.done", **ids, transcript="...")
+        self.emit(end, "response.content_part.done", **ids, part={"type": "audio", "transcript": "..."})
         status, reason = UNFINISHED_STATUS.get(fault, ("completed", None)) if fault else ("completed", None)
         self._done(end, response_id, item_id, status, audio_ms=sent * 1000 / RATE, reason=reason)
 
     def _emit_audio(self, at: float, turn: int, ids: dict[str, Any], delta: str, samples: int) -> None:
-        """An audio delta, serialised by hand: base64 needs no JSON escaping, and at 1,000 sessions streaming
-        ten deltas a second each, json.dumps scanning every 6 KB payload is the mock's largest cost."""
-        kind = "response.output_audio.delta"
-        if self.profile.flavour == "beta":
-            kind = BETA_NAMES[kind]
-        text = (
-            f'{{"type":"{kind}","event_id":"{self._id("event")}","response_id":"{ids["response_id"]}",'
-            f'"item_id":"{ids["item_id"]}","output_index":0,"content_index":0,"delta":"{delta}"}}'
-        )
-        heapq.heappush(self._queue, (at, next(self._seq), Send(text, turn, samples, ids["response_id"])))
-
-    def _truncate(self, at: float) -> None:
-        """Drop the oldest conversation item and truncate the next, as a server keeping its context small."""
-        if self._items:
-            self._emit(at, "conversation.item.deleted", item_id=self._items.pop(0))
-        if self._items:
-            self._emit(at, "conversation.item.truncated", item_id=self._items[0], content_index=0, audio_end_ms=0)
-
-    def _emit_close(self, at: float, code: int, reason: str) -> None:
-        heapq.heappush(self._queue, (at, next(self._seq), CloseWithFrame(code, reason)))
+        kind = BETA_NAMES[_AUDIO_DELTA] if self.profile.flavour == "beta" else _AUDIO_DELTA
+        text = shapes.audio_delta(kind, self.new_id("event"), ids["response_id"], ids["item_id"], delta)
+        self._schedule.push(at, Send(text, turn, samples, ids["response_id"]))
 
     def _done(
         self,
@@ -478,24 +321,17 @@ class MockSession:
         error: dict[str, str] | None = None,
     ) -> None:
         output_tokens = math.ceil(audio_ms / 50)
-        item = assistant_item(item_id, has_audio=audio_ms > 0)
-        self._emit(at, "response.output_item.done", response_id=response_id, output_index=0, item=item)
-        self._emit(at, "conversation.item.done", item=item, previous_item_id=None)
-        tokens = usage(self._input_tokens_total, output_tokens, self._input_text_tokens)
-        response = response_object(response_id, status, item, tokens, reason, error)
-        self._emit(at, "response.done", response=response)
+        item = shapes.assistant_item(item_id, has_audio=audio_ms > 0)
+        self.emit(at, "response.output_item.done", response_id=response_id, output_index=0, item=item)
+        self.emit(at, "conversation.item.done", item=item, previous_item_id=None)
+        tokens = shapes.usage(self.input.input_tokens, output_tokens, self.input.input_text_tokens)
+        response = shapes.response_object(response_id, status, item, tokens, reason, error)
+        self.emit(at, "response.done", response=response)
         # Assistant output becomes input of later turns: the conversation grows, as billed by the real service.
-        self._input_tokens_total += output_tokens
-        heapq.heappush(self._queue, (at, next(self._seq), EndResponse(response_id)))
+        self.input.input_tokens += output_tokens
+        self._schedule.push(at, EndResponse(response_id))
 
-    def _cancel(self, now: float, event_id: Any) -> None:
-        response_id = self._response_id
-        if response_id is None:
-            self._error(now, "response_cancel_not_active", "There is no active response to cancel.", event_id)
-            return
-        # Drop everything still queued for this response, then end it as cancelled.
-        kept = [entry for entry in self._queue if not belongs_to(entry[2], response_id)]
-        heapq.heapify(kept)
-        self._queue = kept
-        item_id = self._response_items.get(response_id) or self._id("item")
-        self._done(now, response_id, item_id, "cancelled", audio_ms=0, reason="client_cancelled")
+    def _stop(self, now: float, response_id: str, audio_ms: float, reason: str) -> None:
+        """Cancel a response: what is still queued of it is dropped, then it ends cancelled."""
+        self._schedule.drop(response_id)
+        self._done(now, response_id, self._item_id, "cancelled", audio_ms=audio_ms, reason=reason)

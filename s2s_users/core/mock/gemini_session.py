@@ -8,8 +8,8 @@ server's voice detection ends turns; the answer streams as ``modelTurn`` audio, 
 Google's proto parsing does (1007 invalid argument, 1008 unknown model). The connection cap is announced by a
 ``goAway`` ``go_away_s`` before ``session_cap_s``; then the server closes, goes silent, or closes early, as the
 profile says. With ``sessionResumption`` in ``setup`` the server hands out handles; a new connection whose setup
-carries one continues the same session (same id, turns, audio in context), which is what ``ResumptionRegistry``
-keeps between connections.
+carries one continues the same session (same id, turns, audio in context): ``gemini_resumption.py`` keeps it
+between connections.
 
 Each fault as Gemini shows it: zero audio = an empty ``turnComplete`` (``RESPONSE_REJECTED`` when the socket
 stays open); failed = ``turnCompleteReason`` PROHIBITED_INPUT_CONTENT; incomplete = ``turnComplete`` before
@@ -21,66 +21,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import heapq
-import itertools
 import json
 import math
 import random
-import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from s2s_users.core.mock import gemini_shapes as shapes
+from s2s_users.core.mock.gemini_resumption import GeminiSessionState, ResumptionRegistry
 from s2s_users.core.mock.outputs import Abort, CloseWithFrame, EndResponse, Output, Send, Stream
 from s2s_users.core.mock.profiles import Fault, ModelProfile
+from s2s_users.core.mock.schedule import OutputSchedule, ending
 from s2s_users.core.mock.vad import VoiceActivity
-from s2s_users.core.mock.voice import delta_b64, voice_buffer
+from s2s_users.core.mock.voice import delta_b64, transcript_word, voice_buffer
 from s2s_users.core.protocols.gemini_wire import CAP_CLOSE, INPUT_RATE, OUTPUT_RATE, camel
 
-PARTIAL = 0.5  # faults that cut an answer short do it halfway through its audio
-CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
 INVALID_ARGUMENT = 1007
 INTERNAL_ERROR = (1011, "Internal error encountered.")
+_CAP_CLOSE = CloseWithFrame(*CAP_CLOSE)
 _URL_SAFE = str.maketrans("-_", "+/")
-WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
-
-
-@dataclass(slots=True)
-class GeminiSessionState:
-    """A session as a resumption handle brings it back: what the model has said and what it has in context."""
-
-    profile: ModelProfile
-    rng: random.Random
-    session_id: str = field(default_factory=lambda: f"gsess_{secrets.token_hex(8)}")
-    turn: int = 0
-    assistant_audio_s: float = 0.0
-    prompt_tokens: int = 0
-    reported_prompt_tokens: int = 0
-    connections: int = 0
-    faults: list[tuple[int, str]] = field(default_factory=list)
-    sent_samples: dict[int, int] = field(default_factory=dict)
-    go_aways: list[dict[str, Any]] = field(default_factory=list)
-    handles: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-
-class ResumptionRegistry:
-    """Resumption handles → sessions, across connections; the oldest are forgotten past ``limit``."""
-
-    def __init__(self, limit: int = 10_000) -> None:
-        self._sessions: OrderedDict[str, GeminiSessionState] = OrderedDict()
-        self._limit = limit
-
-    def issue(self, state: GeminiSessionState) -> str:
-        handle = f"{state.session_id}-h{next(state.handles)}"
-        self._sessions[handle] = state
-        while len(self._sessions) > self._limit:
-            self._sessions.popitem(last=False)
-        return handle
-
-    def get(self, handle: str) -> GeminiSessionState | None:
-        return self._sessions.get(handle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +79,7 @@ class GeminiMockSession:
         self.key_ok = key_ok
         self.state: GeminiSessionState | None = None
         self.end_reason = "open"
-        self._queue: list[tuple[float, int, Output | EndResponse | Stream | _Do]] = []
-        self._seq = itertools.count()
+        self._schedule = OutputSchedule[EndResponse | _Do](self._on_marker, self._on_audio)
         self._manual = False
         self._transcribe = False
         self._resumption = False
@@ -137,63 +96,37 @@ class GeminiMockSession:
     def _delay(self, seconds: float) -> float:
         return seconds / self.time_scale
 
-    def _push(self, at: float, item: Output | EndResponse | Stream | _Do) -> None:
-        heapq.heappush(self._queue, (at, next(self._seq), item))
-
     def _send(self, at: float, text: str, samples: int = 0, response_id: str | None = None) -> None:
         turn = self.state.turn if self.state is not None else 0
-        self._push(at, Send(text, turn, samples, response_id))
+        self._schedule.push(at, Send(text, turn, samples, response_id))
 
     def _close(self, at: float, code: int, reason: str) -> None:
-        self._push(at, CloseWithFrame(code, reason))
+        self._schedule.push(at, CloseWithFrame(code, reason))
 
     def next_due(self) -> float | None:
-        return self._queue[0][0] if self._queue else None
+        return self._schedule.next_due()
 
     def outputs_due(self, now: float) -> list[Output]:
-        out: list[Output] = []
-        while self._queue and self._queue[0][0] <= now:
-            item = heapq.heappop(self._queue)[2]
-            match item:
-                case EndResponse(response_id=response_id):
-                    if self._responding == response_id:
-                        self._responding = None
-                case Stream(steps=steps):
-                    if (due := next(steps, None)) is not None:
-                        self._push(due, item)
-                case _Do(action=action):
-                    action(now)
-                case Send(turn=turn, audio_samples=samples):
-                    out.append(item)
-                    if samples and self.state is not None:
-                        self.state.sent_samples[turn] = self.state.sent_samples.get(turn, 0) + samples
-                case CloseWithFrame(code=code, reason=reason):
-                    out.append(item)
-                    self.end_reason = "session_cap" if (code, reason) == CAP_CLOSE else f"closed {code}"
-                    break
-                case Abort():
-                    out.append(item)
-                    self.end_reason = "aborted"
-                    break
-        return out
+        outputs = self._schedule.due(now)
+        if (end := ending(outputs, _CAP_CLOSE)) is not None:
+            self.end_reason = end
+        return outputs
+
+    def _on_marker(self, marker: EndResponse | _Do, now: float) -> None:
+        if isinstance(marker, _Do):
+            marker.action(now)
+        elif self._responding == marker.response_id:
+            self._responding = None  # its turnComplete is out: the user's next turn gets an answer
+
+    def _on_audio(self, send: Send, now: float) -> None:
+        if self.state is not None:
+            self.state.audio_sent(send.turn, send.audio_samples)
 
     def truth(self) -> dict[str, Any]:
         """What really happened, for the truth log: cumulative over the session's connections so far."""
-        state = self.state
-        if state is None:
+        if self.state is None:
             return {"session_id": None, "protocol": "gemini", "end": self.end_reason}
-        return {
-            "session_id": state.session_id,
-            "model": state.profile.name,
-            "protocol": "gemini",
-            "connection": state.connections,
-            "turns": state.turn,
-            "faults": [{"turn": turn, "fault": fault} for turn, fault in state.faults],
-            "turn_audio_s": [round(state.sent_samples.get(t, 0) / OUTPUT_RATE, 6) for t in range(1, state.turn + 1)],
-            "assistant_audio_s": round(sum(state.sent_samples.values()) / OUTPUT_RATE, 6),
-            "go_away": list(state.go_aways),
-            "end": self.end_reason,
-        }
+        return self.state.truth(self.end_reason)
 
     # --- client frames ----------------------------------------------------------------------------------
 
@@ -201,7 +134,7 @@ class GeminiMockSession:
         if self._silent:
             return  # after a goAway that no close follows: the server reads and never answers
         if self._doomed:
-            self._push(now, Abort())
+            self._schedule.push(now, Abort())
             return
         try:
             message = json.loads(text)
@@ -270,15 +203,15 @@ class GeminiMockSession:
             self.state.go_aways.append({"connection": self.state.connections, "turn": self.state.turn, "then": then})
             self._send(at, shapes.go_away(time_left))
             if then == "silence":
-                self._push(at, _Do(self._go_silent))
+                self._schedule.push(at, _Do(self._go_silent))
             else:
                 self._close(at + (time_left / 2 if then == "early_close" else time_left), *CAP_CLOSE)
 
-        self._push(warn_at, _Do(announce))
+        self._schedule.push(warn_at, _Do(announce))
 
     def _go_silent(self, now: float) -> None:
         self._silent = True
-        self._queue.clear()  # the answer in flight stops too
+        self._schedule.clear()  # the answer in flight stops too
 
     def _realtime_input(self, body: Any, now: float) -> None:
         if not isinstance(body, dict):
@@ -348,13 +281,10 @@ class GeminiMockSession:
     def _answer(self, t: float, response_id: str, fault: Fault | None) -> None:
         state = self.state
         assert state is not None
-        samples = round(state.profile.draw_audio_s(state.rng) * OUTPUT_RATE)
-        sent = round(samples * PARTIAL) if fault in CUT_SHORT else samples
+        sent = state.profile.draw_answer_samples(state.rng, OUTPUT_RATE, fault)
         state.assistant_audio_s += sent / OUTPUT_RATE
         offset = 2 * state.rng.randrange(len(voice_buffer()) // 4)
-        stream = Stream(response_id, self._stream(t, response_id, sent, offset, fault))
-        if (due := next(stream.steps, None)) is not None:
-            self._push(due, stream)
+        self._schedule.play(Stream(response_id, self._stream(t, response_id, sent, offset, fault)))
 
     def _stream(self, t: float, response_id: str, sent: int, offset: int, fault: Fault | None) -> Iterator[float]:
         """The answer's audio, one step per chunk (yield = wait until then), then its end."""
@@ -367,8 +297,8 @@ class GeminiMockSession:
             at = t + index * step
             yield at
             length = min(chunk, sent - start)
-            if self._transcribe and index % 5 == 0:
-                self._send(at, shapes.transcription(WORDS[index // 5 % len(WORDS)] + " "), response_id=response_id)
+            if self._transcribe and (word := transcript_word(index)) is not None:
+                self._send(at, shapes.transcription(word), response_id=response_id)
             audio = shapes.audio(delta_b64(offset + start * 2, length * 2, quiet))
             self._send(at, audio, samples=length, response_id=response_id)
         end = t + math.ceil(sent / chunk) * step
@@ -376,7 +306,7 @@ class GeminiMockSession:
             case Fault.CLOSE_1011_MID:
                 self._close(end, *INTERNAL_ERROR)
             case Fault.ABORT_MID:
-                self._push(end, Abort())
+                self._schedule.push(end, Abort())
             case Fault.STALL:
                 pass  # nothing more, ever: the turn never ends and the socket stays open
             case Fault.CANCELLED:
@@ -395,6 +325,6 @@ class GeminiMockSession:
         self._send(at, shapes.turn_complete(state.prompt_tokens, output_tokens, reason), response_id=response_id)
         state.reported_prompt_tokens = state.prompt_tokens
         state.prompt_tokens += output_tokens  # the answer is context for the next turn
-        self._push(at, EndResponse(response_id))
+        self._schedule.push(at, EndResponse(response_id))
         if self._resumption:
             self._send(at, shapes.resumption_update(self.registry.issue(state)))

@@ -51,9 +51,3 @@ class CancelAt:
     """Internal marker: the user spoke over this response; it is cancelled when this comes due."""
 
     response_id: str
-
-
-def belongs_to(output: object, response_id: str) -> bool:
-    if isinstance(output, EndResponse | Stream | Send):
-        return output.response_id == response_id
-    return False

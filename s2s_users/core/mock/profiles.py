@@ -36,6 +36,10 @@ class Fault(enum.StrEnum):
     """Part of the audio, then a TCP abort (no close frame)."""
 
 
+#: Faults that cut an answer short, halfway through its audio.
+CUT_SHORT = frozenset({Fault.INCOMPLETE, Fault.CANCELLED, Fault.CLOSE_1011_MID, Fault.STALL, Fault.ABORT_MID})
+PARTIAL = 0.5
+
 #: The key the mock accepts unless told another (the embedded mock is reached on loopback only).
 DEFAULT_MOCK_API_KEY = "mock-key"
 
@@ -109,6 +113,11 @@ class ModelProfile:
 
     def draw_audio_s(self, rng: random.Random) -> float:
         return self.audio.draw(rng)
+
+    def draw_answer_samples(self, rng: random.Random, rate: int, fault: Fault | None) -> int:
+        """The audio an answer sends, in samples at ``rate``: drawn, and halved by a fault that cuts it short."""
+        samples = round(self.draw_audio_s(rng) * rate)
+        return round(samples * PARTIAL) if fault in CUT_SHORT else samples
 
     def with_ceiling(self, ceiling_s: float | None) -> ModelProfile:
         return replace(self, ceiling_s=ceiling_s)

@@ -52,11 +52,20 @@ class Truth:
     end_reason: str = "open"
     injected_chars: int = 0
     """Text the client added to the conversation (a summary after a rotation)."""
+    answers: int = 0
+    """Responses to what the user said (not counting those the VAD started on leftover audio)."""
     wall_offset: float = 0.0
     """Turns the session's clock into epoch seconds for the times below."""
     _sent_samples: dict[int, int] = field(default_factory=dict)
     _asked_at: dict[int, float] = field(default_factory=dict)
     _first_audio_at: dict[int, float] = field(default_factory=dict)
+
+    def started(self, response_id: str, turn: int, unsolicited: str | None, leading_silence_s: float) -> None:
+        """A response began: an answer, or one the user did not ask for (``unsolicited`` says why)."""
+        self.answers += unsolicited is None
+        self.responses[response_id] = ResponseTruth(
+            turn, self.answers, unsolicited is None, unsolicited, leading_silence_s
+        )
 
     def asked(self, turn: int, now: float) -> None:
         """A response was asked for (response.create, or server VAD's end of speech)."""

@@ -1,4 +1,5 @@
-"""The mock's voice: a cheap voice-like signal (and its near-silent twin), cut into audio deltas."""
+"""The mock's voice: a cheap voice-like signal (and its near-silent twin), cut into audio deltas, and the words of
+its transcript."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
 
 RATE = SAMPLE_RATE
 NEAR_SILENT_GAIN = 10 ** (-64 / 20)  # the voice peaks near -6 dBFS: this puts it near -70 dBFS
+WORDS = "well that is a great question let me think about it for a moment and then answer you properly".split()
+
+
+def transcript_word(index: int) -> str | None:
+    """The transcript that goes with an answer's audio delta ``index`` (0-based): a word every fifth delta."""
+    return WORDS[index // 5 % len(WORDS)] + " " if index % 5 == 0 else None
 
 
 @lru_cache(maxsize=1)

@@ -160,7 +160,7 @@ def test_appends_read_without_a_json_parse_count_as_the_parsed_ones_do() -> None
     plain, spelled_out = manual(), manual()
     plain.receive('{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(SPEECH).decode() + '"}', 0.0)
     client(spelled_out, type="input_audio_buffer.append", audio=base64.b64encode(SPEECH).decode(), event_id="e1")
-    assert plain._buffer_samples == spelled_out._buffer_samples == len(SPEECH) // 2
+    assert plain.input.buffered_samples == spelled_out.input.buffered_samples == len(SPEECH) // 2
     escaped = manual()  # an escape in the audio text: only a JSON parse reads it right ("\\u0041" is "A")
     escaped.receive('{"type":"input_audio_buffer.append","audio":"AAA\\u0041"}', 0.0)
-    assert escaped._buffer_samples == 1
+    assert escaped.input.buffered_samples == 1
