@@ -11,8 +11,9 @@ trigger that the table does not allow is a bug (``IllegalTransition``). The end 
 The engine decides *when*; its parts know the rest. What a turn or session means (capacity, failures, cost, the
 record) is the ``SessionAccount``'s business (account.py); the responses, each tracked to its end and booked, are
 ``Answers`` (answers.py); the provider connection's life (announced ends, handovers, the summary a fresh session
-gets) is ``ConnectionLife`` (lifecycle.py); our side of a turn is ``TurnInProgress`` (turn.py); and how a turn or
-session ended is always ``failures.classify()``'s call, through ``endings``.
+gets) is ``ConnectionLife`` (lifecycle.py); our side of a turn is ``TurnInProgress`` (turn.py); what is due when
+is ``Deadlines`` (timers.py); and how a turn or session ended is always ``failures.classify()``'s call, through
+``endings``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from s2s_users.core.engine.table import (
     Trigger,
     trigger_of,
 )
+from s2s_users.core.engine.timers import Deadlines
 from s2s_users.core.engine.turn import TurnInProgress
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.intents import (
@@ -55,12 +57,6 @@ from s2s_users.core.intents import (
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.metrics.tape import AudioTape
-
-
-def _earliest(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    return a if b is None or a <= b else b
 
 
 class IllegalTransition(RuntimeError):
@@ -96,10 +92,9 @@ class Conversation:
         self._answers = Answers(settings, self.account, wall_offset, tape, self.connection.memory)
         self._table = TRANSITIONS_BY_MODE.get(settings.turn_mode, TRANSITIONS)
         self._timeout_s = settings.turn_timeout_s
-        self._barges_in = settings.barge_in_after_s is not None
         self._pacing = pacing
         self._turn: TurnInProgress | None = None
-        self._think_until = 0.0
+        self._deadlines = Deadlines(settings)
         self._intents: list[Intent] = []
         # Each action is carried out by the method of its name (Action.START_TURN: ``_start_turn``).
         self._actions: dict[Action, Callable[[float, object], None]] = {
@@ -154,48 +149,20 @@ class Conversation:
         """Do whatever is due at ``now``: send chunks, end thinking, barge in, enforce deadlines."""
         if self.finished or self.connection.awaiting:
             return  # between connections nothing is due: the next one's set-up deadline starts when it opens
-        if self.state in SETUP_STATES:
-            if now >= self.connection.setup_deadline:
-                waiting_for = "session.created" if self.state is State.CONNECTING else "session.updated"
-                self._fire(Trigger.SETUP_TIMEOUT, now, endings.setup_timed_out(waiting_for, self._timeout_s))
-            return
-        turn = self._turn
-        assert turn is not None
-        self._send_due_chunks(turn, now)  # the prompt, or the carrier after it (also while thinking)
-        stalled = self._answers.stalled(now, self._timeout_s)
-        if stalled is not None:
-            seen = stalled.first_audio_at is not None
-            self._fire(Trigger.OTHER_TIMEOUT, now, endings.response_stalled(stalled.response_id, seen, self._timeout_s))
-            return
-        if self.state is State.THINKING:
-            if now >= self._think_until:
-                self._after_thinking(now)
-            return
-        barge_at = self._barge_in_at(turn) if self._barges_in else None
-        if self.state is State.RECEIVING and barge_at is not None and now >= barge_at:
-            self._fire(Trigger.BARGE_IN, now)
-            return
-        deadline = turn.deadline(self._timeout_s)
-        if self.state in (State.AWAITING, State.RECEIVING) and deadline is not None and now >= deadline:
-            self._fire(Trigger.TURN_TIMEOUT, now)
+        if self.state not in SETUP_STATES:
+            assert self._turn is not None
+            self._send_due_chunks(self._turn, now)  # the prompt, or the carrier after it (also while thinking)
+        due = self._deadlines.due(now, self.state, self._turn, self._answers, self.connection.setup_deadline)
+        if due is not None and due[0] is Trigger.THINK_ELAPSED:
+            self._after_thinking(now)
+        elif due is not None:
+            self._fire(due[0], now, due[1])
 
     def next_deadline(self) -> float | None:
         """When ``on_timer`` next has something to do (monotonic seconds), or None when finished."""
         if self.finished:
             return None
-        if self.state in SETUP_STATES:
-            return self.connection.setup_deadline
-        turn = self._turn
-        assert turn is not None
-        # Asked on every wake (50 a second per session at 20 ms chunks): no lists, the cheap checks first.
-        due = turn.next_chunk_due()
-        if self.state is State.THINKING:
-            due = _earliest(due, self._think_until)
-        else:
-            due = _earliest(due, turn.deadline(self._timeout_s))
-            if self._barges_in:
-                due = _earliest(due, self._barge_in_at(turn))
-        return _earliest(due, self._answers.deadline(self._timeout_s))
+        return self._deadlines.next(self.state, self._turn, self._answers, self.connection.setup_deadline)
 
     def on_connection_ended(self, code: int | None, reason: str, frame_received: bool, now: float) -> None:
         """The socket closed (or dropped) while we still had work to do."""
@@ -290,9 +257,6 @@ class Conversation:
     def _note_speech_stopped(self, now: float, _: object) -> None:
         if self._turn is not None:
             self._turn.speech_stopped(now)
-
-    def _barge_in_at(self, turn: TurnInProgress) -> float | None:
-        return turn.barge_in_at(self.settings.barge_in_after_s if self.settings.barges_in(turn.index) else None)
 
     def _barge_in(self, now: float, _: object) -> None:
         """Speak over the answer: the next prompt starts now; the answer is tracked on to its end."""
@@ -427,7 +391,7 @@ class Conversation:
             self._fire(Trigger.THINK_ELAPSED, now)
 
     def _think(self, now: float, _: object) -> None:
-        self._think_until = now + self.settings.think_time_s
+        self._deadlines.pause(now)
 
     def _finish(self, now: float, _: object) -> None:
         self.account.ended_at = now
