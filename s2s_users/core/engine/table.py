@@ -15,6 +15,10 @@ from s2s_users.core.failures import FailureClass
 
 
 class State(enum.Enum):
+    # Members are singletons compared by identity; Enum's own __hash__ hashes the name in Python, and the engine
+    # looks states, triggers and actions up on every event and wake.
+    __hash__ = object.__hash__
+
     CONNECTING = "connecting"  # socket open, waiting for the server's session.created
     CONFIGURING = "configuring"  # session.update sent, waiting for session.updated
     SENDING = "sending"  # streaming the user's prompt
@@ -26,6 +30,8 @@ class State(enum.Enum):
 
 
 class Trigger(enum.Enum):
+    __hash__ = object.__hash__  # as State's
+
     # from the server, through the adapter's neutral events (see ``trigger_of``)
     SESSION_CREATED = "session_created"
     SESSION_UPDATED = "session_updated"
@@ -88,6 +94,8 @@ SERVER_TRIGGERS = frozenset(
 
 
 class Action(enum.Enum):
+    __hash__ = object.__hash__  # as State's
+
     NONE = "none"
     CONFIGURE = "configure"
     START_TURN = "start_turn"

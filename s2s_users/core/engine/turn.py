@@ -5,7 +5,7 @@ Its answer is a ``ResponseInProgress`` (response.py), which the turn points to o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from s2s_users.core.engine.pacing import ChunkPacer
 from s2s_users.core.engine.response import ResponseInProgress, TurnTiming
@@ -36,6 +36,11 @@ class TurnInProgress:
     after_rotation: bool = False
     """The first turn of a fresh provider session after a rotation or a reconnect at the cap."""
     detail: str | None = None
+    _next_due: float | None = field(default=None, init=False, repr=False)
+    """When ``next_chunk`` is due (None: no chunk is left): set as each chunk goes, read on every wake."""
+
+    def __post_init__(self) -> None:
+        self._next_due = self._due(self.next_chunk) if self._has_chunk(self.next_chunk) else None
 
     @classmethod
     def starting(
@@ -56,18 +61,21 @@ class TurnInProgress:
 
     def take_due_chunk(self, now: float) -> str | None:
         """The next chunk if it is due by ``now`` (sent now: its lateness is the pacing lag), else None."""
+        due = self._next_due
+        if due is None or due > now:
+            return None
         chunks = self.prompt.chunks_b64
         index = self.next_chunk
-        if index >= len(chunks) and not self.carrier:
-            return None
-        if self._due(index) > now:
-            return None
-        self.next_chunk += 1
+        self.next_chunk = index + 1
+        self._next_due = self._due(index + 1) if self._has_chunk(index + 1) else None
         if index < len(chunks):
             self.pacer.sent(index, now)
             self._note_speech_end(index, now)
             return chunks[index]
         return self.carrier[(index - len(chunks)) % len(self.carrier)]
+
+    def _has_chunk(self, index: int) -> bool:
+        return index < len(self.prompt.chunks_b64) or bool(self.carrier)
 
     def _due(self, index: int) -> float:
         """A prompt chunk's deadline, or the carrier's after it: at the prompt's pace, in real time under burst
@@ -86,9 +94,7 @@ class TurnInProgress:
             self.speech_end_at = now if speed is None else now + (end - index * chunk_s) / speed
 
     def next_chunk_due(self) -> float | None:
-        if self.next_chunk >= len(self.prompt.chunks_b64) and not self.carrier:
-            return None
-        return self._due(self.next_chunk)
+        return self._next_due
 
     @property
     def prompt_done(self) -> bool:
