@@ -72,7 +72,7 @@ class Answers:
             return _OTHER_TRIGGERS[trigger]
         return trigger
 
-    def classify(self, response: ResponseInProgress, done: ev.ResponseDone) -> FailureClass | None:
+    def _classify(self, response: ResponseInProgress, done: ev.ResponseDone) -> FailureClass | None:
         return response.classify(done, self._floor_dbfs, self._speed)
 
     # --- the running turn's own answer ------------------------------------------------------------------
@@ -112,7 +112,7 @@ class Answers:
     ) -> tuple[FailureClass | None, str | None]:
         """How the turn's answer ended: its code and what its record says (no answer yet: an empty one)."""
         response = self.own(turn, done.response_id, now)
-        code = self.classify(response, done)
+        code = self._classify(response, done)
         return code, response.detail_for(code, done)
 
     def book_turn(
@@ -178,7 +178,7 @@ class Answers:
         if other is None:
             return None  # a straggler's done: nothing left to book
         response, timing = other
-        code = self.classify(response, done)
+        code = self._classify(response, done)
         record = response.record(code, now, response.detail_for(code, done), done, timing, self._wall_offset)
         self._account.turn_ended(record)
         return Ending(code, record.detail or str(code)) if code is not None and code in fl.TERMINAL else None
