@@ -7,10 +7,13 @@ Run from the repository root:
 The same run as one level of ``generator_capacity`` (the embedded mock pinned to CPU 0, one headless Locust
 process on ``locustfiles/endurance.py`` pinned to CPU 1, at normal priority), for comparing two versions of the
 client quickly on a machine that is not quiet: it reports the client's CPU (user + system, from ``psutil``) per
-session-second over the window, which other work on the machine hardly moves (its lag it does move, so lag is not
-reported). ``--profile`` runs the client under cProfile in a second run (the profiler's own cost inflates that
-run's CPU, so its figure is not the one to compare) and prints the top functions by own time and by cumulative
-time. Nothing is written to ``results/``.
+session-second over the window, which other work on the machine moves by a few per cent only (its lag it moves a
+lot, so lag is not reported): compare two versions in alternating runs, a few of each. ``--profile`` runs the
+client under cProfile in a second run (the profiler's own cost inflates that run's CPU, so its figure is not the
+one to compare) and prints the top functions by own time and by cumulative time. ``--py-spy BIN`` samples a third
+run with py-spy (``pip install py-spy`` anywhere: it attaches by pid), own and inclusive samples per line; neither
+profiler knows greenlets, so the time a greenlet spends switched out shows as the hub's or its wait's own time.
+Nothing is written to ``results/``.
 """
 
 from __future__ import annotations
