@@ -103,21 +103,24 @@ def _gevent_readable(sock: socket.socket) -> Readable:
     hub = get_hub()
     loop = hub.loop
     watcher = loop.io(sock.fileno(), 1)
+    new_timer, to_hub = loop.timer, hub.switch
 
     def wait(timeout: float | None) -> bool:
         switch = getcurrent().switch
         watcher.start(switch, True)
-        timer = None
-        if timeout is not None:
-            timer = loop.timer(max(timeout, 0.0))
-            timer.start(switch, False)
+        if timeout is None:
+            try:
+                return bool(to_hub())
+            finally:
+                watcher.stop()
+        timer = new_timer(max(timeout, 0.0))
+        timer.start(switch, False)
         try:
-            return bool(hub.switch())
+            return bool(to_hub())
         finally:
             # Stopping both also drops a callback already pending in this loop iteration: no stray switch later.
             watcher.stop()
-            if timer is not None:
-                timer.close()
+            timer.close()
 
     return wait
 
@@ -147,15 +150,20 @@ class _MaskKeys:
         return key
 
 
+_SHORT_HEADER = struct.Struct("!BB").pack
+_MEDIUM_HEADER = struct.Struct("!BBH").pack
+_LONG_HEADER = struct.Struct("!BBQ").pack
+
+
 def text_frame(payload: bytes, mask: bytes) -> bytes:
     """One unfragmented, masked client text frame (RFC 6455 §5.2) holding ``payload``."""
     length = len(payload)
     if length < 126:
-        header = struct.pack("!BB", 0x81, 0x80 | length)
+        header = _SHORT_HEADER(0x81, 0x80 | length)
     elif length < 65536:
-        header = struct.pack("!BBH", 0x81, 0xFE, length)
+        header = _MEDIUM_HEADER(0x81, 0xFE, length)
     else:
-        header = struct.pack("!BBQ", 0x81, 0xFF, length)
+        header = _LONG_HEADER(0x81, 0xFF, length)
     return b"".join((header, mask, apply_mask(payload, mask)))
 
 
@@ -235,15 +243,15 @@ class WebSocket:
 
     def _write(self, data: bytes) -> None:
         """``data`` on the wire: one ``send`` (the socket's buffer takes a frame at once), ``sendall`` for a rest."""
-        timeout = self._options.send_timeout_s
         try:
             sent = self._sock.send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except TimeoutError as exc:
+            timeout = self._options.send_timeout_s
             raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
         if sent < len(data):
-            self._sendall(memoryview(data)[sent:], timeout)
+            self._sendall(memoryview(data)[sent:], self._options.send_timeout_s)
 
     def _sendall(self, data: bytes | memoryview, timeout: float) -> None:
         self._sock.settimeout(timeout)
@@ -285,13 +293,22 @@ class WebSocket:
             return messages.popleft()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not messages:
-            self._raise_if_closed()
+            if self.protocol.state is not State.OPEN:
+                self._raise_if_closed()
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return None
-            self._keepalive(now)
-            wakes = [t for t in (deadline, self._ping_due, self._pong_due) if t is not None]
-            wait = max(min(wakes) - now, 0.0) if wakes else None
+            ping, pong = self._ping_due, self._pong_due
+            if (pong is not None and now >= pong) or (ping is not None and now >= ping):
+                self._keepalive(now)
+                ping, pong = self._ping_due, self._pong_due
+            # The nearest of the deadline and the keepalive's times (this runs at every wake: no list, no min()).
+            wake = deadline
+            if ping is not None and (wake is None or ping < wake):
+                wake = ping
+            if pong is not None and (wake is None or pong < wake):
+                wake = pong
+            wait = None if wake is None else max(wake - now, 0.0)
             if self._tls and self._sock.pending():  # type: ignore[attr-defined]
                 wait = 0.0  # TLS has decrypted bytes buffered: the socket may never turn readable for them
             elif not self._readable(wait):

@@ -14,7 +14,7 @@ Which response an event belongs to, and the ones that are not the turn's own, ar
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from s2s_users.core import failures as fl
 from s2s_users.core.audio import amplitude_dbfs
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import OK, TurnRecord
+
+#: How much audio (bytes) waits to be scanned for a response's peak, at most: about 1.4 s at 24 kHz.
+SCAN_BYTES = 65_536
 
 
 @dataclass(slots=True)
@@ -43,7 +46,8 @@ class ResponseInProgress:
     audible_at: float | None = None
     leading_samples: int = 0
     audio_bytes: int = 0
-    peak: int = 0
+    _peak: int = 0
+    """The peak of the audio scanned so far (``peak`` scans the rest first)."""
     transcript_chars: int = 0
     text_chars: int = 0
     interrupted_at: float | None = None
@@ -52,6 +56,10 @@ class ResponseInProgress:
     last_audio_at: float | None = None
     truncated_at_ms: int | None = None
     detail: str | None = None
+    _unscanned: list[bytes] = field(default_factory=list, repr=False, compare=False)
+    """Audio after the first audible sample, not yet scanned for the peak (whole samples only): scanned in batches
+    of ``SCAN_BYTES``, when the peak is asked for, or both."""
+    _unscanned_bytes: int = field(default=0, repr=False, compare=False)
 
     @classmethod
     def starting(
@@ -93,17 +101,38 @@ class ResponseInProgress:
             self.first_audio_at = now
         self.audio_bytes += len(pcm)
         self.last_audio_at = now
+        if self.audible_at is not None:
+            # Only the peak is left to find: the deltas are scanned together (numpy's cost is mostly per call).
+            self._unscanned.append(pcm if len(pcm) % 2 == 0 else pcm[:-1])
+            self._unscanned_bytes += len(pcm)
+            if self._unscanned_bytes >= SCAN_BYTES:
+                self._scan()
+            return
         samples = np.abs(np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.int32))
         if samples.size:
-            self.peak = max(self.peak, int(samples.max()))
-        if self.audible_at is None:
-            loud = np.flatnonzero(samples >= self.floor)
-            if loud.size:
-                self.leading_samples += int(loud[0])
-                # Played in real time from the first delta; a late delta makes the sound later still.
-                self.audible_at = max(self.first_audio_at + self.leading_samples / self.output_rate, now)
-            else:
-                self.leading_samples += int(samples.size)
+            self._peak = max(self._peak, int(samples.max()))
+        loud = np.flatnonzero(samples >= self.floor)
+        if loud.size:
+            self.leading_samples += int(loud[0])
+            # Played in real time from the first delta; a late delta makes the sound later still.
+            self.audible_at = max(self.first_audio_at + self.leading_samples / self.output_rate, now)
+        else:
+            self.leading_samples += int(samples.size)
+
+    def _scan(self) -> None:
+        chunks = self._unscanned
+        samples = np.frombuffer(chunks[0] if len(chunks) == 1 else b"".join(chunks), dtype="<i2")
+        if samples.size:  # the largest magnitude: -(-32768) is 32768 as a Python int
+            self._peak = max(self._peak, int(samples.max()), -int(samples.min()))
+        self._unscanned = []
+        self._unscanned_bytes = 0
+
+    @property
+    def peak(self) -> int:
+        """The largest sample magnitude of all the audio counted (PCM16 units)."""
+        if self._unscanned:
+            self._scan()
+        return self._peak
 
     def interrupt(self, at: float) -> None:
         self.interrupted_at = at

@@ -111,6 +111,13 @@ class FlightRecorder:
 
     def received(self, events: Iterable[ev.Event], size: int, now: float) -> None:
         """A message came in, which the adapter read as ``events`` (usually one; Gemini's frames may hold more)."""
+        if type(events) is list and len(events) == 1 and type(events[0]) is ev.AudioDelta:
+            # Most of what comes in (the loop below gives the same entry, slower): no note, its audio counted.
+            delta = events[0]
+            audio = self._audio_bytes
+            audio[delta.response_id] = audio.get(delta.response_id, 0) + len(delta.pcm)
+            self._ring.append((now, Direction.RECEIVED, "audio.delta", size, delta.response_id or None, None))
+            return
         kinds: list[str] = []
         response_id: str | None = None
         note: str | None = None

@@ -50,3 +50,21 @@ def test_server_text_in_notes_is_cut_short() -> None:
     flight.received([ev.ServerError("server_error", None, "x" * 1_000)], 1_100, 0.0)
     (entry,) = flight.events()
     assert entry.kind == "error" and entry.note is not None and len(entry.note) == 160
+
+
+def test_a_lone_audio_delta_makes_the_entry_the_general_reading_makes() -> None:
+    fast, general = FlightRecorder(wall_offset=100.0), FlightRecorder(wall_offset=100.0)
+    stream: list[list[ev.Event]] = [
+        [ev.AudioDelta(b"\x01\x02" * 10, "resp_1")],
+        [ev.AudioDelta(b"\x01", "")],
+        [ev.AudioDelta(b"", "resp_1")],
+        [ev.ResponseDone("resp_1", "completed")],
+        [ev.ResponseDone("", "completed")],
+    ]
+    for at, events in enumerate(stream):
+        fast.received(events, 7, float(at))
+        general.received(iter(events), 7, float(at))  # not a list: read event by event
+    assert fast.events() == general.events()
+    assert fast.events()[0] == WireEvent(100.0, Direction.RECEIVED, "audio.delta", 7, "resp_1", None)
+    assert fast.events()[1].response_id is None
+    assert "20 audio bytes" in (fast.events()[3].note or "")

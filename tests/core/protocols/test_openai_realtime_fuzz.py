@@ -9,16 +9,20 @@ its dataclass declares, so nothing downstream (engine, records, sinks) meets a s
 
 from __future__ import annotations
 
+import base64
 import json
 import types
 import typing
 from dataclasses import fields, is_dataclass
 from typing import Any
+from unittest import mock
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from s2s_users.core import events as ev
+from s2s_users.core.protocols import openai_realtime
 from s2s_users.core.protocols.openai_realtime import (
     LEGACY_NAMES,
     OpenAIRealtimeProtocol,
@@ -192,3 +196,69 @@ def test_the_fast_read_of_audio_deltas_gives_what_json_loads_gives(message: dict
             except ValueError:
                 got = ValueError
             assert got == expected
+
+
+def _general_read(text: str) -> tuple[list[ev.Event], int]:
+    """The events and legacy count of the general path (``json.loads`` of the whole message, then the fields)."""
+    adapter = OpenAIRealtimeProtocol(RealtimeSettings())
+    with mock.patch.object(openai_realtime, "_read_audio_delta", lambda data: None):
+        adapter.receive_message(text)
+    return adapter.events_received(), adapter.legacy_events
+
+
+_PAYLOAD_EDITS = ("", "=", "==", "===", "A", "\x01", " ", "\\n", "\\/", '\\"', "é", "\x7f", "A=A", "=AAA")
+
+
+@settings(max_examples=300)
+@given(
+    mutated_recordings()
+    | objects_with_known_types()
+    | st.builds(
+        lambda kind, pcm, rid: {"type": kind, "response_id": rid, "delta": base64.b64encode(pcm).decode()},
+        st.sampled_from(AUDIO_DELTA_TYPES),
+        st.binary(max_size=40),
+        st.text(max_size=5),
+    ),
+    st.sampled_from(_PAYLOAD_EDITS),
+    st.integers(min_value=0, max_value=64),
+)
+@example({"type": "response.output_audio.delta", "delta": "AAAA", "x": {"delta": "BBBB"}}, "", 0)
+@example({"type": "response.audio.delta", "delta": "AAAA", "response_id": "\ud800"}, "", 0)
+def test_the_one_pass_read_of_audio_deltas_gives_what_the_general_path_gives(
+    message: dict[str, Any], edit: str, at: int
+) -> None:
+    for text in (dumps(message), json.dumps(message), json.dumps(message, separators=(",", ":"))):
+        start = text.find('"delta": "' if '"delta": "' in text else '"delta":"')
+        cut = start + text[start:].find('"', 8) + 1 + at if start >= 0 else len(text)
+        for variant in (text, text[:-1], text[:cut] + edit + text[cut:]):
+            adapter = OpenAIRealtimeProtocol(RealtimeSettings())
+            adapter.receive_message(variant)
+            assert (adapter.events_received(), adapter.legacy_events) == _general_read(variant)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"response.output_audio.delta","response_id":"r","delta":"AAAA"}',
+        '{"type":"response.audio.delta","response_id":"r","delta":"AAA="}',
+        '{"type":"response.output_audio.delta","delta":"AAAA","type":"error"}',  # the last "type" wins
+        '{"type":"response.output_audio.delta","delta":"AAAA","type":"response.audio.delta"}',
+        '{"type":"response.output_audio.delta","delta":"AAAA","delta":"BBBB"}',
+        '{"type":"response.output_audio.delta","delta":"AAAA","response_id":"\\ud800"}',
+        '{"type":"response.output_audio.delta","delta":"AA\x01A="}',
+        '{"type":"response.output_audio.delta","delta":"AAAA"',
+        '{"type":"response.output_audio.delta","delta":"AAAA"}}',
+        '{"type":"response.output_audio.delta","delta":"AAAAAA=="}',
+        '{"type":"response.output_audio.delta","delta":"AA==AAAA"}',
+        '{"type":"response.output_audio.delta","delta":""}',
+    ],
+)
+def test_the_one_pass_read_of_raw_deltas_gives_what_the_general_path_gives(text: str) -> None:
+    adapter = OpenAIRealtimeProtocol(RealtimeSettings())
+    adapter.receive_message(text)
+    assert (adapter.events_received(), adapter.legacy_events) == _general_read(text)
+
+
+def test_a_clean_audio_delta_is_read_in_one_pass() -> None:
+    text = '{"type":"response.audio.delta","response_id":"r","delta":"AAAA//8="}'
+    assert openai_realtime._read_audio_delta(text) == ("response.audio.delta", "r", b"\0\0\0\xff\xff")
