@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from binascii import a2b_base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from s2s_users.core.intents import (
     InjectContext,
     Intent,
 )
+from s2s_users.core.protocols.openai_deltas import DELTA_PREFIXES, read_audio_delta
 from s2s_users.core.protocols.openai_wire import AUDIO_FORMAT, GA_NAMES, SAMPLE_RATE
 from s2s_users.core.protocols.reading import audio_delta as _audio_delta
 from s2s_users.core.protocols.reading import count as _int
@@ -164,75 +164,6 @@ def append_message(audio_b64: str) -> str:
     return message
 
 
-# Audio deltas are most of what a server sends, and nearly all of their text is the base64 payload. Scanning it is
-# most of a JSON decode, so a delta's text is cut out first and the short rest decoded: the same dict as json.loads
-# gives whenever the cut is safe to make (no escape anywhere, one "delta" key, its value printable ASCII); in any
-# other case, and for every error, json.loads decides, so a malformed message stays malformed.
-_DELTA_PREFIXES = tuple(f'{{"type":"{name}"' for name in ("response.output_audio.delta", "response.audio.delta"))
-_DELTA_FIELD = '"delta":"'
-
-
-def loads_message(data: str | bytes) -> Any:
-    """``json.loads``, faster for audio deltas (see above)."""
-    if isinstance(data, str) and data.startswith(_DELTA_PREFIXES):
-        start = data.find(_DELTA_FIELD)
-        end = data.find('"', start + len(_DELTA_FIELD)) if start > 0 else -1
-        if end > 0:
-            start += len(_DELTA_FIELD)
-            value = data[start:end]
-            if "\\" not in data and value.isascii() and value.isprintable() and data.count('"delta"') == 1:
-                try:
-                    message = json.loads(data[:start] + data[end:])
-                except (ValueError, RecursionError):
-                    message = None
-                if isinstance(message, dict) and message.get("delta") == "":
-                    message["delta"] = value
-                    return message
-    return json.loads(data)
-
-
-def _read_audio_delta(data: str) -> tuple[str, str, bytes] | None:
-    """An audio delta's (type, response_id, PCM), its payload read once, or None to read it the general way.
-
-    The payload is cut out where ``loads_message`` cuts it and decoded (``binascii``, as ``base64.b64decode`` does)
-    before anything else looks at it: a decode that skipped or stopped at anything but the alphabet and the final
-    padding gives fewer bytes than the text's length promises (3 per 4 characters, less one per final "="), so the
-    right length proves the payload is pure base64, which holds no escape, quote or control character, and the cut
-    is safe. Only the short rest of the message goes to ``json.loads``, and the message is the one ``json.loads``
-    gives, the PCM the bytes the general path decodes. Anything else (a payload that is not pure base64, an escape,
-    a second "delta", a delta that is not the message's own, another type in the end, bad JSON) is left to the
-    general path, which decides as it always has, errors included.
-    """
-    start = data.find(_DELTA_FIELD)
-    if start < 0:
-        return None
-    start += len(_DELTA_FIELD)
-    end = data.find('"', start)
-    if end < 0:
-        return None
-    value = data[start:end]
-    try:
-        pcm = a2b_base64(value)
-    except ValueError:  # binascii.Error (bad padding or length), or text that is not ASCII
-        return None
-    pads = 2 if value.endswith("==") else 1 if value.endswith("=") else 0
-    if len(value) % 4 or len(pcm) != len(value) // 4 * 3 - pads:
-        return None
-    rest = data[:start] + data[end:]
-    if "\\" in rest or rest.count('"delta"') != 1:
-        return None
-    try:
-        message = json.loads(rest)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(message, dict) or message.get("delta") != "":
-        return None
-    kind = message.get("type")
-    if kind != "response.output_audio.delta" and kind != "response.audio.delta":
-        return None
-    return kind, _text(message.get("response_id")) or "", pcm
-
-
 class OpenAIRealtimeProtocol:
     """One OpenAI Realtime GA session as a sans-I/O state holder."""
 
@@ -336,15 +267,15 @@ class OpenAIRealtimeProtocol:
 
     def receive_message(self, data: str | bytes) -> None:
         """Parse one server message into zero or one neutral event."""
-        if isinstance(data, str) and data.startswith(_DELTA_PREFIXES):
-            delta = _read_audio_delta(data)
+        if isinstance(data, str) and data.startswith(DELTA_PREFIXES):
+            delta = read_audio_delta(data)
             if delta is not None:  # the same event as the general path below gives, in one pass
                 delta_kind, response_id, pcm = delta
                 if delta_kind in LEGACY_NAMES:
                     self.counts.legacy_events += 1
                 self._events.append(ev.AudioDelta(pcm, response_id))
                 return
-        message = load_json(data, loads_message)
+        message = load_json(data)
         if isinstance(message, ev.MalformedMessage):
             self._events.append(message)
             return
