@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?= --headless -u 4 -r 4 --sessions-per-user 1 --turns 60 --s2s-pace 10 --mock-time-scale 10 \
 	--think-time 0.1 --chunk-ms 100 --run-time 10m --only-summary --exit-code-on-error 0
 
-.PHONY: demo test system lint types unit bench install clean
+.PHONY: demo test system lint types unit bench bench-generator install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -47,6 +47,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.influx_sink
 	$(BIN)/python -m benchmarks.mock_capacity
 	$(BIN)/python -m benchmarks.stability
+
+# The generator's sessions per core against a plain asyncio client (about 12 minutes; quiet machine, root for
+# realtime priority): results/generator_capacity.{json,md}.
+bench-generator: $(STAMP)
+	$(BIN)/python -m benchmarks.generator_capacity --repeats 2 --configs 20:manual,100:manual
 
 clean:
 	rm -rf $(VENV) .venv-sdk .mypy_cache .ruff_cache .pytest_cache
