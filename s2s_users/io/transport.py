@@ -12,8 +12,8 @@ Errors are ``websockets``' own (``InvalidStatus``, ``InvalidHandshake``, ``Conne
 ``TimeoutError`` (``SendTimeout`` is an ``OSError``), so the session's exception boundary maps them as before.
 
 The hot path (a session sends 50 appends a second at 20 ms chunks and wakes as often) is kept lean: a text frame
-is framed and masked here (websockets' C ``apply_mask``, a fresh key per frame from the OS's CSPRNG, drawn 4 KiB at
-a time) and goes out in one ``send``; waiting for the next message or deadline watches the socket and a timer
+is framed and masked by ``client_frames`` (websockets' C ``apply_mask``, a fresh key per frame from the OS's CSPRNG,
+drawn 4 KiB at a time) and goes out in one ``send``; waiting for the next message or deadline watches the socket and a timer
 directly (under gevent: no ``Timeout`` object, no exception, no failed ``recv`` per wait). Everything else (control
 frames, closing, errors) is the library's.
 """
@@ -25,7 +25,6 @@ import os
 import select
 import socket
 import ssl
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -44,10 +43,7 @@ from websockets.sync.client import connect_http_proxy
 from websockets.sync.utils import Deadline
 from websockets.uri import WebSocketURI, parse_uri
 
-try:
-    from websockets.speedups import apply_mask  # C: websockets ships it in its wheels
-except ImportError:  # pragma: no cover - a platform without the extension: the library's own fallback
-    from websockets.utils import apply_mask
+from s2s_users.io.client_frames import MaskKeys, text_frame
 
 RECV_BUFSIZE = 65536
 
@@ -134,39 +130,6 @@ def _select_readable(sock: socket.socket) -> Readable:
     return wait
 
 
-class _MaskKeys:
-    """Masking keys for client frames: RFC 6455 §5.3 wants each unpredictable (a strong entropy source), so they come
-    from ``os.urandom``, 4 KiB at a time rather than a system call per frame; each key is used once."""
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-
-    def next(self) -> bytes:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(4096), 0
-        key = self._pool[self._at : self._at + 4]
-        self._at += 4
-        return key
-
-
-_SHORT_HEADER = struct.Struct("!BB").pack
-_MEDIUM_HEADER = struct.Struct("!BBH").pack
-_LONG_HEADER = struct.Struct("!BBQ").pack
-
-
-def text_frame(payload: bytes, mask: bytes) -> bytes:
-    """One unfragmented, masked client text frame (RFC 6455 §5.2) holding ``payload``."""
-    length = len(payload)
-    if length < 126:
-        header = _SHORT_HEADER(0x81, 0x80 | length)
-    elif length < 65536:
-        header = _MEDIUM_HEADER(0x81, 0xFE, length)
-    else:
-        header = _LONG_HEADER(0x81, 0xFF, length)
-    return b"".join((header, mask, apply_mask(payload, mask)))
-
-
 class WebSocket:
     """A connected client WebSocket. ``recv`` waits at most ``timeout``; pings and pongs happen inside it."""
 
@@ -178,7 +141,7 @@ class WebSocket:
         self._fragments: list[bytes] = []
         self._ping_due = self._next_ping()
         self._pong_due: float | None = None
-        self._masks = _MaskKeys()
+        self._masks = MaskKeys()
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
 
