@@ -12,10 +12,10 @@ Errors are ``websockets``' own (``InvalidStatus``, ``InvalidHandshake``, ``Conne
 ``TimeoutError`` (``SendTimeout`` is an ``OSError``), so the session's exception boundary maps them as before.
 
 The hot path (a session sends 50 appends a second at 20 ms chunks and wakes as often) is kept lean: a text frame
-is framed and masked by ``client_frames`` (websockets' C ``apply_mask``, a fresh key per frame from the OS's CSPRNG,
-drawn 4 KiB at a time) and goes out in one ``send``; waiting for the next message or deadline watches the socket and a timer
-directly (under gevent: no ``Timeout`` object, no exception, no failed ``recv`` per wait). Everything else (control
-frames, closing, errors) is the library's.
+is framed and masked by ``client_frames`` (websockets' C ``apply_mask``, a fresh key per frame from the OS's
+CSPRNG, drawn 4 KiB at a time) and goes out in one ``send``; waiting for the next message or deadline watches the
+socket and a timer directly (under gevent: no ``Timeout`` object, no exception, no failed ``recv`` per wait).
+Everything else (control frames, closing, errors) is the library's.
 """
 
 from __future__ import annotations
