@@ -80,3 +80,28 @@ def duration_s(settings: ShapeSettings) -> float:
     if settings.name == "spike":
         return 2 * settings.ramp_s + settings.hold_s
     return settings.ramp_s + settings.hold_s
+
+
+class StartSpacer:
+    """Spaces the starts of the users Locust spawns together, at the spawn rate.
+
+    Locust's dispatcher starts ``floor(rate)`` users at one instant each step (about a second). Sessions started
+    together keep their first turns in step: their prompts end at one instant, the server queues the burst, and
+    their first time to first audio carries that queue (measured: the first turns made most of the TTFA tail
+    against the mock's truth). So each user waits ``1/rate`` after the previous one, never more than one step.
+    """
+
+    MAX_DELAY_S = 1.0
+    """Locust's step at rates of one user a second and more: a rate that is not the one spawning (a shape's own,
+    a worker's share) never holds a user back longer than that."""
+
+    def __init__(self) -> None:
+        self._next_start = -math.inf
+
+    def delay(self, now: float, rate: float | None) -> float:
+        """How long a user spawned at ``now`` waits before it starts (0 without a usable rate)."""
+        if rate is None or not rate > 0 or not math.isfinite(rate):
+            return 0.0
+        start = min(max(now, self._next_start), now + self.MAX_DELAY_S)
+        self._next_start = start + 1.0 / rate
+        return start - now

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,7 @@ import gevent
 
 from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Carrier, Script, build_script
+from s2s_users.core.load_shapes import StartSpacer
 from s2s_users.core.metrics.lag import LagHistogram
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
@@ -94,6 +96,7 @@ class UserSide:
         self._mock_key: tuple[object, ...] = ()
         self._batcher: Any = None
         self._users_assigned = 0
+        self._spacer = StartSpacer()
         self.learned_capacity: dict[str, float] = {}
         """Per model: the capacity to silent failure the run has measured so far (the record owner tells it), where
         sessions without ``--expected-capacity`` are warned."""
@@ -204,6 +207,14 @@ class UserSide:
 
     def user_started(self) -> None:
         self.outbox.user_started()
+
+    def start_delay(self) -> float:
+        """How long a user Locust just spawned waits before its first session, so that users start one by one at
+        the spawn rate (``StartSpacer``); none under a load shape, whose rates are its own."""
+        if getattr(self.environment, "shape_class", None) is not None:
+            return 0.0
+        rate = getattr(getattr(self.environment, "parsed_options", None), "spawn_rate", None)
+        return self._spacer.delay(time.monotonic(), rate if isinstance(rate, int | float) else None)
 
     def session_started(self, session: HasProgress) -> str:
         self.active_sessions += 1

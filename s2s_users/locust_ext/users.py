@@ -48,6 +48,7 @@ class OpenAIRealtimeUser(User):
         self.turn_mode, self.arm = assignment.turn_mode, assignment.arm
         self.sessions_played = 0
         self.rt.user_started()
+        gevent.sleep(self.rt.start_delay())  # users spawned together start one by one, at the spawn rate
 
     @task
     def play_session(self) -> None:

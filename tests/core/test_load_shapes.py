@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from s2s_users.core.exceptions import ConfigError
-from s2s_users.core.load_shapes import ShapeSettings, duration_s, tick
+from s2s_users.core.load_shapes import ShapeSettings, StartSpacer, duration_s, tick
 
 
 def shape(name: str, **changes: float) -> ShapeSettings:
@@ -51,3 +51,22 @@ def test_impossible_shapes_are_refused_with_one_line(name: str, changes: dict[st
     with pytest.raises(ConfigError) as info:
         shape(name, **changes)
     assert str(info.value).startswith(message)
+
+
+def test_users_spawned_together_start_one_by_one_at_the_spawn_rate() -> None:
+    spacer = StartSpacer()
+    delays = [spacer.delay(10.0, rate=50.0) for _ in range(50)]  # Locust's step: 50 users at one instant
+    assert delays[0] == 0.0 and delays[-1] == pytest.approx(0.98)
+    assert all(b - a == pytest.approx(0.02) for a, b in zip(delays, delays[1:], strict=False))
+    assert spacer.delay(11.0, rate=50.0) == 0.0  # the next step starts on time
+
+
+def test_a_rate_that_is_not_the_one_spawning_never_holds_a_user_back_more_than_a_step() -> None:
+    spacer = StartSpacer()
+    delays = [spacer.delay(0.0, rate=1.0) for _ in range(5)]  # five users at once, a rate of one a second
+    assert delays == [0.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_without_a_usable_rate_users_start_at_once() -> None:
+    spacer = StartSpacer()
+    assert [spacer.delay(0.0, rate) for rate in (None, 0.0, -1.0, float("inf"))] == [0.0] * 4
