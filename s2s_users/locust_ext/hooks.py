@@ -12,7 +12,6 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
 import argparse
 import copy
-import gc
 import logging
 import sys
 from typing import Any
@@ -329,11 +328,6 @@ def install_hooks(events: Any) -> None:
             environment.runner.register_message(MSG_STOP_USERS, process.on_stop_users_message, concurrent=True)
             environment.runner.register_message(MSG_BEACON, process.on_beacon_message)
             process.start_watchdog()
-        # What start-up built (Locust, numpy, the options: ~130k objects) lives as long as the process. Frozen out of
-        # the collector's way, the full collections of a long soak scan only what the run allocates: a full
-        # collection of that heap holds the process (every session's chunks) for ~90 ms here, 0.01 ms frozen.
-        gc.collect()
-        gc.freeze()
 
     def _test_start(environment: Any, **_: Any) -> None:
         try:
