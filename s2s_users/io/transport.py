@@ -104,19 +104,17 @@ def _gevent_readable(sock: socket.socket) -> Readable:
     def wait(timeout: float | None) -> bool:
         switch = getcurrent().switch
         watcher.start(switch, True)
-        if timeout is None:
-            try:
-                return bool(to_hub())
-            finally:
-                watcher.stop()
-        timer = new_timer(max(timeout, 0.0))
-        timer.start(switch, False)
+        timer = None
+        if timeout is not None:
+            timer = new_timer(max(timeout, 0.0))
+            timer.start(switch, False)
         try:
             return bool(to_hub())
         finally:
             # Stopping both also drops a callback already pending in this loop iteration: no stray switch later.
             watcher.stop()
-            timer.close()
+            if timer is not None:
+                timer.close()
 
     return wait
 
