@@ -99,13 +99,11 @@ class Answers:
 
     def own_text(self, turn: TurnInProgress, delta: ev.TranscriptDelta | ev.TextDelta) -> None:
         """The answer's transcript, or text it gave instead of audio (a sub-case of zero audio)."""
-        response = turn.response
-        if response is not None and isinstance(delta, ev.TranscriptDelta):
-            response.transcript_chars += len(delta.text)
-            if self._memory is not None:
-                self._memory.hear(delta.text)
-        elif response is not None:
-            response.text_chars += len(delta.text)
+        if turn.response is None:
+            return
+        turn.response.count_text(delta)
+        if self._memory is not None and isinstance(delta, ev.TranscriptDelta):
+            self._memory.hear(delta.text)
 
     def own_done(
         self, turn: TurnInProgress, done: ev.ResponseDone, now: float
@@ -163,13 +161,10 @@ class Answers:
             return
         response = other[0]
         response.last_event_at = now
-        match event:
-            case ev.AudioDelta(pcm=pcm):
-                response.count_audio(pcm, now)
-            case ev.TranscriptDelta(text=text):
-                response.transcript_chars += len(text)
-            case ev.TextDelta(text=text):
-                response.text_chars += len(text)
+        if isinstance(event, ev.AudioDelta):
+            response.count_audio(event.pcm, now)
+        else:
+            response.count_text(event)
 
     def end_other(self, done: ev.ResponseDone, now: float) -> Ending | None:
         """Another response's done, booked; returns how the session ends when it failed it (a drop-class end)."""

@@ -134,6 +134,13 @@ class ResponseInProgress:
             self._scan()
         return self._peak
 
+    def count_text(self, delta: ev.TranscriptDelta | ev.TextDelta) -> None:
+        """The answer's transcript, or text it gave instead of audio (a sub-case of zero audio)."""
+        if isinstance(delta, ev.TranscriptDelta):
+            self.transcript_chars += len(delta.text)
+        else:
+            self.text_chars += len(delta.text)
+
     def interrupt(self, at: float) -> None:
         self.interrupted_at = at
         self.audio_bytes_at_interrupt = self.audio_bytes
