@@ -13,6 +13,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Protocol
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidStatus, InvalidURI
@@ -27,6 +28,7 @@ from s2s_users.core.preflight import HandshakeOutcome, Problem, hint, status_adv
 from s2s_users.core.protocols.base import RealtimeProtocol
 from s2s_users.core.protocols.openai_realtime import ConnectRequest
 from s2s_users.core.redact import redact_url
+from s2s_users.io.pump import Connection, HandBack, Pump
 from s2s_users.io.transport import DEFAULT_TRANSPORT, TransportOptions, WebSocket
 
 Clock = Callable[[], float]
@@ -173,6 +175,7 @@ def run_session(
     clock: Clock = time.monotonic,
     reconnect: Reconnect | None = None,
     evidence: Evidence | None = None,
+    pump: Pump | None = None,
 ) -> SessionRecord:
     """Play one conversation over one WebSocket, ``adapter`` speaking the provider's protocol; report turns as they
     end and the session at its end.
@@ -183,6 +186,9 @@ def run_session(
 
     ``on_session`` is called exactly once, also when the caller's greenlet is killed (Locust stop): the
     session is then recorded as ``harness.stopped`` before the kill goes on.
+
+    ``pump`` (``io/pump.py``), when given, drives each open connection with the process's others; this greenlet
+    waits meanwhile, and keeps connecting, closing and this exception boundary. Without it, its own loop does.
 
     ``evidence`` keeps the session's wire trail (its flight recorder hears every message and what happened to the
     connection) and its audio; it writes them when the session ends, as its record says.
@@ -198,7 +204,7 @@ def run_session(
                 if flight is not None:
                     flight.connection("handshake.ok", clock())
                 try:
-                    _drive(ws, adapter, conversation, on_turn, clock, flight)
+                    _drive(ws, adapter, conversation, on_turn, clock, flight, pump)
                 except Exception:
                     ws.abort()  # the connection failed: nothing to say to the server
                     raise
@@ -254,25 +260,57 @@ def _drive(
     on_turn: Callable[[TurnRecord], None],
     clock: Clock,
     flight: FlightRecorder | None = None,
+    pump: Pump | None = None,
 ) -> None:
+    """Play the conversation over ``ws`` until it finishes or lets the connection go: in ``pump`` (with the
+    process's other connections) or in this greenlet's own loop, the same steps either way."""
+    if conversation.finished or conversation.awaiting_connection:
+        return
+    step = partial(_step, ws, adapter, conversation, on_turn, clock, flight)
+    hear = partial(_hear, adapter, conversation, flight)
+    if pump is not None:
+        try:
+            pump.drive(Connection(ws, conversation, step, hear))
+            return
+        except HandBack:
+            ws.go_blocking()  # what the pump could not do without waiting, this loop does
     while not conversation.finished and not conversation.awaiting_connection:
-        _send(ws, adapter, conversation, flight, clock)
-        for turn in conversation.take_new_turns():
-            on_turn(turn)
-        deadline = conversation.next_deadline()
+        deadline = step()
         timeout = None if deadline is None else max(0.0, deadline - clock())
         data = ws.poll(timeout)  # None at the deadline: most wakes at 20 ms chunks, so no exception for them
         now = clock()
         if data is not None:
-            adapter.receive_message(data)
-            events = adapter.events_received()
-            if flight is not None:
-                flight.received(events, len(data), now)
-            for event in events:
-                conversation.handle(event, now)
+            hear(data, now)
         # Before its deadline the timer has nothing to do; what a message made due sooner, the next deadline says.
         if data is None or (deadline is not None and now >= deadline):
             conversation.on_timer(now)
+
+
+def _step(
+    ws: WebSocket,
+    adapter: RealtimeProtocol,
+    conversation: Conversation,
+    on_turn: Callable[[TurnRecord], None],
+    clock: Clock,
+    flight: FlightRecorder | None,
+) -> float | None:
+    """Send what the conversation wants sent and report the turns that ended; its next deadline."""
+    _send(ws, adapter, conversation, flight, clock)
+    for turn in conversation.take_new_turns():
+        on_turn(turn)
+    return conversation.next_deadline()
+
+
+def _hear(
+    adapter: RealtimeProtocol, conversation: Conversation, flight: FlightRecorder | None, data: str, now: float
+) -> None:
+    """One message from the server, to the conversation as events."""
+    adapter.receive_message(data)
+    events = adapter.events_received()
+    if flight is not None:
+        flight.received(events, len(data), now)
+    for event in events:
+        conversation.handle(event, now)
 
 
 def _close(

@@ -3,7 +3,8 @@
 Why not ``websockets.sync``: it reads in a background thread through ``selectors``. Under Locust's gevent
 monkey-patching that thread is a greenlet blocked in a gevent selector, and when a close times out the library
 closes the socket under that selector's watcher; libev then aborts the whole process ("I/O watcher with invalid
-fd"). Here the caller's greenlet is the only reader, so closing is always safe, and a session costs one greenlet.
+fd"). Here one greenlet at a time reads a connection (the session's, or the pump's while it drives it:
+``io/pump.py``, which stops its watcher before the session's greenlet may close), so closing is always safe.
 
 Proxies: like ``websockets``' own clients, ``HTTPS_PROXY`` / ``HTTP_PROXY`` (and ``NO_PROXY``) from the environment
 are honoured, through the library's HTTP CONNECT helper.
@@ -142,6 +143,8 @@ class WebSocket:
         self._masks = MaskKeys()
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
+        self._nonblocking = False
+        self._unsent = b""
 
     @classmethod
     def connect(cls, url: str, headers: Mapping[str, str], options: TransportOptions) -> WebSocket:
@@ -204,6 +207,9 @@ class WebSocket:
 
     def _write(self, data: bytes) -> None:
         """``data`` on the wire: one ``send`` (the socket's buffer takes a frame at once), ``sendall`` for a rest."""
+        if self._unsent:  # driven by the pump, behind a frame's rest: in order, after it
+            self._unsent += data
+            return
         try:
             sent = self._sock.send(data)
         except (BlockingIOError, InterruptedError):
@@ -212,6 +218,9 @@ class WebSocket:
             timeout = self._options.send_timeout_s
             raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
         if sent < len(data):
+            if self._nonblocking:
+                self._unsent += data[sent:]
+                return
             self._sendall(memoryview(data)[sent:], self._options.send_timeout_s)
 
     def _sendall(self, data: bytes | memoryview, timeout: float) -> None:
@@ -222,6 +231,9 @@ class WebSocket:
             # Not a TimeoutError any more: to callers of recv() that means "no message yet", and a frame cut in
             # the middle leaves nothing to go on with (an OSError: the connection ended).
             raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
+        finally:
+            if self._nonblocking:
+                self._sock.settimeout(0.0)
 
     def _flush(self) -> None:
         for data in self.protocol.data_to_send():
@@ -286,6 +298,11 @@ class WebSocket:
         return messages.popleft()
 
     def _receive(self, data: bytes) -> None:
+        self._feed(data)
+        if not data:
+            self._sock.close()
+
+    def _feed(self, data: bytes) -> None:
         if data:
             self.protocol.receive_data(data)
         else:
@@ -293,8 +310,66 @@ class WebSocket:
         for event in self.protocol.events_received():
             self._take(event)
         self._flush()  # answers to pings and close frames
-        if not data:
-            self._sock.close()
+
+    # --- driven by the pump (io/pump.py): never waits ---------------------------------------------------
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def go_nonblocking(self) -> None:
+        """From now on no call waits (a ``send`` the socket cannot take whole keeps the rest: ``must_wait``)."""
+        self._nonblocking = True
+        self._sock.settimeout(0.0)
+
+    def go_blocking(self) -> None:
+        """Back to waiting calls; the rest of a frame that did not fit is sent first (within the send timeout)."""
+        self._nonblocking = False
+        self._sock.settimeout(self._options.send_timeout_s)
+        unsent, self._unsent = self._unsent, b""
+        if unsent:
+            self._sendall(unsent, self._options.send_timeout_s)
+
+    def read_now(self) -> None:
+        """What the socket has (TLS: every record it decrypted) into the protocol; the end of TCP too, but the
+        socket stays open (its watcher is still the pump's: the session's greenlet closes it)."""
+        while True:
+            try:
+                data = self._sock.recv(RECV_BUFSIZE)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            except ConnectionError:
+                data = b""  # reset or broken pipe: the connection ended without a close frame
+            self._feed(data)
+            if not data or not self._tls or not self._sock.pending():  # type: ignore[attr-defined]
+                return
+
+    def has_messages(self) -> bool:
+        return bool(self._messages)
+
+    def message_now(self) -> str | None:
+        messages = self._messages
+        return messages.popleft() if messages else None
+
+    def keepalive_at(self) -> float | None:
+        """When the keepalive next has something to do (a ping to send, a pong overdue)."""
+        ping, pong = self._ping_due, self._pong_due
+        if pong is not None and (ping is None or pong < ping):
+            return pong
+        return ping
+
+    def keep_alive(self, now: float) -> None:
+        """A ping when one is due (an overdue pong is ``must_wait``'s: failing the connection closes it)."""
+        ping = self._ping_due
+        if ping is not None and now >= ping and self.protocol.state is State.OPEN:
+            pong = self._pong_due
+            if pong is None or now < pong:
+                self._keepalive(now)
+
+    def must_wait(self, now: float) -> bool:
+        """Whether going on needs a wait (a frame's rest to send, a closing handshake, a pong overdue): the
+        pump hands such a connection back."""
+        pong = self._pong_due
+        return bool(self._unsent) or self.protocol.state is not State.OPEN or (pong is not None and now >= pong)
 
     def _take(self, frame: object) -> None:
         if not isinstance(frame, Frame):

@@ -32,6 +32,7 @@ from s2s_users.core.redact import redact_url
 from s2s_users.io.evidence import EvidenceStore
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
+from s2s_users.io.pump import Pump
 from s2s_users.io.sinks.influx import InfluxSink
 from s2s_users.io.transport import DEFAULT_TRANSPORT, TransportOptions
 from s2s_users.locust_ext.relay import Batch, HasProgress, Outbox
@@ -97,6 +98,8 @@ class UserSide:
         self._batcher: Any = None
         self._users_assigned = 0
         self._spacer = StartSpacer()
+        self.pump = Pump()
+        """Drives this process's open connections in one greenlet (``io/pump.py``)."""
         self.learned_capacity: dict[str, float] = {}
         """Per model: the capacity to silent failure the run has measured so far (the record owner tells it), where
         sessions without ``--expected-capacity`` are warned."""

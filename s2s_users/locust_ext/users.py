@@ -116,6 +116,7 @@ class OpenAIRealtimeUser(User):
             transport=rt.transport,
             reconnect=reconnect,
             evidence=evidence,
+            pump=rt.pump,
         )
         self.sessions_played += 1
         refused = not record.session_id and record.close_frame_received and record.close_code in _PERMANENT_CLOSES

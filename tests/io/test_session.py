@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import soundfile as sf
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
@@ -29,6 +30,7 @@ from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRec
 from s2s_users.core.preflight import HandshakeOutcome, Problem
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings, connect_request
 from s2s_users.io.evidence import EvidenceStore, SessionEvidence
+from s2s_users.io.pump import Pump
 from s2s_users.io.session import preflight, run_session
 
 LABELS = SessionLabels("run", "m", "openai", "marin", "manual", "default", "local")
@@ -70,19 +72,28 @@ def server(handler: Callable[[ServerConnection], None], status: int | None = Non
         srv.shutdown()
 
 
-def play(url: str, turns: int = 2, turn_timeout_s: float = 5.0) -> tuple[SessionRecord, list[TurnRecord]]:
+@pytest.fixture(params=[False, True], ids=["own loop", "pumped"])
+def pump(request: pytest.FixtureRequest) -> Pump | None:
+    """Every session here is played both ways: in its own greenlet's loop, and driven by a pump (``io/pump.py``)."""
+    return Pump() if request.param else None
+
+
+def play(
+    url: str, pump: Pump | None, turns: int = 2, turn_timeout_s: float = 5.0
+) -> tuple[SessionRecord, list[TurnRecord]]:
     adapter = OpenAIRealtimeProtocol(RealtimeSettings())
     script = build_script([("p1", bytes(4800))], 24_000, 20)
     settings = EngineSettings(turns=turns, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
     conversation = Conversation(script, settings, LABELS, now=time.monotonic(), counts=adapter.counts)
     live: list[TurnRecord] = []
     sessions: list[SessionRecord] = []
-    record = run_session(connect_request(url, "m", "key"), adapter, conversation, live.append, sessions.append)
+    request = connect_request(url, "m", "key")
+    record = run_session(request, adapter, conversation, live.append, sessions.append, pump=pump)
     assert sessions == [record]  # reported exactly once
     return record, live
 
 
-def test_a_healthy_session_completes_and_closes_with_1000() -> None:
+def test_a_healthy_session_completes_and_closes_with_1000(pump: Pump | None) -> None:
     def handler(ws: ServerConnection) -> None:
         open_session(ws)
         for _ in range(2):
@@ -91,50 +102,50 @@ def test_a_healthy_session_completes_and_closes_with_1000() -> None:
         ws.recv()  # until the client closes
 
     with server(handler) as url:
-        record, live = play(url)
+        record, live = play(url, pump)
     assert record.outcome == "completed" and record.turns_completed == 2
     assert [t.turn for t in live] == [1, 2]
     assert record.close_code == 1000 and record.close_frame_received is True
     assert record.assistant_audio_s == 0.6
 
 
-def test_a_drop_without_close_frame_is_transport_closed_no_frame() -> None:
+def test_a_drop_without_close_frame_is_transport_closed_no_frame(pump: Pump | None) -> None:
     def handler(ws: ServerConnection) -> None:
         open_session(ws)
         await_turn(ws)
         ws.socket.shutdown(socket.SHUT_RDWR)  # TCP goes away, no close frame
 
     with server(handler) as url:
-        record, _ = play(url)
+        record, _ = play(url, pump)
     assert record.failure_class == "transport.closed_no_frame" and record.failure_turn == 1
     assert record.close_frame_received is False and record.close_code is None
 
 
-def test_a_close_frame_mid_session_is_transport_closed_frame_with_its_code() -> None:
+def test_a_close_frame_mid_session_is_transport_closed_frame_with_its_code(pump: Pump | None) -> None:
     def handler(ws: ServerConnection) -> None:
         open_session(ws)
         await_turn(ws)
         ws.close(1011, "internal error")
 
     with server(handler) as url:
-        record, _ = play(url)
+        record, _ = play(url, pump)
     assert record.failure_class == "transport.closed_frame"
     assert (record.close_code, record.close_reason, record.close_frame_received) == (1011, "internal error", True)
 
 
-def test_the_session_cap_close_is_session_expired() -> None:
+def test_the_session_cap_close_is_session_expired(pump: Pump | None) -> None:
     def handler(ws: ServerConnection) -> None:
         open_session(ws)
         ws.close(1001, "Your session hit the maximum duration of 60 minutes.")
 
     with server(handler) as url:
-        record, _ = play(url)
+        record, _ = play(url, pump)
     assert record.outcome == "expired" and record.end_class == "session.expired" and record.failure_class is None
 
 
-def test_an_http_401_is_connect_rejected_with_a_hint() -> None:
+def test_an_http_401_is_connect_rejected_with_a_hint(pump: Pump | None) -> None:
     with server(lambda ws: None, status=401) as url:
-        record, _ = play(url)
+        record, _ = play(url, pump)
     assert record.failure_class == "connect.rejected" and record.failure_turn == 0
     assert record.http_status == 401  # typed, so nobody has to read it back out of the message
     assert (
@@ -143,18 +154,18 @@ def test_an_http_401_is_connect_rejected_with_a_hint() -> None:
     )
 
 
-def test_nothing_listening_is_connect_rejected_naming_the_url() -> None:
+def test_nothing_listening_is_connect_rejected_naming_the_url(pump: Pump | None) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    record, _ = play(f"ws://127.0.0.1:{port}/v1/realtime")
+    record, _ = play(f"ws://127.0.0.1:{port}/v1/realtime", pump)
     assert record.failure_class == "connect.rejected" and record.http_status is None
     assert record.failure_detail is not None and record.failure_detail.startswith(
         f"cannot connect to ws://127.0.0.1:{port}"
     )
 
 
-def test_a_server_that_goes_quiet_is_a_timeout_and_we_close_the_socket() -> None:
+def test_a_server_that_goes_quiet_is_a_timeout_and_we_close_the_socket(pump: Pump | None) -> None:
     closed = threading.Event()
 
     def handler(ws: ServerConnection) -> None:
@@ -166,7 +177,7 @@ def test_a_server_that_goes_quiet_is_a_timeout_and_we_close_the_socket() -> None
             closed.set()
 
     with server(handler) as url:
-        record, _ = play(url, turn_timeout_s=0.5)
+        record, _ = play(url, pump, turn_timeout_s=0.5)
     assert record.failure_class == "timeout.first_audio"
     assert closed.wait(5)
 

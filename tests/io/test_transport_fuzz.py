@@ -39,6 +39,7 @@ from s2s_users.core.engine.script import build_script
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings, connect_request
+from s2s_users.io.pump import Pump
 from s2s_users.io.session import run_session
 from s2s_users.io.transport import TransportOptions
 from tests.support.server_messages import mutated_recordings
@@ -294,9 +295,14 @@ def hostile_server(attack: Attack, open_turn: bool) -> Iterator[str]:
 
 
 def play(
-    url: str, turn_timeout_s: float = TURN_TIMEOUT_S, prompt_s: float = 0.1, options: TransportOptions = OPTIONS
+    url: str,
+    turn_timeout_s: float = TURN_TIMEOUT_S,
+    prompt_s: float = 0.1,
+    options: TransportOptions = OPTIONS,
+    pumped: bool = False,
 ) -> tuple[SessionRecord, float]:
-    """One real session (one turn, its prompt sent at once); its record and how long the call took."""
+    """One real session (one turn, its prompt sent at once), in its own loop or ``pumped`` (``io/pump.py``); its
+    record and how long the call took."""
     adapter = OpenAIRealtimeProtocol(RealtimeSettings())
     script = build_script([("p1", bytes(round(48_000 * prompt_s)))], 24_000, 20)
     settings = EngineSettings(turns=1, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
@@ -304,7 +310,8 @@ def play(
     conversation = Conversation(script, settings, LABELS, now=started, counts=adapter.counts)
     sessions: list[SessionRecord] = []
     request = connect_request(url, "m", "key")
-    record = run_session(request, adapter, conversation, lambda turn: None, sessions.append, options)
+    pump = Pump() if pumped else None
+    record = run_session(request, adapter, conversation, lambda turn: None, sessions.append, options, pump=pump)
     elapsed = time.monotonic() - started
     assert sessions == [record]
     return record, elapsed
@@ -326,13 +333,13 @@ def orderly(attack: Attack) -> bool:
 
 @pytest.mark.parametrize("kind", ATTACK_KINDS)
 @settings(max_examples=6)
-@given(data=st.data(), open_turn=st.booleans())
+@given(data=st.data(), open_turn=st.booleans(), pumped=st.booleans())
 def test_a_hostile_server_never_makes_run_session_raise_or_hang(
-    kind: str, data: st.DataObject, open_turn: bool
+    kind: str, data: st.DataObject, open_turn: bool, pumped: bool
 ) -> None:
     attack = data.draw(delayed(ATTACK_KINDS[kind]), label="attack")
     with hostile_server(attack, open_turn) as url:
-        record, elapsed = play(url)
+        record, elapsed = play(url, pumped=pumped)
     event(f"{attack.ends}: {record.end_class}")  # pytest --hypothesis-show-statistics
     assert elapsed < time_bound_s(attack), f"{elapsed:.2f} s"
     if record.end_class is None:  # the bytes happened to answer the one turn (well or not): the script ended
@@ -352,18 +359,23 @@ def test_a_hostile_server_never_makes_run_session_raise_or_hang(
     ],
     ids=["frame of 2**40 bytes", "opcode 0xF", "close frame of 1 byte"],
 )
-def test_bytes_that_break_the_protocol_right_after_the_opening_are_protocol_unexpected(attack: Attack) -> None:
+@pytest.mark.parametrize("pumped", [False, True], ids=["own loop", "pumped"])
+def test_bytes_that_break_the_protocol_right_after_the_opening_are_protocol_unexpected(
+    attack: Attack, pumped: bool
+) -> None:
     with hostile_server(attack, open_turn=True) as url:
-        record, _ = play(url, turn_timeout_s=10.0)
+        record, _ = play(url, turn_timeout_s=10.0, pumped=pumped)
     assert record.end_class == "protocol.unexpected"
     assert record.close_reason is not None and record.close_reason.startswith("we closed: 100")
 
 
 @settings(max_examples=15)
-@given(delayed(huge_declared.filter(orderly)), st.booleans())
-def test_a_frame_declared_over_max_size_is_refused_with_1009_not_buffered(attack: Attack, open_turn: bool) -> None:
+@given(delayed(huge_declared.filter(orderly)), st.booleans(), st.booleans())
+def test_a_frame_declared_over_max_size_is_refused_with_1009_not_buffered(
+    attack: Attack, open_turn: bool, pumped: bool
+) -> None:
     with hostile_server(attack, open_turn) as url:
-        record, elapsed = play(url, turn_timeout_s=10.0)
+        record, elapsed = play(url, turn_timeout_s=10.0, pumped=pumped)
     assert record.end_class == "protocol.unexpected"
     assert record.close_reason is not None and "1009" in record.close_reason
     assert record.close_frame_received is False
@@ -375,28 +387,30 @@ def test_a_frame_declared_over_max_size_is_refused_with_1009_not_buffered(attack
 @given(
     delayed(st.one_of(invalid_utf8_text, bad_close_frames, broken_control_frames, binary_garbage).filter(orderly)),
     st.booleans(),
+    st.booleans(),
 )
-def test_frames_that_break_the_protocol_are_protocol_unexpected(attack: Attack, open_turn: bool) -> None:
+def test_frames_that_break_the_protocol_are_protocol_unexpected(attack: Attack, open_turn: bool, pumped: bool) -> None:
     with hostile_server(attack, open_turn) as url:
-        record, _ = play(url, turn_timeout_s=10.0)  # long: on a busy machine no deadline may come first
+        record, _ = play(url, turn_timeout_s=10.0, pumped=pumped)  # long: on a busy machine no deadline may come first
     assert record.end_class == "protocol.unexpected", record.failure_detail
 
 
 @settings(max_examples=4)
-@given(st.sampled_from([0.0, 0.0005]), st.sampled_from(["hold", "fin"]))  # a reset may drop unread data
-def test_a_healthy_answer_trickled_a_byte_at_a_time_still_completes(pause_s: float, ends: str) -> None:
+@given(st.sampled_from([0.0, 0.0005]), st.sampled_from(["hold", "fin"]), st.booleans())  # a reset may drop data
+def test_a_healthy_answer_trickled_a_byte_at_a_time_still_completes(pause_s: float, ends: str, pumped: bool) -> None:
     pieces = one_byte_at_a_time(b"".join(text(m) for m in HEALTHY_ANSWER))
     with hostile_server(Attack("trickle", pieces, pause_s, ends), open_turn=True) as url:
-        record, _ = play(url, turn_timeout_s=5.0)  # the trickle takes ~0.5 s: not a test of the deadline
+        record, _ = play(url, turn_timeout_s=5.0, pumped=pumped)  # the trickle takes ~0.5 s: not a test of the deadline
     assert record.outcome == "completed" and record.turns[0].audio_bytes == len(AUDIO)
 
 
 @settings(max_examples=6)
-@given(ends_of_attacks, st.booleans())
-def test_silence_or_an_unfinished_message_is_a_timeout_or_a_drop(ends: str, fragment: bool) -> None:
+@given(ends_of_attacks, st.booleans(), st.booleans())
+def test_silence_or_an_unfinished_message_is_a_timeout_or_a_drop(ends: str, fragment: bool, pumped: bool) -> None:
     pieces = (frame(TEXT, b'{"type": "resp', fin=False),) if fragment else ()
     with hostile_server(Attack("quiet", pieces, ends=ends), open_turn=True) as url:
-        record, _ = play(url, turn_timeout_s=1.0)  # long enough that a drop is always seen before the deadline
+        # A turn timeout long enough that a drop is always seen before the deadline.
+        record, _ = play(url, turn_timeout_s=1.0, pumped=pumped)
     assert record.end_class == ("timeout.first_audio" if ends == "hold" else "transport.closed_no_frame")
 
 
@@ -424,11 +438,12 @@ def deaf_server() -> Iterator[str]:
         thread.join(5)
 
 
-def test_a_server_that_stops_reading_cannot_block_a_send_for_ever() -> None:
+@pytest.mark.parametrize("pumped", [False, True], ids=["own loop", "pumped: handed back to its own loop"])
+def test_a_server_that_stops_reading_cannot_block_a_send_for_ever(pumped: bool) -> None:
     # 60 s of prompt sent at once is ~4 MB of JSON: more than loopback buffers hold, so a send has to wait.
     options = dataclasses.replace(OPTIONS, send_timeout_s=0.3)
     with deaf_server() as url:
-        record, elapsed = play(url, turn_timeout_s=0.3, prompt_s=60.0, options=options)
+        record, elapsed = play(url, turn_timeout_s=0.3, prompt_s=60.0, options=options, pumped=pumped)
     assert record.end_class == "transport.closed_no_frame"
     assert record.close_reason == "we closed: the server read nothing for 0.3 s"
     assert elapsed < 5.0
