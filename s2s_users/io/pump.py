@@ -11,8 +11,10 @@ The session's greenlet keeps everything else: connecting, reconnecting, closing 
 hands its open connection over (``Pump.drive``) and waits; what ends the pump's part (the conversation finished
 or lets the connection go, or an error, which is raised in the session's greenlet as if its own loop had met it)
 wakes it. A connection the pump cannot serve without waiting (its socket's buffer is full, a closing handshake
-has begun, TLS has buffered bytes it cannot read yet) is handed back to the session's greenlet, whose own loop
-goes on from there. A session killed while it waits (Locust stopping its user) is dropped from the pump first.
+has begun, a pong is overdue) is handed back to the session's greenlet, whose own loop goes on from there. A
+session killed while it waits (Locust stopping its user) is dropped from the pump first. On turns of the hub's
+loop: a connection due again at once waits for the next, so the hub (Locust's own greenlets, the web UI) always
+gets its turn.
 """
 
 from __future__ import annotations

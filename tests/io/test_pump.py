@@ -1,5 +1,6 @@
 """The pump over real sockets: several sessions in one driving greenlet, what only the pump can get wrong (a message
-that came with the handshake, a session killed while driven, the keepalive), against servers on 127.0.0.1.
+that came with the handshake, a session killed while driven, the keepalive, TLS records), against servers on
+127.0.0.1.
 
 What every session meets (close frames, drops, timeouts, hostile bytes, a server that stops reading) is played
 pumped as well as in the session's own loop by ``test_session.py`` and ``test_transport_fuzz.py``.
@@ -7,10 +8,12 @@ pumped as well as in the session's own loop by ``test_session.py`` and ``test_tr
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ import gevent
 from gevent.event import Event
 from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
-from websockets.sync.server import ServerConnection
+from websockets.sync.server import ServerConnection, serve
 
 from s2s_users.core.engine.conversation import Conversation
 from s2s_users.core.engine.pacing import Pace
@@ -30,7 +33,8 @@ from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, Rea
 from s2s_users.io.pump import Pump
 from s2s_users.io.session import run_session
 from s2s_users.io.transport import TransportOptions
-from tests.io.test_session import LABELS, answer, await_turn, open_session, server
+from tests.io.test_session import LABELS, answer, await_turn, open_session, send, server
+from tests.io.test_transport import tls_context  # noqa: F401 - the fixture
 from tests.io.test_transport_fuzz import HEALTHY_ANSWER, OPTIONS, Attack, hostile_server
 
 SESSION_MESSAGES = [
@@ -157,3 +161,29 @@ def test_the_pump_sends_keepalive_pings_and_a_missing_pong_ends_the_session() ->
     assert record.end_class == "transport.closed_no_frame"
     assert record.close_reason is not None and "keepalive ping timeout" in record.close_reason
     assert time.monotonic() - started < 4.0  # long before the 5 s set-up deadline
+
+
+def test_over_tls_messages_spanning_many_records_are_all_heard(tls_context: tuple[ssl.SSLContext, ...]) -> None:
+    server_context, client_context = tls_context
+    second = base64.b64encode(b"\x00\x40\x00\xc0" * 12_000).decode()  # 1 s of audio: 64 KB of text, 4+ TLS records
+
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        for turn in range(2):
+            await_turn(ws)
+            send(ws, type="response.created", response={"id": f"r{turn}"})
+            for _ in range(3):
+                send(ws, type="response.output_audio.delta", delta=second, response_id=f"r{turn}")
+            send(ws, type="response.done", response={"id": f"r{turn}", "status": "completed"})
+        with contextlib.suppress(Exception):
+            ws.recv()
+
+    options = dataclasses.replace(OPTIONS, ssl_context=client_context)
+    with serve(handler, "127.0.0.1", 0, ssl=server_context) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = f"wss://127.0.0.1:{srv.socket.getsockname()[1]}/v1/realtime"
+        turns: list[TurnRecord] = []
+        record = session(url, Pump(), turns=2, on_turn=turns, options=options)
+        srv.shutdown()
+    assert (record.outcome, record.turns_completed, record.close_code) == ("completed", 2, 1000)
+    assert [turn.audio_bytes for turn in turns] == [3 * 48_000] * 2
