@@ -241,9 +241,9 @@ def _measure_window(
     return cpu, master_cpu, mock_cpu, _rss_bytes(client)
 
 
-def _stop(process: subprocess.Popen[str], lines: _Lines) -> None:
+def _stop(process: subprocess.Popen[str], lines: _Lines) -> bool:
     """SIGTERM, then SIGKILL: the measurement is taken; a client too saturated to stop in time is killed and said
-    so (its level is not held anyway), and the ramp goes on."""
+    so (its level is not held anyway: ``_killed``), and the ramp goes on. Whether it was killed."""
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(STOP_TIMEOUT_S)
@@ -252,6 +252,14 @@ def _stop(process: subprocess.Popen[str], lines: _Lines) -> None:
         process.wait()
         print(f"    (the client did not stop within {STOP_TIMEOUT_S:g} s of SIGTERM: killed; last line: "
               f"{''.join(lines.tail[-1:]).strip()!r})", flush=True)  # fmt: skip
+        return True
+    return False
+
+
+def _killed(cpu: float, master_cpu: float, mock_cpu: float, rss: int, window_s: float, ready_at: float) -> RunResult:
+    """A run whose client had to be killed wrote no figures: its CPU stands, and an error marks it not held."""
+    why = f"killed: it did not stop within {STOP_TIMEOUT_S:g} s of SIGTERM (saturated)"
+    return RunResult(cpu, master_cpu, mock_cpu, rss, window_s, LagHistogram(), ready_at, [], 1, why)
 
 
 def run_tester(
@@ -288,7 +296,9 @@ def run_tester(
             raise RuntimeError("the users were not spawned: " + "".join(lines.tail[-10:]))
         ready_at = time.time()
         cpu, master_cpu, mock_cpu, rss = _measure_window(client, master, farm, settle_s, window_s)
-        _stop(process, lines)
+        killed = _stop(process, lines)
+    if killed:
+        return _killed(cpu, master_cpu, mock_cpu, rss, window_s, ready_at)
     pacing = json.loads((report_dir / "pacing.json").read_text())["workers"]
     histogram = LagHistogram()
     for data in pacing.values():
@@ -328,7 +338,9 @@ def run_reference(
         ready_at = time.time()
         client = [psutil.Process(process.pid)]
         cpu, _, mock_cpu, rss = _measure_window(client, [], farm, settle_s, window_s)
-        _stop(process, lines)
+        killed = _stop(process, lines)
+    if killed:
+        return _killed(cpu, 0.0, mock_cpu, rss, window_s, ready_at)
     data = json.loads(out.read_text())
     turns = [TurnTimes(s, i, end, first) for s, i, end, first, ok in data["turns"] if ok and end >= ready_at]
     errors = data["error_count"] + sum(1 for *_, ok in data["turns"] if not ok)

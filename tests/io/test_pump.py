@@ -34,7 +34,6 @@ from s2s_users.io.pump import Pump
 from s2s_users.io.session import run_session
 from s2s_users.io.transport import TransportOptions
 from tests.io.test_session import LABELS, answer, await_turn, open_session, send, server
-from tests.io.test_transport import tls_context  # noqa: F401 - the fixture
 from tests.io.test_transport_fuzz import HEALTHY_ANSWER, OPTIONS, Attack, hostile_server
 
 SESSION_MESSAGES = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,22 +119,6 @@ def test_a_refused_handshake_raises_the_status() -> None:
             WebSocket.connect(url, {}, FAST)
         assert caught.value.response.status_code == 401
         srv.shutdown()
-
-
-@pytest.fixture(scope="module")
-def tls_context(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A self-signed certificate for 127.0.0.1: (server context, client context trusting it)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert, key)
-    client = ssl.create_default_context(cafile=str(cert))
-    return server, client
 
 
 def test_wss_works_over_tls_and_refuses_an_untrusted_certificate(tls_context: tuple[ssl.SSLContext, ...]) -> None:
