@@ -34,7 +34,7 @@ from s2s_users.io.pump import Pump
 from s2s_users.io.session import run_session
 from s2s_users.io.transport import TransportOptions
 from tests.io.test_session import LABELS, answer, await_turn, open_session, send, server
-from tests.io.test_transport_fuzz import HEALTHY_ANSWER, OPTIONS, Attack, hostile_server
+from tests.io.test_transport_fuzz import HEALTHY_ANSWER, OPTIONS, Attack, hostile_server, serving
 
 SESSION_MESSAGES = [
     {"type": "session.created", "session": {"id": "sess_H"}},
@@ -134,13 +134,8 @@ def eager_server() -> Iterator[str]:
                             protocol.send_text(json.dumps(message).encode())
                 conn.sendall(b"".join(protocol.data_to_send()))
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{listener.getsockname()[1]}/v1/realtime"
-    finally:
-        listener.close()
-        thread.join(5)
+    with serving(listener, serve) as url:
+        yield url
 
 
 def test_messages_read_with_the_handshake_are_heard_without_the_socket_turning_readable() -> None:

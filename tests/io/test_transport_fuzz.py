@@ -24,7 +24,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -282,11 +282,21 @@ def hostile_server(attack: Attack, open_turn: bool) -> Iterator[str]:
             except OSError:
                 pass  # the client hung up first: that is its right
 
+    with serving(listener, serve) as url:
+        yield url
+
+
+@contextmanager
+def serving(listener: socket.socket, serve: Callable[[], None], stop: threading.Event | None = None) -> Iterator[str]:
+    """``serve`` in a thread, answering on ``listener``: the URL to connect to; then the listener closed (and
+    ``stop`` set) and the thread joined."""
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield f"ws://127.0.0.1:{listener.getsockname()[1]}/v1/realtime"
     finally:
+        if stop is not None:
+            stop.set()
         listener.close()
         thread.join(5)
 
@@ -428,14 +438,8 @@ def deaf_server() -> Iterator[str]:
             conn.sendall(SESSION_CREATED + SESSION_UPDATED)
             stop.wait(10)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{listener.getsockname()[1]}/v1/realtime"
-    finally:
-        stop.set()
-        listener.close()
-        thread.join(5)
+    with serving(listener, serve, stop) as url:
+        yield url
 
 
 @pytest.mark.parametrize("pumped", [False, True], ids=["own loop", "pumped: handed back to its own loop"])
