@@ -144,7 +144,7 @@ class WebSocket:
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
         self._nonblocking = False
-        self._unsent = b""
+        self._unsent = bytearray()  # grows in place: an unpaced prompt can queue thousands of frames behind a rest
 
     @classmethod
     def connect(cls, url: str, headers: Mapping[str, str], options: TransportOptions) -> WebSocket:
@@ -223,7 +223,7 @@ class WebSocket:
                 return
             self._sendall(memoryview(data)[sent:], self._options.send_timeout_s)
 
-    def _sendall(self, data: bytes | memoryview, timeout: float) -> None:
+    def _sendall(self, data: bytes | bytearray | memoryview, timeout: float) -> None:
         self._sock.settimeout(timeout)
         try:
             self._sock.sendall(data)
@@ -325,7 +325,7 @@ class WebSocket:
         """Back to waiting calls; the rest of a frame that did not fit is sent first (within the send timeout)."""
         self._nonblocking = False
         self._sock.settimeout(self._options.send_timeout_s)
-        unsent, self._unsent = self._unsent, b""
+        unsent, self._unsent = self._unsent, bytearray()
         if unsent:
             self._sendall(unsent, self._options.send_timeout_s)
 
