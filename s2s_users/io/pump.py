@@ -43,7 +43,7 @@ class Connection:
     """One driven connection: its socket, its conversation, its two moves (``step``: send what is due and report
     ended turns, giving the next deadline; ``hear``: one message in), its watcher and place in the deadlines."""
 
-    __slots__ = ("ws", "conversation", "step", "hear", "result", "watcher", "deadline", "wake", "live")
+    __slots__ = ("ws", "conversation", "step", "hear", "result", "watcher", "deadline", "wake")
 
     def __init__(
         self,
@@ -60,7 +60,6 @@ class Connection:
         self.watcher: Any = None
         self.deadline: float | None = None  # the conversation's, from the last step
         self.wake: float | None = None  # the nearest of it and the keepalive's: its key in the pump's heap
-        self.live = True
 
 
 class Pump:
@@ -108,11 +107,10 @@ class Pump:
             self._drop(connection)
 
     def _drop(self, connection: Connection) -> None:
-        if connection.live:
-            connection.live = False
+        if connection in self._connections:
+            self._connections.discard(connection)
             connection.watcher.stop()
             connection.watcher.close()
-            self._connections.discard(connection)
 
     # --- the pump's greenlet ----------------------------------------------------------------------------
 
@@ -133,10 +131,7 @@ class Pump:
             self._resume_due = False
 
     def _schedule(self, connection: Connection) -> None:
-        wake = connection.deadline
-        keepalive = connection.ws.keepalive_at()
-        if keepalive is not None and (wake is None or keepalive < wake):
-            wake = keepalive
+        wake = connection.ws.next_wake(connection.deadline)
         if wake is not None and wake != connection.wake:  # an entry for an unchanged wake is in the heap already
             self._count += 1
             heapq.heappush(self._heap, (wake, self._count, connection))
@@ -160,33 +155,33 @@ class Pump:
                 self._timer = None
 
     def _serve(self) -> None:
-        clock = self._clock
+        clock, driven = self._clock, self._connections
         ready, self._ready = self._ready, []
         for connection in ready:
-            if connection.live:
+            if connection in driven:
                 self._advance(connection, clock(), True)
         heap = self._heap
         now = clock()
         due = []
         while heap and heap[0][0] <= now:
             wake, _, connection = heapq.heappop(heap)
-            if connection.live and connection.wake == wake:
+            if connection in driven and connection.wake == wake:
                 connection.wake = None
                 due.append(connection)
         # What comes due again at once waits for the next pass: the hub's loop turns in between, whatever happens.
         for connection in due:
-            if connection.live:
+            if connection in driven:
                 self._advance(connection, now, False)
 
     def _park(self) -> None:
         heap = self._heap
-        while heap and not heap[0][2].live:
+        while heap and heap[0][2] not in self._connections:
             heapq.heappop(heap)
         if self._ready:
             return
         if heap:
             at = heap[0][0]
-            if self._timer_at != at:
+            if self._timer is None or not self._timer.active or self._timer_at != at:
                 if self._timer is not None:
                     self._timer.close()
                 self._timer = self._loop.timer(max(at - self._clock(), 0.0))
@@ -197,7 +192,6 @@ class Pump:
             self._hub.switch()
         finally:
             self._parked = False
-        self._timer_at = None if self._timer is None or not self._timer.active else self._timer_at
 
     def _advance(self, connection: Connection, now: float, readable: bool) -> None:
         """One wake of one connection, as its own loop has it (``session._drive``): each message heard, the timer

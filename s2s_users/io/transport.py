@@ -274,13 +274,7 @@ class WebSocket:
             ping, pong = self._ping_due, self._pong_due
             if (pong is not None and now >= pong) or (ping is not None and now >= ping):
                 self._keepalive(now)
-                ping, pong = self._ping_due, self._pong_due
-            # The nearest of the deadline and the keepalive's times (this runs at every wake: no list, no min()).
-            wake = deadline
-            if ping is not None and (wake is None or ping < wake):
-                wake = ping
-            if pong is not None and (wake is None or pong < wake):
-                wake = pong
+            wake = self.next_wake(deadline)
             wait = None if wake is None else max(wake - now, 0.0)
             if self._tls and self._sock.pending():  # type: ignore[attr-defined]
                 wait = 0.0  # TLS has decrypted bytes buffered: the socket may never turn readable for them
@@ -350,13 +344,6 @@ class WebSocket:
         messages = self._messages
         return messages.popleft() if messages else None
 
-    def keepalive_at(self) -> float | None:
-        """When the keepalive next has something to do (a ping to send, a pong overdue)."""
-        ping, pong = self._ping_due, self._pong_due
-        if pong is not None and (ping is None or pong < ping):
-            return pong
-        return ping
-
     def keep_alive(self, now: float) -> None:
         """A ping when one is due (an overdue pong is ``must_wait``'s: failing the connection closes it)."""
         ping = self._ping_due
@@ -370,6 +357,17 @@ class WebSocket:
         pump hands such a connection back."""
         pong = self._pong_due
         return bool(self._unsent) or self.protocol.state is not State.OPEN or (pong is not None and now >= pong)
+
+    def next_wake(self, deadline: float | None) -> float | None:
+        """The nearest of ``deadline`` and the keepalive's times (a ping to send, a pong overdue); None: none.
+        This runs at every wake: no list, no min()."""
+        wake = deadline
+        ping, pong = self._ping_due, self._pong_due
+        if ping is not None and (wake is None or ping < wake):
+            wake = ping
+        if pong is not None and (wake is None or pong < wake):
+            wake = pong
+        return wake
 
     def _take(self, frame: object) -> None:
         if not isinstance(frame, Frame):

@@ -16,11 +16,12 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import gevent
 from gevent.event import Event
 from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
 from websockets.server import ServerProtocol
 from websockets.sync.server import ServerConnection, serve
 
@@ -61,7 +62,7 @@ def session(
     return run_session(request, adapter, conversation, heard.append, records.append, options, pump=pump)
 
 
-def answering(turns: int) -> object:
+def answering(turns: int) -> Callable[[ServerConnection], None]:
     def handler(ws: ServerConnection) -> None:
         open_session(ws)
         for _ in range(turns):
@@ -75,7 +76,7 @@ def answering(turns: int) -> object:
 
 def test_several_sessions_share_one_pump_and_each_plays_all_its_turns() -> None:
     pump = Pump()
-    with server(answering(3)) as url:  # type: ignore[arg-type]
+    with server(answering(3)) as url:
         players = [gevent.spawn(session, url, pump, 3, 0.05) for _ in range(4)]
         gevent.joinall(players, timeout=30, raise_error=True)
     records = [player.value for player in players]
@@ -94,7 +95,7 @@ def test_a_session_killed_while_driven_is_recorded_as_stopped_and_the_others_pla
 
     heard = Heard()
     victim_record: list[SessionRecord] = []
-    with server(answering(2)) as url:  # type: ignore[arg-type]
+    with server(answering(2)) as url:
         # A long think after its first turn, in which it is stopped.
         victim = gevent.spawn(session, url, pump, 2, 2.0, heard, OPTIONS, victim_record)
         other = gevent.spawn(session, url, pump, 2, 0.3)
@@ -122,7 +123,9 @@ def eager_server() -> Iterator[str]:
             protocol = ServerProtocol()
             while not (events := protocol.events_received()):
                 protocol.receive_data(conn.recv(65536))
-            protocol.send_response(protocol.accept(events[0]))  # type: ignore[arg-type]
+            (request,) = events
+            assert isinstance(request, Request)
+            protocol.send_response(protocol.accept(request))
             protocol.send_text(json.dumps(SESSION_MESSAGES[0]).encode())
             protocol.send_text(json.dumps(SESSION_MESSAGES[1]).encode())
             conn.sendall(b"".join(protocol.data_to_send()))
