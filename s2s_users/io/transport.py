@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from gevent import getcurrent
 from gevent import socket as gevent_socket
 from gevent.hub import get_hub
+from mypy_extensions import mypyc_attr
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidProxy
 from websockets.frames import Close, Frame, Opcode
@@ -45,6 +46,7 @@ from websockets.sync.utils import Deadline
 from websockets.uri import WebSocketURI, parse_uri
 
 from s2s_users.io.client_frames import MaskKeys, text_frame
+from s2s_users.io.server_frames import WHOLE_MESSAGE, locate
 
 RECV_BUFSIZE = 65536
 
@@ -86,6 +88,7 @@ def _open_socket(uri: WebSocketURI, options: TransportOptions) -> socket.socket:
     return connect_http_proxy(parsed, uri, Deadline(options.open_timeout_s), user_agent_header=USER_AGENT)
 
 
+@mypyc_attr(native_class=False)  # mypyc (scripts/compile.py) makes native subclasses of Exception only
 class SendTimeout(ConnectionError):
     """The server read nothing for ``send_timeout_s`` while we had data for it: the connection is given up."""
 
@@ -144,6 +147,8 @@ class WebSocket:
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
         self._nonblocking = False
+        self._by_hand = False  # server frames read by hand (server_frames): from the handshake's end while OPEN
+        self._inbox = bytearray()  # the start of a frame still coming, while read by hand
         self._unsent = bytearray()  # grows in place: an unpaced prompt can queue thousands of frames behind a rest
 
     @classmethod
@@ -172,22 +177,31 @@ class WebSocket:
             raise
 
     def _handshake(self, deadline: float) -> None:
+        head = bytearray()  # the response so far: where a 101's header ends, the frames begin (ours to read)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("timed out during the opening handshake")
             self._sock.settimeout(remaining)
             data = self._sock.recv(RECV_BUFSIZE)
+            frames = b""
             if data:
+                start = len(head)
+                head += data
+                end = head.find(b"\r\n\r\n", max(start - 3, 0))
+                if end >= 0 and head.startswith(b"HTTP/1.1 101 "):  # any other status: the protocol reads a body
+                    data, frames = data[: end + 4 - start], data[end + 4 - start :]
                 self.protocol.receive_data(data)
             else:
                 self.protocol.receive_eof()
             events = self.protocol.events_received()
-            for event in events:
-                self._take(event)  # frames sent right after the 101 can arrive in the same read
             if any(isinstance(event, Response) for event in events):
                 if self.protocol.handshake_exc is not None:
                     raise self.protocol.handshake_exc
+                # The protocol has read the response up to its last byte: it is at a frame's start.
+                self._by_hand = not self.protocol.extensions
+                if frames:
+                    self._feed(frames)  # frames sent right after the 101 can arrive in the same read
                 return
             if not data:
                 raise self.protocol.handshake_exc or InvalidHandshake("connection closed during the handshake")
@@ -297,13 +311,57 @@ class WebSocket:
             self._sock.close()
 
     def _feed(self, data: bytes) -> None:
-        if data:
-            self.protocol.receive_data(data)
+        protocol = self.protocol
+        if self._by_hand and (not data or protocol.state is not State.OPEN):
+            self._hand_over(b"")  # the end of the stream or of the connection: the protocol's to read
+        if self._by_hand:
+            self._read_frames(data)
+        elif data:
+            protocol.receive_data(data)
         else:
-            self.protocol.receive_eof()
-        for event in self.protocol.events_received():
+            protocol.receive_eof()
+        for event in protocol.events_received():
             self._take(event)
         self._flush()  # answers to pings and close frames
+
+    def _read_frames(self, data: bytes) -> None:
+        """Each whole message (``server_frames``) straight into the queue; every other frame, whole, through the
+        protocol, in order; the start of a frame still coming kept for the next read."""
+        protocol, limit = self.protocol, self._options.max_size
+        buffer: bytes | bytearray = data
+        if self._inbox:
+            buffer, self._inbox = self._inbox, bytearray()
+            buffer += data
+        at, size = 0, len(buffer)
+        while (frame := locate(buffer, at)) is not None:
+            first, start, end, masked = frame
+            if end - start > limit:  # the protocol fails the connection on this header (1009): all is its own
+                self._hand_over(buffer[at:])
+                at = size
+                break
+            if end > size:
+                break
+            if first in WHOLE_MESSAGE and not masked and not self._fragments:
+                self._messages.append(str(buffer[start:end], "utf-8", "replace"))
+            else:
+                protocol.receive_data(bytes(buffer[at:end]))
+                for event in protocol.events_received():
+                    self._take(event)
+                if protocol.state is not State.OPEN:  # a close frame, or a frame the protocol failed
+                    self._hand_over(buffer[end:])
+                    at = size
+                    break
+            at = end
+        if at < size:
+            self._inbox = bytearray(buffer[at:])
+
+    def _hand_over(self, rest: bytes | bytearray) -> None:
+        """From now on the protocol reads every byte: what the hand reader kept first, then ``rest``."""
+        self._by_hand = False
+        kept, self._inbox = self._inbox, bytearray()
+        for data in (kept, rest):
+            if data:
+                self.protocol.receive_data(bytes(data))
 
     # --- driven by the pump (io/pump.py): never waits ---------------------------------------------------
 
