@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?= --headless -u 4 -r 4 --sessions-per-user 1 --turns 60 --s2s-pace 10 --mock-time-scale 10 \
 	--think-time 0.1 --chunk-ms 100 --run-time 10m --only-summary --exit-code-on-error 0
 
-.PHONY: demo test system lint types unit bench bench-generator install clean
+.PHONY: demo test system lint types unit unit-compiled compiled pure bench bench-generator install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,6 +22,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The hot path compiled with mypyc, beside its sources (about a sixth less CPU per session: benchmarks/README.md);
+# `make pure` goes back. An edited source stops every import until one of the two is run again.
+compiled: $(STAMP)
+	$(BIN)/python scripts/compile.py build
+
+pure:
+	$(PYTHON) scripts/compile.py remove
 
 demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/endurance.py $(DEMO_ARGS) --report-dir runs/demo-$$(date -u +%Y%m%dT%H%M%SZ)
@@ -51,7 +59,8 @@ bench: $(STAMP)
 # The generator's sessions per core against a plain asyncio client (about 12 minutes; quiet machine, root for
 # realtime priority): results/generator_capacity.{json,md}.
 bench-generator: $(STAMP)
-	$(BIN)/python -m benchmarks.generator_capacity --repeats 2 --configs 20:manual,100:manual
+	$(BIN)/python -m benchmarks.generator_capacity --repeats 2 --configs 20:manual,100:manual --compiled
 
 clean:
-	rm -rf $(VENV) .venv-sdk .mypy_cache .ruff_cache .pytest_cache
+	$(PYTHON) scripts/compile.py remove
+	rm -rf $(VENV) .venv-sdk .mypy_cache .ruff_cache .pytest_cache build

@@ -42,6 +42,7 @@ from benchmarks.results import RESULTS, markdown_table, publish
 HELD_P99_MS = 10.0
 SATURATED_CPU = 95.0
 MOCK_SATURATED_CPU = 90.0
+COMPILED = "s2s_users compiled"
 DEFAULT_LEVELS = {20: "50,100,150,200,250,300,400", 100: "100,200,300,400,500,600,800"}
 
 
@@ -224,6 +225,11 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform()}  # fmt: skip
 
 
+def _manual(summaries: list[Summary], client: str, chunk_ms: int) -> Summary | None:
+    return next((s for s in summaries if s.client == client and s.chunk_ms == chunk_ms and s.turn_mode == "manual"),
+                None)  # fmt: skip
+
+
 def table(summaries: list[Summary]) -> str:
     header = ("client", "chunk", "turns", "sessions/core", "held at (CPU %)", "lag p99 there", "worst p99 ≤80 % CPU",
               "CPU µs/session·s", "RSS KB/session", "TTFA err p99", "repeats")  # fmt: skip
@@ -267,6 +273,9 @@ def main() -> int:
     parser.add_argument("--name", default="generator_capacity", help="results file name (results/NAME.json)")
     parser.add_argument("--label", default="", help="what this run measures (e.g. 'before')")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where NAME.json and NAME.md go")
+    parser.add_argument(
+        "--compiled", action="store_true", help="also s2s_users with its hot path compiled (scripts/compile.py)"
+    )
     parser.add_argument("--smoke", action="store_true", help="a few seconds at 4 sessions: does it still run?")
     args = parser.parse_args()
     if args.smoke:
@@ -280,6 +289,10 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="s2s-generator-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
+        compiled = scratch / "compiled" if args.compiled else None
+        if compiled is not None:
+            subprocess.run([sys.executable, str(runs.ROOT / "scripts" / "compile.py"), "build", "--copy",
+                            str(compiled)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         with MockFarm(scratch, args.mocks) as farm:
             for repeat in range(args.repeats):
                 for chunk_ms, mode in configs:
@@ -291,6 +304,10 @@ def main() -> int:
                             farm, scratch, n, c, m, args.settle, args.window
                         ),
                     }
+                    if compiled is not None:
+                        clients[COMPILED] = lambda n, c=chunk_ms, m=mode: runs.run_tester(
+                            farm, scratch, n, c, m, args.settle, args.window, package_root=compiled
+                        )
                     rows += ramp(repeat, chunk_ms, mode, levels.get(chunk_ms, levels[20]), clients, farm)
             if args.workers:
                 for sessions in [int(n) for n in args.workers.split(",")]:
@@ -301,21 +318,22 @@ def main() -> int:
                         row = _row(0, f"s2s_users x{workers}", 20, "manual", workers, sessions, result, farm.truth())
                         worker_rows.append(row)
                         print(_line(row), file=sys.stderr, flush=True)
-    summaries = [summarize(rows, client, c, m) for c, m in configs for client in ("s2s_users", "asyncio")]
+    names = ["s2s_users", *([COMPILED] if compiled is not None else []), "asyncio"]
+    summaries = [summarize(rows, client, c, m) for c, m in configs for client in names]
     results: dict[str, Any] = {}
     for chunk_ms in (20, 100):
-        ours = next((s for s in summaries if s.client == "s2s_users" and s.chunk_ms == chunk_ms and
-                     s.turn_mode == "manual"), None)  # fmt: skip
-        theirs = next((s for s in summaries if s.client == "asyncio" and s.chunk_ms == chunk_ms and
-                       s.turn_mode == "manual"), None)  # fmt: skip
-        results[f"sessions_per_core_{chunk_ms}ms"] = ours.sessions_per_core if ours else None
+        theirs = _manual(summaries, "asyncio", chunk_ms)
         results[f"reference_sessions_per_core_{chunk_ms}ms"] = theirs.sessions_per_core if theirs else None
-        if ours and theirs and ours.sessions_per_core and theirs.sessions_per_core:
-            results[f"ratio_{chunk_ms}ms"] = round(ours.sessions_per_core / theirs.sessions_per_core, 2)
-        if ours:
-            results[f"cpu_us_per_session_s_{chunk_ms}ms"] = ours.cpu_us_per_session_s
-            results[f"rss_kb_per_session_{chunk_ms}ms"] = ours.rss_kb_per_session
-            results[f"ttfa_error_p99_ms_{chunk_ms}ms"] = ours.ttfa_error_p99_ms
+        for client, prefix in (("s2s_users", ""), (COMPILED, "compiled_")):
+            ours = _manual(summaries, client, chunk_ms)
+            if ours is None:
+                continue
+            results[f"{prefix}sessions_per_core_{chunk_ms}ms"] = ours.sessions_per_core
+            if theirs and ours.sessions_per_core and theirs.sessions_per_core:
+                results[f"{prefix}ratio_{chunk_ms}ms"] = round(ours.sessions_per_core / theirs.sessions_per_core, 2)
+            results[f"{prefix}cpu_us_per_session_s_{chunk_ms}ms"] = ours.cpu_us_per_session_s
+            results[f"{prefix}rss_kb_per_session_{chunk_ms}ms"] = ours.rss_kb_per_session
+            results[f"{prefix}ttfa_error_p99_ms_{chunk_ms}ms"] = ours.ttfa_error_p99_ms
     text = table(summaries)
     if worker_rows:
         text += "\n\n1 vs 2 workers (20 ms, manual): the workers share CPU 1, the master is on CPU 0 with the mock\n\n"

@@ -79,7 +79,11 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=20.0, help="seconds measured")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after every session started")
     parser.add_argument("--repeats", type=int, default=1, help="plain runs (the figure of each is printed)")
-    parser.add_argument("--profile", action="store_true", help="also a run under cProfile, and its top functions")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also a run under cProfile: its top functions by own and cumulative time and by calls",
+    )
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--py-spy", default="", help="a py-spy binary: also a sampled run, own and inclusive samples")
     args = parser.parse_args()
@@ -95,8 +99,8 @@ def main() -> int:
                 cost = run_client(farm, scratch, args.sessions, args.chunk_ms, args.settle, args.window, out)
                 print(f"under cProfile: {cost:.0f} CPU µs per session-second (inflated by the profiler)")
                 stats = pstats.Stats(str(out))
-                stats.sort_stats("tottime").print_stats(args.top)
-                stats.sort_stats("cumulative").print_stats(args.top)
+                for order in ("tottime", "cumulative", "ncalls"):
+                    stats.sort_stats(order).print_stats(args.top)
             if args.py_spy:
                 cost = run_client(
                     farm, scratch, args.sessions, args.chunk_ms, args.settle, args.window, None, args.py_spy
@@ -110,6 +114,7 @@ def print_samples(path: Path, top: int) -> None:
     """py-spy's collapsed stacks: the top frames by own samples and by inclusive samples (idle samples left out)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    by_file: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -117,13 +122,20 @@ def print_samples(path: Path, top: int) -> None:
         n = int(count)
         total += n
         own[frames[-1]] += n
+        by_file[_source_file(frames[-1])] += n
         for frame in set(frames):
             inclusive[frame] += n
     print(f"{total} samples")
-    for title, counter in (("own", own), ("inclusive", inclusive)):
+    for title, counter in (("own", own), ("inclusive", inclusive), ("own, per file", by_file)):
         print(f"--- by {title} samples")
         for frame, n in counter.most_common(top):
             print(f"{n / total * 100:6.1f} %  {frame[:150]}")
+
+
+def _source_file(frame: str) -> str:
+    """``function (path/to/file.py:12)`` → the file's path from its package folder on (``site-packages/`` cut)."""
+    location = frame.rpartition(" (")[2].rstrip(")").rpartition(":")[0] or frame
+    return location.rpartition("site-packages/")[2].removeprefix(f"{runs.ROOT}/")
 
 
 if __name__ == "__main__":

@@ -209,10 +209,15 @@ class _Lines(threading.Thread):
 
 
 @contextmanager
-def _child(command: list[str], marker: str, stream: str) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+def _child(
+    command: list[str], marker: str, stream: str, package_root: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+    """``package_root``: where the child imports s2s_users from (a compiled copy), ahead of the installed one."""
+    env = None if package_root is None else {**os.environ, "PYTHONPATH": str(package_root)}
     process = subprocess.Popen(
         pinned(CLIENT_CPU, command),
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
         stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
         text=True,
@@ -272,9 +277,11 @@ def run_tester(
     window_s: float,
     workers: int = 1,
     rate: float = 50.0,
+    package_root: Path | None = None,
 ) -> RunResult:
     """s2s_users as a user runs it: ``locust -f locustfiles/endurance.py --headless`` (``--processes`` for more
-    than one worker), against the farm; the report's pacing figures are reset once every user is spawned."""
+    than one worker), against the farm; the report's pacing figures are reset once every user is spawned.
+    ``package_root``: a tree whose s2s_users the client imports instead (``scripts/compile.py build --copy``)."""
     report_dir = scratch / f"tester-{time.monotonic_ns()}"
     command = [str(Path(sys.executable).with_name("locust")), "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                "--exit-code-on-error", "0", "--reset-stats", "-u", str(sessions), "-r", str(rate),
@@ -283,7 +290,7 @@ def run_tester(
                "--report-dir", str(report_dir)]  # fmt: skip
     if workers > 1:
         command += ["--processes", str(workers)]
-    with _child(command, "All users spawned", "stderr") as (process, lines):
+    with _child(command, "All users spawned", "stderr", package_root) as (process, lines):
         main = psutil.Process(process.pid)
         client, master = [main], []
         if workers > 1:

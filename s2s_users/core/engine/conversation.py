@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mypy_extensions import mypyc_attr
+
 from s2s_users.core import events as ev
 from s2s_users.core import failures as fl
 from s2s_users.core.engine import endings
@@ -59,6 +61,7 @@ from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRec
 from s2s_users.core.metrics.tape import AudioTape
 
 
+@mypyc_attr(native_class=False)  # mypyc (scripts/compile.py) makes native subclasses of Exception only
 class IllegalTransition(RuntimeError):
     """The engine tried a move its table does not allow: a bug in the engine, not in the server."""
 

@@ -137,7 +137,7 @@ END_STATES = frozenset({State.DONE, State.ENDED})
 
 
 def _table() -> dict[State, dict[Trigger, Transition]]:
-    stay = None
+    stay: State | None = None  # typed: mypyc (scripts/compile.py) needs more than None to go on
     table: dict[State, dict[Trigger, Transition]] = {state: {} for state in State}
     table[State.CONNECTING][Trigger.SESSION_CREATED] = Transition(State.CONFIGURING, Action.CONFIGURE)
     table[State.CONFIGURING][Trigger.SESSION_UPDATED] = Transition(State.SENDING, Action.START_TURN)

@@ -1,0 +1,111 @@
+"""The compiled hot path: ``build`` turns the modules every audio chunk runs through into C extensions with mypyc
+(they are ``mypy --strict`` clean, so mypyc compiles them as they are), beside their sources; ``remove`` goes back
+to pure Python. ``make compiled`` / ``make pure`` run it.
+
+A worker then spends about a sixth less CPU per session (benchmarks/README.md), so one core holds more sessions.
+Python imports an extension before a source of the same name, so an edited source would silently not run: the
+build writes the sources' digests to ``s2s_users/compiled.sha256``, and importing ``s2s_users`` refuses to go on
+when one no longer matches (``s2s_users/__init__.py``).
+
+    python scripts/compile.py build [--copy DIR]   # built in a copy of the tree made in DIR (the tests' run)
+    python scripts/compile.py remove
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = "s2s_users/compiled.sha256"
+GROUP = "s2s_users.compiled"  # the shared library lives in the package (s2s_users/compiled__mypyc*.so)
+
+MODULES = [
+    "s2s_users/core/engine/*.py",
+    "s2s_users/core/protocols/base.py",
+    "s2s_users/core/protocols/reading.py",
+    "s2s_users/core/protocols/openai_deltas.py",
+    "s2s_users/core/protocols/openai_realtime.py",
+    "s2s_users/core/metrics/flight.py",
+    "s2s_users/core/metrics/lag.py",
+    "s2s_users/io/client_frames.py",
+    "s2s_users/io/server_frames.py",
+    "s2s_users/io/transport.py",
+    "s2s_users/io/pump.py",
+    "s2s_users/io/session.py",
+]
+
+
+NOT_COPIED = (
+    ".git",
+    ".venv*",
+    "runs",
+    "build",
+    "__pycache__",
+    "*.so",
+    MANIFEST.rpartition("/")[2],
+    ".*_cache",
+    ".hypothesis",
+    "node_modules",
+)
+
+
+def sources(root: Path) -> list[Path]:
+    # A package's __init__ stays Python: as an extension it would not be a package any more.
+    return sorted(path for pattern in MODULES for path in root.glob(pattern) if path.name != "__init__.py")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def extensions(root: Path) -> list[Path]:
+    return sorted((root / "s2s_users").rglob("*.so"))
+
+
+def remove(root: Path) -> None:
+    for path in [*extensions(root), root / MANIFEST]:
+        path.unlink(missing_ok=True)
+
+
+def build(root: Path) -> None:
+    from mypyc.build import mypycify
+    from setuptools import Distribution
+
+    remove(root)
+    os.chdir(root)  # mypyc writes its C into ./build and names modules by their paths from here
+    paths = [str(path.relative_to(root)) for path in sources(root)]
+    ext_modules = mypycify(paths, group_name=GROUP, opt_level="3")
+    distribution = Distribution({"name": "s2s_users", "ext_modules": ext_modules})
+    command = distribution.get_command_obj("build_ext")
+    command.inplace = True  # type: ignore[attr-defined]
+    distribution.run_command("build_ext")
+    lines = [f"{digest(root / path)}  {path}" for path in paths]
+    (root / MANIFEST).write_text("\n".join(lines) + "\n")
+    print(f"compiled {len(paths)} modules into {len(extensions(root))} extensions under {root / 's2s_users'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python scripts/compile.py", description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["build", "remove"])
+    parser.add_argument("--copy", type=Path, help="build in a copy of the tree made in this (new) folder, not in place")
+    args = parser.parse_args()
+    root = ROOT
+    if args.copy is not None:
+        root = args.copy.resolve()
+        if root.exists() and any(root.iterdir()):
+            parser.error(f"--copy wants a new or empty folder: {root} holds files")
+        shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
+    if args.action == "build":
+        build(root)
+    else:
+        remove(root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
