@@ -44,11 +44,21 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The compiled hot path's own tests and an end-to-end run, on a compiled copy of the tree (this one stays pure).
+COMPILED_TREE := build/compiled-tree
+COMPILED_TESTS ?= tests/core tests/io tests/integration/test_endurance_run.py
+unit-compiled: $(STAMP)
+	rm -rf $(COMPILED_TREE) && mkdir -p build
+	$(BIN)/python scripts/compile.py build --copy $(COMPILED_TREE) > $(COMPILED_TREE).log || \
+		{ tail -20 $(COMPILED_TREE).log; exit 1; }
+	cd $(COMPILED_TREE) && PYTHONPATH=$$PWD $(abspath $(BIN))/python scripts/compile.py check
+	cd $(COMPILED_TREE) && PYTHONPATH=$$PWD $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider $(COMPILED_TESTS)
+
 # Debian packages the tests need: installed when run as root, otherwise one line saying what to install.
 system:
 	@scripts/system-packages.sh
 
-test: system lint types unit
+test: system lint types unit unit-compiled
 
 # Benchmarks print a table and leave results in benchmarks/results/ (see benchmarks/README.md).
 bench: $(STAMP)

@@ -291,8 +291,12 @@ def main() -> int:
         scratch = Path(scratch_dir)
         compiled = scratch / "compiled" if args.compiled else None
         if compiled is not None:
-            subprocess.run([sys.executable, str(runs.ROOT / "scripts" / "compile.py"), "build", "--copy",
-                            str(compiled)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+            script = runs.ROOT / "scripts" / "compile.py"
+            subprocess.run([sys.executable, str(script), "build", "--copy", str(compiled)], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            # Where the client will run from, as it will: it imports the extensions, not the sources beside them.
+            subprocess.run([sys.executable, str(compiled / "scripts" / "compile.py"), "check"], check=True,
+                           cwd=compiled, env={**os.environ, "PYTHONPATH": str(compiled)})  # fmt: skip
         with MockFarm(scratch, args.mocks) as farm:
             for repeat in range(args.repeats):
                 for chunk_ms, mode in configs:

@@ -212,11 +212,12 @@ class _Lines(threading.Thread):
 def _child(
     command: list[str], marker: str, stream: str, package_root: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
-    """``package_root``: where the child imports s2s_users from (a compiled copy), ahead of the installed one."""
+    """``package_root``: where the child imports s2s_users from (a compiled copy), ahead of the installed one; it
+    runs there too, as Locust puts its working folder first on ``sys.path``."""
     env = None if package_root is None else {**os.environ, "PYTHONPATH": str(package_root)}
     process = subprocess.Popen(
         pinned(CLIENT_CPU, command),
-        cwd=ROOT,
+        cwd=package_root or ROOT,
         env=env,
         stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
         stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,

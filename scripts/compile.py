@@ -9,6 +9,7 @@ when one no longer matches (``s2s_users/__init__.py``).
 
     python scripts/compile.py build [--copy DIR]   # built in a copy of the tree made in DIR (the tests' run)
     python scripts/compile.py remove
+    python scripts/compile.py check                # the compiled modules are the ones Python imports
 """
 
 from __future__ import annotations
@@ -89,9 +90,26 @@ def build(root: Path) -> None:
     print(f"compiled {len(paths)} modules into {len(extensions(root))} extensions under {root / 's2s_users'}")
 
 
+def check(root: Path) -> None:
+    """Each module the manifest names is imported from its extension in ``root``: a test run meant for the
+    compiled hot path cannot silently run the pure one (a path order, a missing build)."""
+    import importlib
+
+    manifest = root / MANIFEST
+    if not manifest.exists():
+        raise SystemExit(f"error: {manifest} is missing: nothing was compiled there (scripts/compile.py build)")
+    paths = [line.partition("  ")[2] for line in manifest.read_text().splitlines()]
+    for path in paths:
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        where = Path(module.__file__ or "")
+        if where.suffix != ".so" or not where.is_relative_to(root):
+            raise SystemExit(f"error: {module.__name__} was imported from {where}, not from its extension in {root}")
+    print(f"{len(paths)} compiled modules are imported from their extensions in {root}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python scripts/compile.py", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["build", "remove"])
+    parser.add_argument("action", choices=["build", "remove", "check"])
     parser.add_argument("--copy", type=Path, help="build in a copy of the tree made in this (new) folder, not in place")
     args = parser.parse_args()
     root = ROOT
@@ -102,6 +120,8 @@ def main() -> int:
         shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(*NOT_COPIED), dirs_exist_ok=True)
     if args.action == "build":
         build(root)
+    elif args.action == "check":
+        check(root)
     else:
         remove(root)
     return 0

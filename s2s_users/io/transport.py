@@ -16,7 +16,9 @@ The hot path (a session sends 50 appends a second at 20 ms chunks and wakes as o
 is framed and masked by ``client_frames`` (websockets' C ``apply_mask``, a fresh key per frame from the OS's
 CSPRNG, drawn 4 KiB at a time) and goes out in one ``send``; waiting for the next message or deadline watches the
 socket and a timer directly (under gevent: no ``Timeout`` object, no exception, no failed ``recv`` per wait).
-Everything else (control frames, closing, errors) is the library's.
+A server frame that is a whole message (nearly all: one event each) is read by hand (``server_frames``); every
+other frame goes whole through the library's parser. Everything else (control frames, closing, errors) is the
+library's.
 """
 
 from __future__ import annotations
