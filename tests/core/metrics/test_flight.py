@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 from s2s_users.core import events as ev
@@ -16,6 +17,31 @@ def test_the_ring_keeps_only_the_last_events_in_order() -> None:
     events = flight.events()
     assert [e.size for e in events] == [102, 103, 104] and len(flight) == 3
     assert events[0] == WireEvent(1_002.0, Direction.SENT, "audio.append", 102)
+
+
+def test_a_ring_not_yet_full_keeps_all_in_order_and_a_ring_of_none_keeps_nothing() -> None:
+    flight, empty = FlightRecorder(capacity=4), FlightRecorder(capacity=0)
+    for index in range(2):
+        flight.sent(Commit(), index, float(index))
+        empty.sent(Commit(), index, float(index))
+    assert [e.size for e in flight.events()] == [0, 1] and len(flight) == 2
+    assert empty.events() == () and len(empty) == 0
+
+
+def test_an_entry_leaves_nothing_for_the_garbage_collector_to_track() -> None:
+    # A ring of tuples kept 200 tracked tuples per session young: collecting them held the hub for 30 ms.
+    flight = FlightRecorder(capacity=200)
+    delta = [ev.AudioDelta(b"\x00\x00" * 480, "r1")]
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        for index in range(1_000):
+            flight.sent(AppendAudio("QUJD"), 6_444, float(index))
+            flight.received(delta, 6_500, float(index))
+        assert len(gc.get_objects()) - before < 20
+    finally:
+        gc.enable()
 
 
 def test_audio_is_kept_as_its_type_and_size_and_counted_into_the_done_of_its_response() -> None:
