@@ -354,8 +354,12 @@ class WebSocket:
                     at = size
                     break
             at = end
-        if at < size:
-            self._inbox = bytearray(buffer[at:])
+        if at < size:  # kept in place: a large frame coming in many reads is not copied again at each
+            if isinstance(buffer, bytearray):
+                del buffer[:at]
+                self._inbox = buffer
+            else:
+                self._inbox = bytearray(buffer[at:])
 
     def _hand_over(self, rest: bytes | bytearray) -> None:
         """From now on the protocol reads every byte: what the hand reader kept first, then ``rest``."""
