@@ -18,23 +18,10 @@ from websockets.uri import parse_uri
 
 from s2s_users.io.server_frames import locate
 from s2s_users.io.transport import TransportOptions, WebSocket
+from tests.support.server_frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
 
 MAX_SIZE = 4096
 OPTIONS = TransportOptions(ping_interval_s=None, max_size=MAX_SIZE, use_proxy=False)
-CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def frame(opcode: int, payload: bytes, fin: bool = True, mask: bytes = b"", rsv: int = 0) -> bytes:
-    first = (0x80 if fin else 0) | rsv | opcode
-    masked = 0x80 if mask else 0
-    length = len(payload)
-    if length < 126:
-        head = bytes([first, masked | length])
-    elif length < 2**16:
-        head = bytes([first, masked | 126]) + struct.pack("!H", length)
-    else:
-        head = bytes([first, masked | 127]) + struct.pack("!Q", length)
-    return head + mask + payload
 
 
 def test_locate_reads_short_medium_and_long_lengths_and_the_mask_bit() -> None:

@@ -42,6 +42,7 @@ from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, Rea
 from s2s_users.io.pump import Pump
 from s2s_users.io.session import run_session
 from s2s_users.io.transport import TransportOptions
+from tests.support.server_frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame, header
 from tests.support.server_messages import mutated_recordings
 
 LABELS = SessionLabels("run", "m", "openai", "marin", "manual", "default", "local")
@@ -63,22 +64,6 @@ AUDIO = b"\x00\x40\x00\xc0" * 120  # 10 ms at -6 dBFS: a short answer, quick to 
 AUDIO_B64 = base64.b64encode(AUDIO).decode()
 
 # --- frames, by hand ------------------------------------------------------------------------------------------
-
-CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """A server frame (unmasked): FIN bit and opcode, the length in 7, 16 or 64 bits, the payload."""
-    return header(opcode, len(payload), fin) + payload
-
-
-def header(opcode: int, length: int, fin: bool = True) -> bytes:
-    first = (0x80 if fin else 0) | opcode
-    if length < 126:
-        return bytes([first, length])
-    if length < 2**16:
-        return bytes([first, 126]) + struct.pack("!H", length)
-    return bytes([first, 127]) + struct.pack("!Q", length)
 
 
 def text(message: dict[str, object]) -> bytes:
