@@ -22,6 +22,7 @@ level held / its CPU share there; the table gives medians over repeats. ``--work
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import platform
@@ -74,13 +75,14 @@ class Row:
 
 
 def _row(repeat: int, client: str, chunk_ms: int, mode: str, workers: int, sessions: int, result: RunResult,
-         truth: dict[str, Any]) -> Row:  # fmt: skip
+         truth: dict[str, Any], worker_cpu: float = 100.0) -> Row:  # fmt: skip
+    """``worker_cpu``: the CPU a worker has (100 = a core; less in a CPU slice): held within 95 % of it."""
     figures = result.pacing.figures()
     err50, err99 = error_figures(ttfa_errors_ms(result.turns, truth, mode))
     held = (
         figures.p99_ms is not None
         and figures.p99_ms <= HELD_P99_MS
-        and result.cpu_percent <= SATURATED_CPU * workers
+        and result.cpu_percent <= SATURATED_CPU / 100 * worker_cpu * workers
         and result.errors == 0
     )
     return Row(
@@ -247,10 +249,36 @@ def _ms(value: float | None) -> str:
 
 
 def workers_table(rows: list[Row]) -> str:
-    header = ("workers", "sessions", "workers' CPU %", "master CPU %", "lag p99", "held")
-    body = [(r.workers, r.sessions, r.cpu_percent, r.master_cpu_percent, _ms(r.lag_p99_ms), "yes" if r.held else "no")
-            for r in rows]  # fmt: skip
+    header = ("workers", "sessions", "workers' CPU %", "master CPU %", "mock CPU %", "lag p99", "TTFA err p99", "held")
+    body = [(r.workers, r.sessions, r.cpu_percent, r.master_cpu_percent, r.mock_cpu_percent, _ms(r.lag_p99_ms),
+             _ms(r.ttfa_error_p99_ms), "yes" if r.held else "no") for r in rows]  # fmt: skip
     return markdown_table(header, body)
+
+
+def ramp_workers(levels: list[int], chunk_ms: int, worker_cpu: float, run: Callable[[int, int], RunResult],
+                 farm: MockFarm) -> list[Row]:  # fmt: skip
+    """1 worker through ``levels``, then 2 workers through twice each, each until a level is not held."""
+    rows: list[Row] = []
+    for workers in (1, 2):
+        for level in levels:
+            sessions = level * workers
+            result = run(sessions, workers)
+            time.sleep(1.5)
+            row = _row(0, f"s2s_users x{workers}", chunk_ms, "manual", workers, sessions, result, farm.truth(),
+                       worker_cpu)  # fmt: skip
+            rows.append(row)
+            print(_line(row), file=sys.stderr, flush=True)
+            if not row.held or row.mock_bound:
+                break
+    return rows
+
+
+def workers_scaling(rows: list[Row]) -> dict[str, Any]:
+    """The most sessions 1 and 2 workers held, and the ratio (the target: 2 hold at least 1.8x one)."""
+    best = {w: max((r.sessions for r in rows if r.workers == w and r.held and not r.mock_bound), default=None)
+            for w in (1, 2)}  # fmt: skip
+    scaling = round(best[2] / best[1], 2) if best[1] and best[2] else None
+    return {"workers_held_1": best[1], "workers_held_2": best[2], "workers_scaling": scaling}
 
 
 def main() -> int:
@@ -262,7 +290,14 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--window", type=float, default=15.0, help="seconds measured per run")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after every session started")
-    parser.add_argument("--workers", default="", help="also 1 vs N workers at 20 ms manual: the sessions per level")
+    parser.add_argument("--workers", default="",
+                        help="also 1 vs 2 workers (manual turns): the levels one worker ramps through, two through "
+                             "twice each")  # fmt: skip
+    parser.add_argument("--workers-chunk", type=int, default=20, help="chunk ms of the 1 vs 2 workers ramp")
+    parser.add_argument("--worker-slice", type=float, default=0.0,
+                        help="each worker's CPU budget in %% of a core, enforced by cgroup (root): for a machine "
+                             "with fewer cores than workers + mock; 0: the workers share CPU 1")  # fmt: skip
+    parser.add_argument("--slice-period", type=float, default=10.0, help="ms over which a slice's budget is kept")
     parser.add_argument("--mocks", type=int, default=1, help="mock processes sharing CPU 0")
     parser.add_argument(
         "--priority",
@@ -282,10 +317,11 @@ def main() -> int:
         # the first turns end about 5 s after their sessions start: a 7 s window sees every step of the pipeline
         args.configs, args.levels_20, args.repeats, args.window, args.settle = "20:manual", "4", 1, 7.0, 0.5
     runs.set_priority(args.priority)
-    configs = [(int(c.split(":")[0]), c.split(":")[1]) for c in args.configs.split(",")]
+    configs = [(int(c.split(":")[0]), c.split(":")[1]) for c in args.configs.split(",") if c]  # "": workers only
     levels = {20: [int(n) for n in args.levels_20.split(",")], 100: [int(n) for n in args.levels_100.split(",")]}
     rows: list[Row] = []
     worker_rows: list[Row] = []
+    results_workers: dict[str, Any] = {}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="s2s-generator-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
@@ -314,14 +350,22 @@ def main() -> int:
                         )
                     rows += ramp(repeat, chunk_ms, mode, levels.get(chunk_ms, levels[20]), clients, farm)
             if args.workers:
-                for sessions in [int(n) for n in args.workers.split(",")]:
-                    for workers in (1, 2):
-                        result = runs.run_tester(farm, scratch, sessions, 20, "manual", args.settle, args.window,
-                                                 workers=workers)  # fmt: skip
-                        time.sleep(1.5)
-                        row = _row(0, f"s2s_users x{workers}", 20, "manual", workers, sessions, result, farm.truth())
-                        worker_rows.append(row)
-                        print(_line(row), file=sys.stderr, flush=True)
+                with contextlib.ExitStack() as stack:
+                    slices = (
+                        stack.enter_context(runs.CpuSlices(args.worker_slice, 2, args.slice_period))
+                        if args.worker_slice
+                        else None
+                    )
+                    worker_rows = ramp_workers(
+                        [int(n) for n in args.workers.split(",")],
+                        args.workers_chunk,
+                        args.worker_slice or 100.0,
+                        lambda n, w: runs.run_tester(
+                            farm, scratch, n, args.workers_chunk, "manual", args.settle, args.window, w, slices=slices
+                        ),
+                        farm,
+                    )
+                results_workers = {**workers_scaling(worker_rows), "worker_slice_percent": args.worker_slice or None}
     names = ["s2s_users", *([COMPILED] if compiled is not None else []), "asyncio"]
     summaries = [summarize(rows, client, c, m) for c, m in configs for client in names]
     results: dict[str, Any] = {}
@@ -340,8 +384,12 @@ def main() -> int:
             results[f"{prefix}ttfa_error_p99_ms_{chunk_ms}ms"] = ours.ttfa_error_p99_ms
     text = table(summaries)
     if worker_rows:
-        text += "\n\n1 vs 2 workers (20 ms, manual): the workers share CPU 1, the master is on CPU 0 with the mock\n\n"
+        where = (f"each worker in its own {args.worker_slice:g} % slice of CPU 1" if args.worker_slice
+                 else "the workers share CPU 1")  # fmt: skip
+        text += (f"\n\n1 vs 2 workers ({args.workers_chunk} ms, manual): {where}, the master on CPU 0 with the mock;"
+                 f" {', '.join(f'{k} {v}' for k, v in results_workers.items())}\n\n")  # fmt: skip
         text += workers_table(worker_rows)
+        results.update(results_workers)
     conclusion = (
         f"{args.label + ': ' if args.label else ''}"
         + ", ".join(f"{key} {value}" for key, value in results.items())

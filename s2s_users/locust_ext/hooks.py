@@ -223,7 +223,16 @@ class S2SProcess:
         self.owner.receive(str(msg.node_id), Batch.from_wire(msg.data))
 
     def on_spawning_complete(self, **_: Any) -> None:
-        if self.owner is not None and self.environment.reset_stats:
+        """``--reset-stats``: the pacing figures start again, on the record owner (what it has been sent) and where
+        the users run (what their turns will send: only turns that begin from now on)."""
+        if self.environment.reset_stats:
+            self.on_reset_stats()
+
+    def on_reset_stats(self, **_: Any) -> None:
+        """Also the web UI's Reset button (in the web UI's process only: a worker's turns keep their window)."""
+        if self.users is not None:
+            self.users.restart_pacing()
+        if self.owner is not None:
             self.owner.reset_pacing()
 
     def on_stop_users_message(self, environment: Any, msg: Any, **_: Any) -> None:
@@ -318,9 +327,8 @@ def install_hooks(events: Any) -> None:
                 accept=process.accept_form,
                 login=login,
             )
-        if process.owner is not None:
-            environment.events.spawning_complete.add_listener(process.on_spawning_complete)
-            environment.events.reset_stats.add_listener(process.owner.reset_pacing)  # the web UI's reset button
+        environment.events.spawning_complete.add_listener(process.on_spawning_complete)  # workers fire it too
+        environment.events.reset_stats.add_listener(process.on_reset_stats)
         if is_master(environment):
             environment.runner.register_message(MSG_BATCH, process.on_batch_message)
             process.start_beacon()

@@ -21,7 +21,7 @@ import gevent
 from s2s_users.core.config import RunSettings
 from s2s_users.core.engine.script import Carrier, Script, build_script
 from s2s_users.core.load_shapes import StartSpacer
-from s2s_users.core.metrics.lag import LagHistogram
+from s2s_users.core.metrics.lag import LagHistogram, PacingWindow
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY
 from s2s_users.core.model_mix import model_sequence
@@ -91,8 +91,8 @@ class UserSide:
         """Where this process's sessions write their evidence (the run folder's ``evidence/``)."""
         self.outbox = Outbox()
         self.active_sessions = 0
-        self.pacing = LagHistogram()
-        """Every chunk lag of this process's turns (the sessions merge into it as turns end), until a batch takes it."""
+        self.pacing = PacingWindow()
+        """Every chunk lag of this process's turns (the sessions add each turn as it ends), until a batch takes it."""
         self._health_lags = LagHistogram()
         self._mock_key: tuple[object, ...] = ()
         self._batcher: Any = None
@@ -238,13 +238,17 @@ class UserSide:
 
     # --- batches to the record owner --------------------------------------------------------------------
 
+    def restart_pacing(self) -> None:
+        """``--reset-stats``, once every user is spawned: from now on, the turns that begin (``PacingWindow``)."""
+        self.pacing.restart(time.monotonic())  # the sessions' clock (``Conversation``'s ``now``)
+
     def take_health_lags(self) -> LagHistogram:
         """The chunk lags batched since the last call: this worker's window for its health point."""
         return self._health_lags.take()
 
     def flush(self) -> None:
         """Deliver what happened since the last batch."""
-        lags = self.pacing.take()
+        lags = self.pacing.lags.take()
         self._health_lags.merge(lags)
         self.outbox.add_pacing(lags)
         batch = self.outbox.take()

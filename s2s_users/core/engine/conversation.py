@@ -56,7 +56,7 @@ from s2s_users.core.intents import (
     InjectContext,
     Intent,
 )
-from s2s_users.core.metrics.lag import LagHistogram
+from s2s_users.core.metrics.lag import PacingWindow
 from s2s_users.core.metrics.records import SessionLabels, SessionRecord, TurnRecord
 from s2s_users.core.metrics.tape import AudioTape
 
@@ -77,12 +77,13 @@ class Conversation:
         now: float,
         wall_offset: float = 0.0,
         counts: ev.ProtocolCounts | None = None,
-        pacing: LagHistogram | None = None,
+        pacing: PacingWindow | None = None,
         tape: AudioTape | None = None,
     ) -> None:
         """``now`` is the monotonic clock at connect; ``wall_offset`` turns it into epoch seconds for records;
         ``counts`` is the adapter's count of legacy and unknown events, which the record reports; ``pacing`` (the
-        process's, shared by its sessions) gets the lag of every chunk of each turn that the harness did not cut;
+        process's, shared by its sessions) gets the lag of every chunk of each turn that the harness did not cut and
+        that began inside its window;
         ``tape`` (``--record-audio``) gets the audio of each turn's answer, for evidence."""
         self.script = script
         self.settings = settings
@@ -382,7 +383,7 @@ class Conversation:
         if self._pacing is not None and code is not FailureClass.HARNESS_STOPPED:
             # A turn the harness cut was cut by the run's end, whose own work (stopping users, the report) can
             # hold the process up: its lag is the harness's, not the generator's under load.
-            self._pacing.merge(turn.pacer.lags)
+            self._pacing.add_turn(turn.pacer.t0, turn.pacer.lags)
 
     def _after_thinking(self, now: float) -> None:
         """The pause is over: the next turn, or first a new connection (resumption, or a rotation that is due)."""

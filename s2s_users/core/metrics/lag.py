@@ -12,6 +12,7 @@ rides in every batch and health point; the exact maximum is kept beside them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +137,30 @@ class LagHistogram:
 
     def __repr__(self) -> str:
         return f"LagHistogram({self.figures()})"
+
+
+class PacingWindow:
+    """A process's chunk lags for its figures: those of the turns that began inside the measured window.
+
+    ``--reset-stats`` starts the window again once every user is spawned. A turn begun before is left out whole: its
+    first chunks went out while many sessions were connecting at once (start-up work, not the load measured), and
+    clearing the histogram alone would still count them when the turn ends, after the reset."""
+
+    __slots__ = ("lags", "since")
+
+    def __init__(self) -> None:
+        self.lags = LagHistogram()
+        self.since = -math.inf
+        """When the window began, on the sessions' clock (``time.monotonic``)."""
+
+    def add_turn(self, started_at: float, lags: LagHistogram) -> None:
+        """A turn's chunk lags, if it began inside the window."""
+        if started_at >= self.since:
+            self.lags.merge(lags)
+
+    def restart(self, now: float) -> None:
+        self.since = now
+        self.lags.clear()
 
 
 def merged(histograms: Iterable[LagHistogram]) -> LagHistogram:

@@ -15,7 +15,7 @@ from s2s_users.core.engine.script import build_script
 from s2s_users.core.engine.settings import EngineSettings
 from s2s_users.core.engine.table import TRANSITIONS, State, Trigger
 from s2s_users.core.intents import AppendAudio, Commit, Configure, CreateResponse
-from s2s_users.core.metrics.lag import LagHistogram
+from s2s_users.core.metrics.lag import PacingWindow
 from s2s_users.core.metrics.records import SessionLabels
 from s2s_users.core.protocols.openai_realtime import OpenAIRealtimeProtocol, RealtimeSettings
 
@@ -31,7 +31,7 @@ class Harness:
         turns: int = 2,
         turn_mode: str = "manual",
         pace: Pace | None = None,
-        pacing: LagHistogram | None = None,
+        pacing: PacingWindow | None = None,
         **engine: Any,
     ) -> None:
         self.now = 0.0
@@ -254,8 +254,9 @@ def test_a_harness_stop_censors_the_session_without_failing_it() -> None:
 
 
 def test_every_chunk_lag_goes_to_the_process_histogram_but_not_from_turns_the_harness_cut() -> None:
-    pacing = LagHistogram()
-    h = Harness(turns=3, think_time_s=0.1, pacing=pacing)
+    window = PacingWindow()
+    pacing = window.lags
+    h = Harness(turns=3, think_time_s=0.1, pacing=window)
     h.open_session()  # chunk 0 goes out at once, on time
     h.now = 0.027  # the loop wakes 7 ms after chunk 1's deadline (0.02 s)
     h.conv.on_timer(h.now)
@@ -272,6 +273,24 @@ def test_every_chunk_lag_goes_to_the_process_histogram_but_not_from_turns_the_ha
     assert record.turns[-1].outcome == "harness.stopped"
     assert record.turns[-1].pacing_lag_ms > 20  # the record still says what happened
     assert pacing.count == 5 and pacing.max_s == pytest.approx(0.007)  # the pacing figures leave it out
+
+
+def test_a_turn_begun_before_the_pacing_window_restarted_is_left_out_whole() -> None:
+    window = PacingWindow()
+    h = Harness(turns=3, think_time_s=0.1, pacing=window)
+    h.open_session()  # turn 1 starts streaming at 0
+    h.now = 0.047  # start-up work holds the process: chunk 1 (due at 0.02) goes out 27 ms late
+    h.conv.on_timer(h.now)
+    window.restart(h.now)  # --reset-stats: every user is spawned
+    h.advance(0.1)
+    h.answer()
+    assert h.conv.session_record().turns[0].pacing_lag_ms > 20  # the record keeps it
+    assert window.lags.count == 0  # the figures do not: the turn began before the window
+
+    h.advance(0.1)  # thinking, then turn 2 starts inside the window
+    h.advance(0.1)
+    h.answer()
+    assert window.lags.count == 5 and window.lags.max_s < 0.02
 
 
 def test_a_close_at_the_session_cap_is_expected_not_a_failure() -> None:

@@ -1,4 +1,4 @@
-"""The chunk-lag histogram: buckets, quantiles, merging, the wire, and when a generator counts as late."""
+"""The chunk-lag histogram: buckets, quantiles, merging, the wire, when a generator counts as late, and the window."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from s2s_users.core.metrics.lag import LATE_P99_MS, LagHistogram, bucket_bounds, bucket_of, merged
+from s2s_users.core.metrics.lag import LATE_P99_MS, LagHistogram, PacingWindow, bucket_bounds, bucket_of, merged
 
 
 def test_buckets_are_contiguous_exact_below_0_64_ms_then_within_about_3_percent() -> None:
@@ -72,3 +72,17 @@ def test_a_p99_above_the_threshold_marks_the_generator_late() -> None:
 def test_bad_wire_data_is_dropped_not_counted() -> None:
     histogram = LagHistogram.from_wire({"counts": [[-1, 5], [3, 0], [3, 2]], "max_s": -1})
     assert histogram.counts == {3: 2} and histogram.max_s == 0.0
+
+
+def test_a_pacing_window_counts_the_turns_begun_inside_it_and_restarts_empty() -> None:
+    window = PacingWindow()
+    early, late = LagHistogram(), LagHistogram()
+    early.add(0.9)  # start-up: many sessions connecting at once
+    late.add(0.002)
+    window.add_turn(1.0, early)
+    assert window.lags.count == 1  # no window yet: everything counts
+    window.restart(5.0)
+    assert window.lags.count == 0
+    window.add_turn(4.9, early)  # began before the restart, ended after it
+    window.add_turn(5.0, late)
+    assert window.lags.count == 1 and window.lags.max_s == 0.002
