@@ -92,8 +92,8 @@ class CpuSlices:
     ``i``. On a 2-core machine the workers share ``CLIENT_CPU``, so 1 vs 2 workers compares one slice against two
     slices of the same size (a worker's core in miniature) instead of one core against the same core shared.
 
-    A sliced worker runs at normal priority, nice -20, not SCHED_FIFO: realtime group scheduling stalled both of
-    two sliced workers for about 900 ms early in most runs (the chunks' lag says so), and CFS bandwidth did not."""
+    A sliced worker runs at normal priority, nice -20, not SCHED_FIFO: the quota is CFS bandwidth, which holds for
+    normal tasks only (a realtime task would need the group's own realtime budget, ``cpu.rt_runtime_us``)."""
 
     def __init__(self, percent: float, count: int, period_ms: float) -> None:
         self.percent, self.count = percent, count
