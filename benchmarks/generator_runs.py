@@ -113,12 +113,18 @@ class CpuSlices:
 
     def put(self, index: int, pid: int) -> None:
         """The process ``pid`` (all its threads) into slice ``index``, at normal priority, nice -20."""
-        for thread in os.listdir(f"/proc/{pid}/task"):
-            tid = int(thread)
-            with contextlib.suppress(ProcessLookupError):
-                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
-                os.setpriority(os.PRIO_PROCESS, tid, SLICED_NICE)
-        (self.groups[index] / "cgroup.procs").write_text(str(pid))
+        for _ in range(50):
+            for thread in os.listdir(f"/proc/{pid}/task"):
+                tid = int(thread)
+                with contextlib.suppress(ProcessLookupError):
+                    os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+                    os.setpriority(os.PRIO_PROCESS, tid, SLICED_NICE)
+            try:
+                (self.groups[index] / "cgroup.procs").write_text(str(pid))
+                return
+            except OSError:  # a realtime thread started meanwhile (the group has no realtime budget): again
+                time.sleep(0.01)
+        raise RuntimeError(f"worker {pid} could not be moved into its CPU slice")
 
     def __exit__(self, *_: object) -> None:
         for group in self.groups:
