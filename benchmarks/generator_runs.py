@@ -382,6 +382,11 @@ def run_tester(
         killed = _stop(process, lines)
     if killed:
         return _killed(cpu, master_cpu, mock_cpu, rss, window_s, ready_at)
+    if not (report_dir / "pacing.json").is_file():  # it ended without its report: say how, the ramp goes on
+        tail = "".join(lines.tail[-15:])
+        print(f"    (the client exited {process.returncode} without its report; its last lines:)\n{tail}", flush=True)
+        why = f"exited {process.returncode} without its report"
+        return RunResult(cpu, master_cpu, mock_cpu, rss, window_s, LagHistogram(), ready_at, [], 1, why)
     pacing = json.loads((report_dir / "pacing.json").read_text())["workers"]
     histogram = LagHistogram()
     for data in pacing.values():
