@@ -249,10 +249,20 @@ def _ms(value: float | None) -> str:
 
 
 def workers_table(rows: list[Row]) -> str:
-    header = ("workers", "sessions", "workers' CPU %", "master CPU %", "mock CPU %", "lag p99", "TTFA err p99", "held")
-    body = [(r.workers, r.sessions, r.cpu_percent, r.master_cpu_percent, r.mock_cpu_percent, _ms(r.lag_p99_ms),
-             _ms(r.ttfa_error_p99_ms), "yes" if r.held else "no") for r in rows]  # fmt: skip
+    header = ("repeat", "workers", "sessions", "workers' CPU %", "CPU µs/session·s", "master CPU %", "mock CPU %",
+              "lag p99", "TTFA err p99", "held")  # fmt: skip
+    body = [(r.repeat, r.workers, r.sessions, r.cpu_percent, r.cpu_us_per_session_s, r.master_cpu_percent,
+             r.mock_cpu_percent, _ms(r.lag_p99_ms), _ms(r.ttfa_error_p99_ms), "yes" if r.held else "no")
+            for r in rows]  # fmt: skip
     return markdown_table(header, body)
+
+
+def workers_text(rows: list[Row], chunk_ms: int, worker_slice: float, headline: dict[str, Any]) -> str:
+    where = f"each worker in its own {worker_slice:g} % slice of CPU 1" if worker_slice else "the workers share CPU 1"
+    return (
+        f"1 vs 2 workers ({chunk_ms} ms, manual): {where}, the master on CPU 0 with the mock;"
+        f" {', '.join(f'{k} {v}' for k, v in headline.items())}\n\n{workers_table(rows)}"
+    )
 
 
 def ramp_workers(repeat: int, levels: list[int], chunk_ms: int, worker_cpu: float,
@@ -396,7 +406,8 @@ def main() -> int:
     results: dict[str, Any] = {}
     for chunk_ms in (20, 100):
         theirs = _manual(summaries, "asyncio", chunk_ms)
-        results[f"reference_sessions_per_core_{chunk_ms}ms"] = theirs.sessions_per_core if theirs else None
+        if theirs is not None:
+            results[f"reference_sessions_per_core_{chunk_ms}ms"] = theirs.sessions_per_core
         for client, prefix in (("s2s_users", ""), (COMPILED, "compiled_")):
             ours = _manual(summaries, client, chunk_ms)
             if ours is None:
@@ -407,14 +418,11 @@ def main() -> int:
             results[f"{prefix}cpu_us_per_session_s_{chunk_ms}ms"] = ours.cpu_us_per_session_s
             results[f"{prefix}rss_kb_per_session_{chunk_ms}ms"] = ours.rss_kb_per_session
             results[f"{prefix}ttfa_error_p99_ms_{chunk_ms}ms"] = ours.ttfa_error_p99_ms
-    text = table(summaries)
+    parts = [table(summaries)] if summaries else []
     if worker_rows:
-        where = (f"each worker in its own {args.worker_slice:g} % slice of CPU 1" if args.worker_slice
-                 else "the workers share CPU 1")  # fmt: skip
-        text += (f"\n\n1 vs 2 workers ({args.workers_chunk} ms, manual): {where}, the master on CPU 0 with the mock;"
-                 f" {', '.join(f'{k} {v}' for k, v in results_workers.items())}\n\n")  # fmt: skip
-        text += workers_table(worker_rows)
+        parts.append(workers_text(worker_rows, args.workers_chunk, args.worker_slice, results_workers))
         results.update(results_workers)
+    text = "\n\n".join(parts)
     conclusion = (
         f"{args.label + ': ' if args.label else ''}"
         + ", ".join(f"{key} {value}" for key, value in results.items())
@@ -424,7 +432,7 @@ def main() -> int:
     )
     publish(
         args.name,
-        "Generator capacity: sessions per core, s2s_users vs plain asyncio",
+        "Generator capacity: " + ("sessions per core, s2s_users vs plain asyncio" if summaries else "1 vs 2 workers"),
         text,
         conclusion,
         rows + worker_rows,
@@ -437,6 +445,12 @@ def main() -> int:
             "window_s": args.window,
             "settle_s": args.settle,
             "mocks": args.mocks,
+            "workers": {
+                "levels": args.workers,
+                "chunk_ms": args.workers_chunk,
+                "slice_percent": args.worker_slice,
+                "slice_period_ms": args.slice_period,
+            },  # fmt: skip
             "priority": args.priority,
             "cores": {"mock": runs.MOCK_CPU, "client": runs.CLIENT_CPU},
             "headline": results,

@@ -391,9 +391,11 @@ def run_tester(
     histogram = LagHistogram()
     for data in pacing.values():
         histogram.merge(LagHistogram.from_wire(data))
-    turns, errors = [], 0
+    turns, errors, records, lost = [], 0, 0, 0
     for line in (report_dir / "sessions.jsonl").read_text().splitlines():
         record = json.loads(line)
+        records += 1
+        lost += record["outcome"] == "lost"
         for turn in record["turns"]:
             if turn["outcome"] != "ok":
                 errors += turn["outcome"] != "harness.stopped"
@@ -402,7 +404,13 @@ def run_tester(
             if audio_end >= ready_at:
                 first = audio_end + turn["ttfa_ms"] / 1000
                 turns.append(TurnTimes(record["session_id"], turn["turn"], audio_end, first))
-    return RunResult(cpu, master_cpu, mock_cpu, rss, window_s, histogram, ready_at, turns, errors)
+    # Every user plays one session to the end of the run: fewer records, or lost ones (a worker gone), mean the load
+    # measured was not the level's (a run once held "170 sessions" at half the CPU of 160).
+    short = max(sessions - records, 0) + lost
+    why = f"{sessions - records} sessions without a record, {lost} lost" if short else ""
+    if short:
+        print(f"    ({why}: not held)", flush=True)
+    return RunResult(cpu, master_cpu, mock_cpu, rss, window_s, histogram, ready_at, turns, errors + short, why)
 
 
 def run_reference(
