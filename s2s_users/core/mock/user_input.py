@@ -23,6 +23,11 @@ MIN_COMMIT_MS = 100
 LEFTOVER_SPEECH_MS = 300  # how much audio after an answer a leftover-prone VAD takes for speech
 
 
+def decoded_length(audio: str) -> int:
+    """How many bytes base64 text of a length that is a multiple of 4 decodes to."""
+    return len(audio) // 4 * 3 - (audio[-2:] == "==") - (audio[-1:] == "=")
+
+
 class Session(Protocol):
     """What the user's input needs of its session: ids and messages, and the answering."""
 
@@ -64,7 +69,10 @@ class UserInput:
 
     def append(self, audio: str, now: float, vad: bool) -> None:
         """Audio into the buffer; with ``vad`` (turn detection on) the server listens to it."""
-        pcm = base64.b64decode(audio)
+        if not vad and len(audio) % 4 == 0:  # manual turns only count the samples: no decoding (5 % of the mock)
+            self.buffered_samples += decoded_length(audio) // 2
+            return
+        pcm = base64.b64decode(audio)  # (its padding error, as before, for a length that is not base64's)
         self.buffered_samples += len(pcm) // 2
         if vad:
             for edge in self._voice.feed(pcm):

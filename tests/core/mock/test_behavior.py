@@ -12,6 +12,7 @@ import pytest
 from s2s_users.core.mock.behavior import MockSession
 from s2s_users.core.mock.outputs import Abort, Send
 from s2s_users.core.mock.profiles import DEFAULT_PROFILES, ModelProfile
+from s2s_users.core.mock.user_input import decoded_length
 
 SPEECH = (np.sin(np.arange(24_000) / 5) * 8000).astype("<i2").tobytes()  # 1 s loud
 SILENCE = bytes(2 * 24_000 * 6 // 10)  # 600 ms
@@ -164,3 +165,14 @@ def test_appends_read_without_a_json_parse_count_as_the_parsed_ones_do() -> None
     escaped = manual()  # an escape in the audio text: only a JSON parse reads it right ("\\u0041" is "A")
     escaped.receive('{"type":"input_audio_buffer.append","audio":"AAA\\u0041"}', 0.0)
     assert escaped.input.buffered_samples == 1
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 960, 961, 962])
+def test_manual_appends_count_the_samples_without_decoding_as_decoding_does(size: int) -> None:
+    audio = base64.b64encode(bytes(size)).decode()
+    assert decoded_length(audio) == size
+    profile = DEFAULT_PROFILES["gpt-realtime"]
+    manual, listening = MockSession(profile, 1.0, seed=1, now=0.0), MockSession(profile, 1.0, seed=1, now=0.0)
+    manual.input.append(audio, 0.0, vad=False)
+    listening.input.append(audio, 0.0, vad=True)
+    assert manual.input.buffered_samples == listening.input.buffered_samples == size // 2
