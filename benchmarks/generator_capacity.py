@@ -117,26 +117,39 @@ def _round(value: float | None) -> float | None:
 Runner = Callable[[int], RunResult]
 
 
-def ramp(
-    repeat: int, chunk_ms: int, mode: str, levels: list[int], clients: dict[str, Runner], farm: MockFarm
-) -> list[Row]:
-    """Both clients at each level, side by side, until neither holds (or the mock is saturated)."""
+def side_by_side(repeat: int, levels: list[int], contenders: dict[str, Callable[[int], Row]]) -> list[Row]:
+    """Every contender at each level, one after the other (the order alternates by repeat), each until a level is
+    not held (or the mock is saturated); a contender measures one level into its row."""
     rows: list[Row] = []
-    going = dict.fromkeys(clients, True)
-    order = list(clients) if repeat % 2 == 0 else list(reversed(clients))
-    for sessions in levels:
-        for client in order:
-            if not going[client]:
+    going = dict.fromkeys(contenders, True)
+    order = list(contenders) if repeat % 2 == 0 else list(reversed(contenders))
+    for level in levels:
+        for name in order:
+            if not going[name]:
                 continue
-            result = clients[client](sessions)
-            time.sleep(1.5)  # the mock writes a session's truth when its connection ends
-            row = _row(repeat, client, chunk_ms, mode, 1, sessions, result, farm.truth())
+            row = contenders[name](level)
             rows.append(row)
             print(_line(row), file=sys.stderr, flush=True)
-            going[client] = row.held and not row.mock_bound
+            going[name] = row.held and not row.mock_bound
         if not any(going.values()):
             break
     return rows
+
+
+def ramp(
+    repeat: int, chunk_ms: int, mode: str, levels: list[int], clients: dict[str, Runner], farm: MockFarm
+) -> list[Row]:
+    """Both (or all three) clients at each level, side by side."""
+
+    def measure(client: str) -> Callable[[int], Row]:
+        def at(sessions: int) -> Row:
+            result = clients[client](sessions)
+            time.sleep(1.5)  # the mock writes a session's truth when its connection ends
+            return _row(repeat, client, chunk_ms, mode, 1, sessions, result, farm.truth())
+
+        return at
+
+    return side_by_side(repeat, levels, {client: measure(client) for client in clients})
 
 
 def _line(row: Row) -> str:
@@ -267,25 +280,19 @@ def workers_text(rows: list[Row], chunk_ms: int, worker_slice: float, headline: 
 
 def ramp_workers(repeat: int, levels: list[int], chunk_ms: int, worker_cpu: float,
                  run: Callable[[int, int], RunResult], farm: MockFarm) -> list[Row]:  # fmt: skip
-    """1 worker at each level and 2 workers at twice it, side by side (the order alternates by repeat), each until
-    a level is not held."""
-    rows: list[Row] = []
-    going = {1: True, 2: True}
-    for level in levels:
-        for workers in (1, 2) if repeat % 2 == 0 else (2, 1):
-            if not going[workers]:
-                continue
+    """1 worker at each level and 2 workers at twice it, side by side."""
+
+    def measure(workers: int) -> Callable[[int], Row]:
+        def at(level: int) -> Row:
             sessions = level * workers
             result = run(sessions, workers)
             time.sleep(1.5)
-            row = _row(repeat, f"s2s_users x{workers}", chunk_ms, "manual", workers, sessions, result, farm.truth(),
-                       worker_cpu)  # fmt: skip
-            rows.append(row)
-            print(_line(row), file=sys.stderr, flush=True)
-            going[workers] = row.held and not row.mock_bound
-        if not any(going.values()):
-            break
-    return rows
+            return _row(repeat, f"s2s_users x{workers}", chunk_ms, "manual", workers, sessions, result,
+                        farm.truth(), worker_cpu)  # fmt: skip
+
+        return at
+
+    return side_by_side(repeat, levels, {f"x{workers}": measure(workers) for workers in (1, 2)})
 
 
 def workers_scaling(rows: list[Row]) -> dict[str, Any]:

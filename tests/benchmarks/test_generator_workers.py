@@ -1,12 +1,13 @@
-"""The 1 vs 2 workers part of the generator benchmark: CPU slices' budgets, and the scaling it reports."""
+"""The generator benchmark's ramps and its 1 vs 2 workers part: CPU slices' budgets, and the scaling it reports."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
-from benchmarks.generator_capacity import Row, workers_scaling
+from benchmarks.generator_capacity import Row, side_by_side, workers_scaling
 from benchmarks.generator_runs import slice_budget_us
 
 ROW = Row(repeat=0, client="s2s_users x1", chunk_ms=20, turn_mode="manual", workers=1, sessions=0, cpu_percent=0.0,
@@ -50,3 +51,18 @@ def test_scaling_is_the_median_most_sessions_held_by_two_workers_over_one() -> N
 def test_a_mock_bound_level_does_not_count_and_no_level_held_gives_no_ratio() -> None:
     rows = [_row(0, 1, 60, True), dataclasses.replace(_row(0, 2, 120, True), mock_bound=True)]
     assert workers_scaling(rows)["workers_held_2"] is None and workers_scaling(rows)["workers_scaling"] is None
+
+
+def test_side_by_side_runs_each_contender_until_its_first_level_not_held_in_alternating_order() -> None:
+    runs: list[tuple[str, int]] = []
+
+    def contender(name: str, limit: int) -> Callable[[int], Row]:
+        def at(level: int) -> Row:
+            runs.append((name, level))
+            return _row(0, 1, level, held=level <= limit)
+
+        return at
+
+    rows = side_by_side(1, [10, 20, 30, 40], {"a": contender("a", 10), "b": contender("b", 30)})
+    assert runs == [("b", 10), ("a", 10), ("b", 20), ("a", 20), ("b", 30), ("b", 40)]  # repeat 1: reversed
+    assert [r.held for r in rows] == [True, True, True, False, True, False]
