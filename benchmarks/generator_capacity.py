@@ -329,7 +329,7 @@ def main() -> int:
     parser.add_argument("--worker-slice", type=float, default=0.0,
                         help="each worker's CPU budget in %% of a core, enforced by cgroup (root): for a machine "
                              "with fewer cores than workers + mock; 0: the workers share CPU 1")  # fmt: skip
-    parser.add_argument("--slice-period", type=float, default=10.0, help="ms over which a slice's budget is kept")
+    parser.add_argument("--slice-period", type=float, default=20.0, help="ms over which a slice's budget is kept")
     parser.add_argument("--mocks", type=int, default=1, help="mock processes sharing CPU 0")
     parser.add_argument(
         "--priority",
