@@ -39,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check s2s_users tests locustfiles audio_fixtures benchmarks grafana
 
 types: $(STAMP)
-	$(BIN)/mypy --strict s2s_users grafana
+	$(BIN)/mypy --strict s2s_users grafana benchmarks
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

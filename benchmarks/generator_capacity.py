@@ -354,6 +354,18 @@ def main() -> int:
     rows: list[Row] = []
     worker_rows: list[Row] = []
     results_workers: dict[str, Any] = {}
+
+    def tester(farm: MockFarm, scratch: Path, chunk_ms: int, mode: str, root: Path | None) -> Runner:
+        return lambda n: runs.run_tester(farm, scratch, n, chunk_ms, mode, args.settle, args.window, package_root=root)
+
+    def reference(farm: MockFarm, scratch: Path, chunk_ms: int, mode: str) -> Runner:
+        return lambda n: runs.run_reference(farm, scratch, n, chunk_ms, mode, args.settle, args.window)
+
+    def workers_tester(farm: MockFarm, scratch: Path, slices: runs.CpuSlices | None) -> Callable[[int, int], RunResult]:
+        chunk_ms = args.workers_chunk
+        return lambda n, w: runs.run_tester(farm, scratch, n, chunk_ms, "manual", args.settle, args.window, w,
+                                            slices=slices)  # fmt: skip
+
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="s2s-generator-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
@@ -368,18 +380,10 @@ def main() -> int:
         with MockFarm(scratch, args.mocks) as farm:
             for repeat in range(args.repeats):
                 for chunk_ms, mode in configs:
-                    clients: dict[str, Runner] = {
-                        "s2s_users": lambda n, c=chunk_ms, m=mode: runs.run_tester(
-                            farm, scratch, n, c, m, args.settle, args.window
-                        ),
-                        "asyncio": lambda n, c=chunk_ms, m=mode: runs.run_reference(
-                            farm, scratch, n, c, m, args.settle, args.window
-                        ),
-                    }
+                    clients = {"s2s_users": tester(farm, scratch, chunk_ms, mode, None)}
+                    clients["asyncio"] = reference(farm, scratch, chunk_ms, mode)
                     if compiled is not None:
-                        clients[COMPILED] = lambda n, c=chunk_ms, m=mode: runs.run_tester(
-                            farm, scratch, n, c, m, args.settle, args.window, package_root=compiled
-                        )
+                        clients[COMPILED] = tester(farm, scratch, chunk_ms, mode, compiled)
                     rows += ramp(repeat, chunk_ms, mode, levels.get(chunk_ms, levels[20]), clients, farm)
             if args.workers:
                 with contextlib.ExitStack() as stack:
@@ -394,17 +398,7 @@ def main() -> int:
                             [int(n) for n in args.workers.split(",")],
                             args.workers_chunk,
                             args.worker_slice or 100.0,
-                            lambda n, w: runs.run_tester(
-                                farm,
-                                scratch,
-                                n,
-                                args.workers_chunk,
-                                "manual",
-                                args.settle,
-                                args.window,
-                                w,
-                                slices=slices,
-                            ),
+                            workers_tester(farm, scratch, slices),
                             farm,
                         )
                 results_workers = {**workers_scaling(worker_rows), "worker_slice_percent": args.worker_slice or None}

@@ -52,7 +52,7 @@ def run_client(
                "--s2s-api-key", runs.API_KEY, "--s2s-model", runs.MODEL, "--chunk-ms", str(chunk_ms),
                "--turn-mode", "manual", "--think-time", "1", "--turns", "100000",
                "--report-dir", str(report_dir)]  # fmt: skip
-    with runs._child(command, "All users spawned", "stderr") as (process, lines):
+    with runs._child(command, runs.SPAWNED, "stderr") as (process, lines):
         if not lines.seen.wait(sessions / 50 + 120):
             raise RuntimeError("the users were not spawned: " + "".join(lines.tail[-10:]))
         spy = None
