@@ -318,7 +318,7 @@ def _measure_window(
 
 def _stop(process: subprocess.Popen[str], lines: _Lines) -> bool:
     """SIGTERM, then SIGKILL: the measurement is taken; a client too saturated to stop in time is killed and said
-    so (its level is not held anyway: ``_killed``), and the ramp goes on. Whether it was killed."""
+    so (its level is not held anyway: ``_without_figures``), and the ramp goes on. Whether it was killed."""
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(STOP_TIMEOUT_S)
@@ -331,9 +331,14 @@ def _stop(process: subprocess.Popen[str], lines: _Lines) -> bool:
     return False
 
 
-def _killed(cpu: float, master_cpu: float, mock_cpu: float, rss: int, window_s: float, ready_at: float) -> RunResult:
-    """A run whose client had to be killed wrote no figures: its CPU stands, and an error marks it not held."""
-    why = f"killed: it did not stop within {STOP_TIMEOUT_S:g} s of SIGTERM (saturated)"
+KILLED = f"killed: it did not stop within {STOP_TIMEOUT_S:g} s of SIGTERM (saturated)"
+
+
+def _without_figures(
+    cpu: float, master_cpu: float, mock_cpu: float, rss: int, window_s: float, ready_at: float, why: str
+) -> RunResult:
+    """A run whose client wrote no figures (killed, or it ended without its report): its CPU stands, and an error
+    marks it not held."""
     return RunResult(cpu, master_cpu, mock_cpu, rss, window_s, LagHistogram(), ready_at, [], 1, why)
 
 
@@ -381,12 +386,12 @@ def run_tester(
         cpu, master_cpu, mock_cpu, rss = _measure_window(client, master, farm, settle_s, window_s)
         killed = _stop(process, lines)
     if killed:
-        return _killed(cpu, master_cpu, mock_cpu, rss, window_s, ready_at)
+        return _without_figures(cpu, master_cpu, mock_cpu, rss, window_s, ready_at, KILLED)
     if not (report_dir / "pacing.json").is_file():  # it ended without its report: say how, the ramp goes on
         tail = "".join(lines.tail[-15:])
         print(f"    (the client exited {process.returncode} without its report; its last lines:)\n{tail}", flush=True)
         why = f"exited {process.returncode} without its report"
-        return RunResult(cpu, master_cpu, mock_cpu, rss, window_s, LagHistogram(), ready_at, [], 1, why)
+        return _without_figures(cpu, master_cpu, mock_cpu, rss, window_s, ready_at, why)
     pacing = json.loads((report_dir / "pacing.json").read_text())["workers"]
     histogram = LagHistogram()
     for data in pacing.values():
@@ -406,8 +411,9 @@ def run_tester(
                 turns.append(TurnTimes(record["session_id"], turn["turn"], audio_end, first))
     # Every user plays one session to the end of the run: fewer records, or lost ones (a worker gone), mean the load
     # measured was not the level's (a run once held "170 sessions" at half the CPU of 160).
-    short = max(sessions - records, 0) + lost
-    why = f"{sessions - records} sessions without a record, {lost} lost" if short else ""
+    missing = max(sessions - records, 0)
+    short = missing + lost
+    why = f"{missing} sessions without a record, {lost} lost" if short else ""
     if short:
         print(f"    ({why}: not held)", flush=True)
     return RunResult(cpu, master_cpu, mock_cpu, rss, window_s, histogram, ready_at, turns, errors + short, why)
@@ -436,7 +442,7 @@ def run_reference(
         cpu, _, mock_cpu, rss = _measure_window(client, [], farm, settle_s, window_s)
         killed = _stop(process, lines)
     if killed:
-        return _killed(cpu, 0.0, mock_cpu, rss, window_s, ready_at)
+        return _without_figures(cpu, 0.0, mock_cpu, rss, window_s, ready_at, KILLED)
     data = json.loads(out.read_text())
     turns = [TurnTimes(s, i, end, first) for s, i, end, first, ok in data["turns"] if ok and end >= ready_at]
     errors = data["error_count"] + sum(1 for *_, ok in data["turns"] if not ok)
