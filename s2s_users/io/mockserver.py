@@ -1,4 +1,11 @@
-"""The asyncio shell of the mock: a ``websockets`` server that drives one ``MockSession`` per connection.
+"""The asyncio shell of the mock: a WebSocket server that drives one ``MockSession`` per connection.
+
+Each connection is an ``asyncio.Protocol`` (``MockConnection``) around ``websockets``' sans-I/O ``ServerProtocol``,
+which does the handshake, pings, closing and every malformed frame; the hot path is ours: a client's whole messages
+are read by hand (``frame_reader``, as our client reads a server's) straight into the session, and what the session
+has due goes out as frames made by hand from one timer per connection. ``websockets``' asyncio server spent about
+half of the mock's CPU on a task, futures and a message queue per message: the mock is the benchmark's load target,
+and its lag shows up as the client's TTFA error.
 
 ``python -m s2s_users mock`` runs it standalone (``main``); ``MockServerProcess`` starts it as a child process of a
 Locust process (the embedded mock).
@@ -12,7 +19,6 @@ import contextlib
 import itertools
 import json
 import logging
-import math
 import os
 import random
 import signal
@@ -24,10 +30,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
+from websockets.frames import Frame
+from websockets.http11 import SERVER, Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from s2s_users.core.exceptions import ConfigError, S2SError
 from s2s_users.core.mock.behavior import MockSession
@@ -38,6 +45,8 @@ from s2s_users.core.mock.profiles import DEFAULT_MOCK_API_KEY, DEFAULT_PROFILES,
 from s2s_users.core.mock.scenario import load_scenario
 from s2s_users.core.mock.voice import quiet_buffer, voice_buffer
 from s2s_users.core.protocols import gemini_wire
+from s2s_users.io.frame_reader import FrameReader
+from s2s_users.io.server_frames import data_frame
 
 log = logging.getLogger("s2s_users.mock")
 ENTRA_TOKEN_ENV = "S2S_MOCK_ENTRA_TOKEN"
@@ -46,6 +55,9 @@ OPENAI_PATH = "/v1/realtime"
 AZURE_PATHS = ("/openai/v1/realtime", "/voice-live/realtime")
 PATHS = (OPENAI_PATH, *AZURE_PATHS)
 GEMINI_PATHS = gemini_wire.PATHS
+MAX_SIZE = 16 * 1024 * 1024
+CLOSE_TIMEOUT_S = 10.0
+"""How long the mock waits for a client's close frame after sending its own (websockets' default)."""
 
 
 def _json_response(status: int, reason: str, body: dict[str, object]) -> Response:
@@ -70,37 +82,6 @@ _REJECTIONS = {
 def _rejection(status: int) -> Response:
     reason, message, code = _REJECTIONS[status]
     return _error(status, reason, message, code)
-
-
-class _Waker:
-    """A sleep that a client message can cut short: one timer handle, no task, per wait."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._future: asyncio.Future[None] | None = None
-        self._until = math.inf
-
-    async def sleep(self, delay: float | None) -> None:
-        self._future = self._loop.create_future()
-        timer = None if delay is None else self._loop.call_later(delay, self.poke)
-        self._until = math.inf if delay is None else self._loop.time() + delay
-        try:
-            await self._future
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self._future = None
-
-    def poke(self) -> None:
-        if self._future is not None and not self._future.done():
-            self._future.set_result(None)
-
-    def poke_if_sooner(self, due: float | None) -> None:
-        """Wake the writer only if something is now due before it would wake anyway. Most client messages (the
-        prompt's appends, 50 a second per session) schedule nothing: waking the writer for each, to find nothing
-        to send and arm a new timer, was a third of the mock's work at load."""
-        if due is not None and due < self._until:
-            self.poke()
 
 
 def credential(request: Request) -> tuple[str, str]:
@@ -144,6 +125,7 @@ class MockRealtimeServer:
         self.resumable = ResumptionRegistry()
         self._sessions = itertools.count()
         self._rejections = random.Random(seed)
+        self.connections: set[MockConnection] = set()
         self._truth: TextIO | None = truth.open("a", encoding="utf-8") if truth is not None else None
 
     def record_truth(self, line: dict[str, Any]) -> None:
@@ -168,7 +150,7 @@ class MockRealtimeServer:
             return secret == self.entra_token
         return secret == self.api_key
 
-    def check(self, connection: ServerConnection, request: Request) -> Response | None:
+    def check(self, request: Request) -> Response | None:
         """Handshake checks, as the real service: path, key (401), model (404). Gemini names its model in
         ``setup`` and refuses a bad key with a close frame: its connections are checked by the session."""
         url = urllib.parse.urlsplit(request.path)
@@ -191,7 +173,7 @@ class MockRealtimeServer:
                 return _rejection(status)
         return None
 
-    def _session(self, request: Request, now: float) -> MockSession | GeminiMockSession:
+    def session_for(self, request: Request, now: float) -> MockSession | GeminiMockSession:
         url = urllib.parse.urlsplit(request.path)
         seed = self.seed * 1_000_003 + next(self._sessions)
         if url.path in GEMINI_PATHS:
@@ -202,67 +184,194 @@ class MockRealtimeServer:
         log.info("session %s model %s", session.session_id, model)
         return session
 
-    async def handle(self, ws: ServerConnection) -> None:
-        assert ws.request is not None
-        loop = asyncio.get_running_loop()
-        session = self._session(ws.request, loop.time())
-        binary = isinstance(session, GeminiMockSession)  # Google's server sends its JSON in binary frames
-        # One task reads client messages; this one writes what is due and sleeps until the next due time (or
-        # until a client message may have scheduled something sooner). No per-message timers: cheap at load.
-        waker = _Waker(loop)
-        reader = asyncio.create_task(self._read(ws, session, waker))
-        try:
-            while True:
-                for output in session.outputs_due(loop.time()):
-                    match output:
-                        case Send(text=text):
-                            await ws.send(text.encode() if binary else text)
-                        case CloseWithFrame(code=code, reason=reason):
-                            await ws.close(code, reason)
-                            return
-                        case Abort():
-                            ws.transport.abort()  # no close frame: the client sees 1006
-                            return
-                if reader.done():
-                    reader.result()  # raises ConnectionClosed when the client went away
-                    return
-                due = session.next_due()
-                if due is None or due > loop.time():
-                    await waker.sleep(None if due is None else due - loop.time())
-        except ConnectionClosed:
+    def ended(self, connection: MockConnection) -> None:
+        """A connection is over: its truth line, with the path and how the client authenticated."""
+        self.connections.discard(connection)
+        session, request = connection.session, connection.request
+        if session is None or request is None:
             return
-        finally:
-            reader.cancel()
-            if session.end_reason == "open":
-                client_code = ws.close_code
-                session.end_reason = "client closed" if client_code is None else f"client closed {client_code}"
-            path = urllib.parse.urlsplit(ws.request.path).path
-            auth = credential(ws.request)[0]
-            if path in AZURE_PATHS and auth == "bearer" and self.entra_token is not None:
-                auth = "entra"  # only the Entra token opens an Azure path as a Bearer token
-            self.record_truth({**session.truth(), "path": path, "auth": auth})
+        path = urllib.parse.urlsplit(request.path).path
+        auth = credential(request)[0]
+        if path in AZURE_PATHS and auth == "bearer" and self.entra_token is not None:
+            auth = "entra"  # only the Entra token opens an Azure path as a Bearer token
+        self.record_truth({**session.truth(), "path": path, "auth": auth})
 
-    @staticmethod
-    async def _read(ws: ServerConnection, session: MockSession | GeminiMockSession, waker: _Waker) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            async for message in ws:
-                session.receive(message if isinstance(message, str) else message.decode(), loop.time())
-                waker.poke_if_sooner(session.next_due())
-        finally:
-            waker.poke()  # the writer must notice the end of the connection
-
-    async def start(self, host: str, port: int, reuse_port: bool = False) -> Server:
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> asyncio.Server:
         """Listen; with ``reuse_port`` several mock processes share the port (the kernel spreads connections)."""
-        return await serve(
-            self.handle,
-            host,
-            port,
-            process_request=self.check,
-            compression=None,
-            max_size=16 * 1024 * 1024,
-            reuse_port=reuse_port or None,
-        )
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(lambda: MockConnection(self, loop), host, port, reuse_port=reuse_port or None)
+
+    async def shut_down(self, server: asyncio.Server) -> None:
+        """Stop listening; close every open connection with 1001 (going away), as a server shutting down does,
+        and record each one's truth."""
+        server.close()
+        for connection in list(self.connections):
+            connection.go_away()
+        deadline = asyncio.get_running_loop().time() + CLOSE_TIMEOUT_S
+        while self.connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        await server.wait_closed()
+
+
+class MockConnection(asyncio.Protocol):
+    """One client connection, driven by the event loop's callbacks: no task, no future, no queue per message.
+
+    ``websockets``' ``ServerProtocol`` reads the handshake (checked by ``MockRealtimeServer.check``), answers pings
+    and runs the closing handshake; ``FrameReader`` hands each whole message to the session. One timer handle per
+    connection wakes the session's writer at its next due time; a client message re-arms it only when it brought
+    something sooner (most, the prompt's appends, schedule nothing). A client that stops reading makes the
+    transport's buffer grow, as a real server's queue would, until it reads or goes."""
+
+    def __init__(self, server: MockRealtimeServer, loop: asyncio.AbstractEventLoop) -> None:
+        self.server = server
+        self.loop = loop
+        self.protocol = ServerProtocol(max_size=MAX_SIZE)
+        self.reader = FrameReader(self.protocol, MAX_SIZE, True, self._message, self._control)
+        self.transport: asyncio.Transport | None = None
+        self.request: Request | None = None
+        self.session: MockSession | GeminiMockSession | None = None
+        self._binary = False  # Google's server sends its JSON in binary frames
+        self._head = bytearray()  # the request so far (its length is bounded by the protocol's parser)
+        self._timer: asyncio.TimerHandle | None = None
+        self._closer: asyncio.TimerHandle | None = None
+
+    # --- asyncio's callbacks ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is None:
+            self._handshake(data)
+            return
+        self.reader.feed(data)
+        self._flush()
+        self._arm()
+
+    def eof_received(self) -> bool | None:
+        if self.session is None:
+            self.protocol.receive_eof()
+        else:
+            self.reader.feed(b"")
+        self._flush()
+        return None  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.receive_eof()  # idempotent: the protocol is CLOSED from here
+        for timer in (self._timer, self._closer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._closer = None
+        session = self.session
+        if session is not None and session.end_reason == "open":
+            code = self.protocol.close_code
+            session.end_reason = "client closed" if code is None else f"client closed {code}"
+        self.server.ended(self)
+
+    # --- the handshake ----------------------------------------------------------------------------------
+
+    def _handshake(self, data: bytes) -> None:
+        # Where the request's head ends, the frames begin (ours to read by hand): the protocol gets the head only.
+        start = len(self._head)
+        self._head += data
+        end = self._head.find(b"\r\n\r\n", max(start - 3, 0))
+        frames = b""
+        if end >= 0:
+            data, frames = data[: end + 4 - start], data[end + 4 - start :]
+            self._head = bytearray()
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Request):
+                self._respond(event)
+        self._flush()
+        if self.session is not None and frames:
+            self.data_received(frames)
+
+    def _respond(self, request: Request) -> None:
+        response = self.server.check(request)
+        if response is None:
+            response = self.protocol.accept(request)  # or a 400/426 for a request that is no WebSocket handshake
+        response.headers["Server"] = SERVER
+        self.protocol.send_response(response)
+        if response.status_code == 101:
+            self.request = request
+            self.session = self.server.session_for(request, self.loop.time())
+            self._binary = isinstance(self.session, GeminiMockSession)
+            self.reader.start()
+            self._arm()
+
+    # --- reading ----------------------------------------------------------------------------------------
+
+    def _message(self, text: str) -> None:
+        assert self.session is not None
+        self.session.receive(text, self.loop.time())
+
+    def _control(self, frame: Frame) -> None:
+        """Pings are answered by the protocol, and a close frame is its to handle: nothing for the session."""
+
+    # --- writing ----------------------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        """The writer's timer at the session's next due time, if that is sooner than it is set for."""
+        session = self.session
+        if session is None or self.protocol.state is not State.OPEN:
+            return
+        due = session.next_due()
+        timer = self._timer
+        if due is None or (timer is not None and timer.when() <= due):
+            return
+        if timer is not None:
+            timer.cancel()
+        self._timer = self.loop.call_at(due, self._wake)
+
+    def _wake(self) -> None:
+        """What is due now goes out; then the timer for what comes next."""
+        self._timer = None
+        session, transport = self.session, self.transport
+        assert session is not None and transport is not None
+        if self.protocol.state is not State.OPEN:
+            return
+        binary = self._binary
+        for output in session.outputs_due(self.loop.time()):
+            match output:
+                case Send(text=text):
+                    transport.write(data_frame(text.encode(), binary))
+                case CloseWithFrame(code=code, reason=reason):
+                    self._close(code, reason)
+                    return
+                case Abort():
+                    transport.abort()  # no close frame: the client sees 1006
+                    return
+        self._arm()
+
+    def _close(self, code: int, reason: str) -> None:
+        """A close frame; the connection ends when the client answers it, or after ``CLOSE_TIMEOUT_S``."""
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self._flush()
+        if self._closer is None and self.transport is not None:
+            self._closer = self.loop.call_later(CLOSE_TIMEOUT_S, self.transport.abort)
+
+    def go_away(self) -> None:
+        """The server is shutting down: 1001, and the TCP connection closed once that is written."""
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(1001, "")
+            self._flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _flush(self) -> None:
+        """What the protocol has to send: handshake responses, pongs, close frames; then, after a close or a
+        refused handshake, the end of TCP (the server closes first, RFC 6455 §7.1.1)."""
+        transport = self.transport
+        assert transport is not None
+        for data in self.protocol.data_to_send():
+            if data:
+                transport.write(data)
+            else:
+                transport.close()
 
 
 class MockServerProcess:
@@ -396,8 +505,7 @@ async def run(args: argparse.Namespace) -> None:
     if args.parent_pid:
         loop.create_task(_stop_when_orphaned(args.parent_pid, stop))
     await stop.wait()
-    server.close()
-    await server.wait_closed()
+    await mock.shut_down(server)
     mock.close()
 
 

@@ -1,8 +1,7 @@
-"""Server frames read by hand (RFC 6455 §5.2) on the hot path: nearly every frame a realtime server sends is one
-whole event (a text frame with FIN set, unmasked), and ``websockets``' generator-based parser costs a frame object,
-several generator steps and copies for each. ``locate`` reads a frame's header in place; the transport takes such a
-whole message itself and hands every other frame, whole, to the protocol (control frames, fragments, masked frames,
-reserved bits), so the protocol's parser is always at a frame's start when it is fed.
+"""WebSocket frame headers by hand (RFC 6455 §5.2) on the hot path: ``locate`` reads one in place (for
+``frame_reader``, on both ends), ``data_frame`` makes a server's whole, unmasked data message (for the mock). Nearly
+every frame a realtime session carries is one whole event, and ``websockets``' generator-based parser and
+serialiser cost a frame object, several generator steps and copies for each.
 """
 
 from __future__ import annotations
@@ -14,6 +13,9 @@ WHOLE_MESSAGE = frozenset({0x81, 0x82})
 
 _MEDIUM_LENGTH = struct.Struct("!H").unpack_from
 _LONG_LENGTH = struct.Struct("!Q").unpack_from
+_SHORT_HEADER = struct.Struct("!BB").pack
+_MEDIUM_HEADER = struct.Struct("!BBH").pack
+_LONG_HEADER = struct.Struct("!BBQ").pack
 
 
 def locate(buffer: bytes | bytearray, start: int) -> tuple[int, int, int, bool] | None:
@@ -37,5 +39,18 @@ def locate(buffer: bytes | bytearray, start: int) -> tuple[int, int, int, bool] 
         payload += 8
     masked = bool(second & 0x80)
     if masked:
-        payload += 4  # a server must not mask (§5.1): the protocol fails such a frame, read whole
+        payload += 4  # the masking key; a server must not mask, a client must (§5.1): the reader checks
     return buffer[start], payload, payload + length, masked
+
+
+def data_frame(payload: bytes, binary: bool = False) -> bytes:
+    """One unfragmented, unmasked server data frame holding ``payload``: text, or binary (Gemini's JSON)."""
+    first = 0x82 if binary else 0x81
+    length = len(payload)
+    if length < 126:
+        header = _SHORT_HEADER(first, length)
+    elif length < 65536:
+        header = _MEDIUM_HEADER(first, 126, length)
+    else:
+        header = _LONG_HEADER(first, 127, length)
+    return header + payload

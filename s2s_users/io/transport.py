@@ -16,7 +16,7 @@ The hot path (a session sends 50 appends a second at 20 ms chunks and wakes as o
 is framed and masked by ``client_frames`` (websockets' C ``apply_mask``, a fresh key per frame from the OS's
 CSPRNG, drawn 4 KiB at a time) and goes out in one ``send``; waiting for the next message or deadline watches the
 socket and a timer directly (under gevent: no ``Timeout`` object, no exception, no failed ``recv`` per wait).
-A server frame that is a whole message (nearly all: one event each) is read by hand (``server_frames``); every
+A server frame that is a whole message (nearly all: one event each) is read by hand (``frame_reader``); every
 other frame goes whole through the library's parser. Everything else (control frames, closing, errors) is the
 library's.
 """
@@ -48,7 +48,7 @@ from websockets.sync.utils import Deadline
 from websockets.uri import WebSocketURI, parse_uri
 
 from s2s_users.io.client_frames import MaskKeys, text_frame
-from s2s_users.io.server_frames import WHOLE_MESSAGE, locate
+from s2s_users.io.frame_reader import FrameReader
 
 RECV_BUFSIZE = 65536
 
@@ -142,15 +142,14 @@ class WebSocket:
         self.protocol = protocol
         self._options = options
         self._messages: deque[str] = deque()
-        self._fragments: list[bytes] = []
         self._ping_due = self._next_ping()
         self._pong_due: float | None = None
         self._masks = MaskKeys()
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
         self._nonblocking = False
-        self._by_hand = False  # server frames read by hand (server_frames): from the handshake's end while OPEN
-        self._inbox = bytearray()  # the start of a frame still coming, while read by hand
+        # Server frames read by hand from the handshake's end, while the connection is open.
+        self._reader = FrameReader(protocol, options.max_size, False, self._messages.append, self._take)
         self._unsent = bytearray()  # grows in place: an unpaced prompt can queue thousands of frames behind a rest
 
     @classmethod
@@ -201,7 +200,7 @@ class WebSocket:
                 if self.protocol.handshake_exc is not None:
                     raise self.protocol.handshake_exc
                 # The protocol has read the response up to its last byte: it is at a frame's start.
-                self._by_hand = not self.protocol.extensions
+                self._reader.start()
                 if frames:
                     self._feed(frames)  # frames sent right after the 101 can arrive in the same read
                 return
@@ -313,61 +312,8 @@ class WebSocket:
             self._sock.close()
 
     def _feed(self, data: bytes) -> None:
-        protocol = self.protocol
-        if self._by_hand and (not data or protocol.state is not State.OPEN):
-            self._hand_over(b"")  # the end of the stream or of the connection: the protocol's to read
-        if self._by_hand:
-            self._read_frames(data)
-        elif data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        for event in protocol.events_received():
-            self._take(event)
+        self._reader.feed(data)
         self._flush()  # answers to pings and close frames
-
-    def _read_frames(self, data: bytes) -> None:
-        """Each whole message (``server_frames``) straight into the queue; every other frame, whole, through the
-        protocol, in order; the start of a frame still coming kept for the next read."""
-        protocol, limit = self.protocol, self._options.max_size
-        buffer: bytes | bytearray = data
-        if self._inbox:
-            buffer, self._inbox = self._inbox, bytearray()
-            buffer += data
-        at, size = 0, len(buffer)
-        while (frame := locate(buffer, at)) is not None:
-            first, start, end, masked = frame
-            if end - start > limit:  # the protocol fails the connection on this header (1009): all is its own
-                self._hand_over(buffer[at:])
-                at = size
-                break
-            if end > size:
-                break
-            if first in WHOLE_MESSAGE and not masked and not self._fragments:
-                self._messages.append(str(buffer[start:end], "utf-8", "replace"))
-            else:
-                protocol.receive_data(bytes(buffer[at:end]))
-                for event in protocol.events_received():
-                    self._take(event)
-                if protocol.state is not State.OPEN:  # a close frame, or a frame the protocol failed
-                    self._hand_over(buffer[end:])
-                    at = size
-                    break
-            at = end
-        if at < size:  # kept in place: a large frame coming in many reads is not copied again at each
-            if isinstance(buffer, bytearray):
-                del buffer[:at]
-                self._inbox = buffer
-            else:
-                self._inbox = bytearray(buffer[at:])
-
-    def _hand_over(self, rest: bytes | bytearray) -> None:
-        """From now on the protocol reads every byte: what the hand reader kept first, then ``rest``."""
-        self._by_hand = False
-        kept, self._inbox = self._inbox, bytearray()
-        for data in (kept, rest):
-            if data:
-                self.protocol.receive_data(bytes(data))
 
     # --- driven by the pump (io/pump.py): never waits ---------------------------------------------------
 
@@ -433,19 +379,9 @@ class WebSocket:
             wake = pong
         return wake
 
-    def _take(self, frame: object) -> None:
-        if not isinstance(frame, Frame):
-            return
+    def _take(self, frame: Frame) -> None:
         if frame.opcode is Opcode.PONG:
             self._pong_due = None
-        elif frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-            if frame.fin and not self._fragments:  # a whole message in one frame (nearly all): no copies to join
-                self._messages.append(bytes(frame.data).decode("utf-8", errors="replace"))
-                return
-            self._fragments.append(bytes(frame.data))
-            if frame.fin:
-                self._messages.append(b"".join(self._fragments).decode("utf-8", errors="replace"))
-                self._fragments = []
 
     def _keepalive(self, now: float) -> None:
         if self._pong_due is not None and now >= self._pong_due:

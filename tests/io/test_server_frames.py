@@ -44,7 +44,7 @@ def open_websocket(by_hand: bool) -> Iterator[tuple[WebSocket, socket.socket]]:
     ours, theirs = socket.socketpair()
     protocol = ClientProtocol(parse_uri("ws://127.0.0.1/"), state=State.OPEN, max_size=MAX_SIZE)
     ws = WebSocket(ours, protocol, OPTIONS)
-    ws._by_hand = by_hand
+    ws._reader.by_hand = by_hand
     theirs.setblocking(False)
     try:
         yield ws, theirs
@@ -104,7 +104,7 @@ def test_a_close_frame_hands_the_rest_of_the_stream_to_the_protocol() -> None:
     stream = frame(TEXT, b"one") + frame(CLOSE, struct.pack("!H", 1000)) + frame(TEXT, b"after the close")
     with open_websocket(by_hand=True) as (ws, _):
         ws._feed(stream)
-        assert not ws._by_hand
+        assert not ws._reader.by_hand
         assert ws.message_now() == "one"
         assert ws.message_now() is None  # websockets discards data after a close frame: so do we
         try:
