@@ -34,6 +34,7 @@ MODULES = [
     "s2s_users/core/metrics/flight.py",
     "s2s_users/core/metrics/lag.py",
     "s2s_users/io/client_frames.py",
+    "s2s_users/io/frame_reader.py",
     "s2s_users/io/server_frames.py",
     "s2s_users/io/transport.py",
     "s2s_users/io/pump.py",

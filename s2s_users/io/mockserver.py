@@ -5,7 +5,8 @@ which does the handshake, pings, closing and every malformed frame; the hot path
 are read by hand (``frame_reader``, as our client reads a server's) straight into the session, and what the session
 has due goes out as frames made by hand from one timer per connection. ``websockets``' asyncio server spent about
 half of the mock's CPU on a task, futures and a message queue per message: the mock is the benchmark's load target,
-and its lag shows up as the client's TTFA error.
+and its lag shows up as the client's TTFA error. Unlike ``websockets``' server it sends no keepalive pings of its own
+(it answers the client's): its clients are on the same machine, and a client that dies closes its sockets.
 
 ``python -m s2s_users mock`` runs it standalone (``main``); ``MockServerProcess`` starts it as a child process of a
 Locust process (the embedded mock).
@@ -333,17 +334,21 @@ class MockConnection(asyncio.Protocol):
         assert session is not None and transport is not None
         if self.protocol.state is not State.OPEN:
             return
-        binary = self._binary
+        binary, frames = self._binary, []
         for output in session.outputs_due(self.loop.time()):
             match output:
                 case Send(text=text):
-                    transport.write(data_frame(text.encode(), binary))
+                    frames.append(data_frame(text.encode(), binary))
                 case CloseWithFrame(code=code, reason=reason):
+                    transport.write(b"".join(frames))
                     self._close(code, reason)
                     return
                 case Abort():
+                    transport.write(b"".join(frames))
                     transport.abort()  # no close frame: the client sees 1006
                     return
+        if frames:  # the events due at once (a response's start or end) in one system call
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
         self._arm()
 
     def _close(self, code: int, reason: str) -> None:
@@ -356,6 +361,8 @@ class MockConnection(asyncio.Protocol):
 
     def go_away(self) -> None:
         """The server is shutting down: 1001, and the TCP connection closed once that is written."""
+        if self.session is not None and self.session.end_reason == "open":
+            self.session.end_reason = "mock stopped: closed 1001"
         if self.protocol.state is State.OPEN:
             self.protocol.send_close(1001, "")
             self._flush()

@@ -82,7 +82,7 @@ def test_reading_masked_frames_by_hand_hears_answers_and_fails_exactly_as_the_pr
 
 def test_a_whole_masked_message_is_read_by_hand_without_the_protocol() -> None:
     frame_reader, messages, _ = reader(by_hand=True)
-    frame_reader.feed(client_frame(TEXT, '{"type":"input_audio_buffer.append"}'.encode()))
+    frame_reader.feed(client_frame(TEXT, b'{"type":"input_audio_buffer.append"}'))
     assert messages == ['{"type":"input_audio_buffer.append"}']
     assert frame_reader.by_hand
 

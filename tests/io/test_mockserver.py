@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
 from s2s_users.io.mockserver import MockServerProcess
@@ -135,3 +136,19 @@ def test_azure_paths_take_the_entra_token_as_bearer_and_nothing_else_as_bearer()
         assert info.value.response.status_code == 401
         with connect(f"{server.url}?model=gpt-realtime", additional_headers={"Authorization": "Bearer k"}) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "session.created"  # OpenAI's path: the key as Bearer
+
+
+def test_a_stopped_mock_closes_open_sessions_with_1001_and_logs_their_truth(tmp_path: Path) -> None:
+    truth = tmp_path / "truth.jsonl"
+    mock = MockServerProcess(truth=truth).start()
+    try:
+        ws = connect(f"{mock.url}?model=gpt-realtime", additional_headers={"Authorization": "Bearer mock-key"})
+        session_id = json.loads(ws.recv(timeout=10))["session"]["id"]
+        assert ws.ping().wait(10)  # the client's pings are answered (the mock sends none of its own)
+    finally:
+        mock.stop()
+    with pytest.raises(ConnectionClosed) as info:  # the close frame came before the end of TCP
+        ws.recv(timeout=10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+    [line] = [json.loads(line) for line in truth.read_text().splitlines()]
+    assert line["session_id"] == session_id and line["end"] == "mock stopped: closed 1001"
