@@ -142,13 +142,14 @@ def test_a_stopped_mock_closes_open_sessions_with_1001_and_logs_their_truth(tmp_
     truth = tmp_path / "truth.jsonl"
     mock = MockServerProcess(truth=truth).start()
     try:
-        ws = connect(f"{mock.url}?model=gpt-realtime", additional_headers={"Authorization": "Bearer mock-key"})
-        session_id = json.loads(ws.recv(timeout=10))["session"]["id"]
-        assert ws.ping().wait(10)  # the client's pings are answered (the mock sends none of its own)
+        with connect(f"{mock.url}?model=gpt-realtime", additional_headers={"Authorization": "Bearer mock-key"}) as ws:
+            session_id = json.loads(ws.recv(timeout=10))["session"]["id"]
+            assert ws.ping().wait(10)  # the client's pings are answered (the mock sends none of its own)
+            mock.stop()
+            with pytest.raises(ConnectionClosed) as info:  # the close frame came before the end of TCP
+                ws.recv(timeout=10)
     finally:
         mock.stop()
-    with pytest.raises(ConnectionClosed) as info:  # the close frame came before the end of TCP
-        ws.recv(timeout=10)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1001
     [line] = [json.loads(line) for line in truth.read_text().splitlines()]
     assert line["session_id"] == session_id and line["end"] == "mock stopped: closed 1001"
