@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import generator_runs as runs
-from benchmarks.generator_runs import MockFarm, RunResult, error_figures, ttfa_errors_ms
+from benchmarks.generator_runs import MockFarm, RunResult, error_figures, split_figures, ttfa_errors
 from benchmarks.results import RESULTS, markdown_table, publish
 
 HELD_P99_MS = 10.0
@@ -68,6 +68,10 @@ class Row:
     rss_mb: float
     ttfa_error_p50_ms: float | None
     ttfa_error_p99_ms: float | None
+    ttfa_up_p99_ms: float | None
+    """The error's two ways (``generator_runs.TtfaError``): client's audio end → mock has the request."""
+    ttfa_down_p99_ms: float | None
+    """Mock's first delta sent → client has it."""
     turns_ok: int
     errors: int
     held: bool
@@ -78,7 +82,9 @@ def _row(repeat: int, client: str, chunk_ms: int, mode: str, workers: int, sessi
          truth: dict[str, Any], worker_cpu: float = 100.0) -> Row:  # fmt: skip
     """``worker_cpu``: the CPU a worker has (100 = a core; less in a CPU slice): held within 95 % of it."""
     figures = result.pacing.figures()
-    err50, err99 = error_figures(ttfa_errors_ms(result.turns, truth, mode))
+    errors = ttfa_errors(result.turns, truth, mode)
+    err50, err99 = error_figures([error.total_ms for error in errors])
+    up99, down99 = split_figures(errors)
     held = (
         figures.p99_ms is not None
         and figures.p99_ms <= HELD_P99_MS
@@ -103,6 +109,8 @@ def _row(repeat: int, client: str, chunk_ms: int, mode: str, workers: int, sessi
         rss_mb=round(result.rss_bytes / 1e6, 1),
         ttfa_error_p50_ms=_round(err50),
         ttfa_error_p99_ms=_round(err99),
+        ttfa_up_p99_ms=_round(up99),
+        ttfa_down_p99_ms=_round(down99),
         turns_ok=len(result.turns),
         errors=result.errors,
         held=held,
@@ -156,7 +164,8 @@ def _line(row: Row) -> str:
     return (
         f"  r{row.repeat} {row.client:<14} {row.chunk_ms:>3} ms {row.turn_mode:<10} {row.sessions:>4} sessions: "
         f"CPU {row.cpu_percent:5.1f} % (mock {row.mock_cpu_percent:5.1f} %), lag p50/p99/max "
-        f"{row.lag_p50_ms}/{row.lag_p99_ms}/{row.lag_max_ms} ms, TTFA error p99 {row.ttfa_error_p99_ms} ms, "
+        f"{row.lag_p50_ms}/{row.lag_p99_ms}/{row.lag_max_ms} ms, TTFA error p99 {row.ttfa_error_p99_ms} ms "
+        f"(up {row.ttfa_up_p99_ms}, down {row.ttfa_down_p99_ms}), "
         f"errors {row.errors}{'' if row.held else ', not held'}{', mock-bound' if row.mock_bound else ''}"
     )
 

@@ -233,8 +233,24 @@ class RunResult:
     error_sample: str = ""
 
 
-def ttfa_errors_ms(turns: Sequence[TurnTimes], truth: dict[str, dict[str, Any]], turn_mode: str) -> list[float]:
-    """Per turn, how far the client's TTFA is from the mock's truth, in ms (absolute).
+@dataclass(frozen=True)
+class TtfaError:
+    """How far one turn's TTFA as the client measured it is from the mock's truth, in ms, and where it arose. The
+    client and the mock share the machine's clock, so each way can be read on its own: ``up`` from the client's end
+    of audio to the mock's having the request (the client's sending of commit and response.create, the mock's
+    reading; manual turns only), ``down`` from the mock's first delta sent to the client's having it. The error is
+    ``|up + down|``."""
+
+    up_ms: float | None
+    down_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return abs((self.up_ms or 0.0) + self.down_ms)
+
+
+def ttfa_errors(turns: Sequence[TurnTimes], truth: dict[str, dict[str, Any]], turn_mode: str) -> list[TtfaError]:
+    """Per turn, how far the client's TTFA is from the mock's truth.
 
     Manual turns: the client's TTFA (audio end → first audio seen) against the mock's (response.create received →
     first delta sent); it includes every delay the client adds on both ends. Server-VAD turns start at the server's
@@ -248,17 +264,20 @@ def ttfa_errors_ms(turns: Sequence[TurnTimes], truth: dict[str, dict[str, Any]],
         asked, first = session.get("turn_asked_at", []), session.get("turn_first_audio_at", [])
         if turn.turn > len(first) or first[turn.turn - 1] is None:
             continue
-        sent = first[turn.turn - 1]
-        if turn_mode == "manual":
-            client_ttfa = turn.first_audio_at - turn.audio_end_at
-            errors.append(abs(client_ttfa - (sent - asked[turn.turn - 1])) * 1000)
-        else:
-            errors.append(abs(turn.first_audio_at - sent) * 1000)
+        down = (turn.first_audio_at - first[turn.turn - 1]) * 1000
+        up = (asked[turn.turn - 1] - turn.audio_end_at) * 1000 if turn_mode == "manual" else None
+        errors.append(TtfaError(up, down))
     return errors
 
 
 def error_figures(errors: list[float]) -> tuple[float | None, float | None]:
     return percentile(errors, 50), percentile(errors, 99)
+
+
+def split_figures(errors: list[TtfaError]) -> tuple[float | None, float | None]:
+    """The p99 of each way (``TtfaError``): up (None for server-VAD turns), down."""
+    ups = [error.up_ms for error in errors if error.up_ms is not None]
+    return percentile(ups, 99), percentile([error.down_ms for error in errors], 99)
 
 
 class _Lines(threading.Thread):

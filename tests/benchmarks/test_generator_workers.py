@@ -12,7 +12,8 @@ from benchmarks.generator_runs import slice_budget_us
 
 ROW = Row(repeat=0, client="s2s_users x1", chunk_ms=20, turn_mode="manual", workers=1, sessions=0, cpu_percent=0.0,
           master_cpu_percent=0.0, mock_cpu_percent=30.0, chunks=100, lag_p50_ms=0.4, lag_p99_ms=2.0, lag_max_ms=9.0,
-          cpu_us_per_session_s=0.0, rss_mb=0.0, ttfa_error_p50_ms=None, ttfa_error_p99_ms=None, turns_ok=10, errors=0,
+          cpu_us_per_session_s=0.0, rss_mb=0.0, ttfa_error_p50_ms=None, ttfa_error_p99_ms=None, ttfa_up_p99_ms=None,
+          ttfa_down_p99_ms=None, turns_ok=10, errors=0,
           held=True, mock_bound=False)  # fmt: skip
 
 
