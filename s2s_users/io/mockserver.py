@@ -59,6 +59,8 @@ GEMINI_PATHS = gemini_wire.PATHS
 MAX_SIZE = 16 * 1024 * 1024
 CLOSE_TIMEOUT_S = 10.0
 """How long the mock waits for a client's close frame after sending its own (websockets' default)."""
+OPEN_TIMEOUT_S = 10.0
+"""How long a connection may take to finish its handshake (websockets' default)."""
 
 
 def _json_response(status: int, reason: str, body: dict[str, object]) -> Response:
@@ -127,6 +129,8 @@ class MockRealtimeServer:
         self._sessions = itertools.count()
         self._rejections = random.Random(seed)
         self.connections: set[MockConnection] = set()
+        self.open_timeout_s = OPEN_TIMEOUT_S
+        self._all_ended: asyncio.Event | None = None  # while shutting down
         self._truth: TextIO | None = truth.open("a", encoding="utf-8") if truth is not None else None
 
     def record_truth(self, line: dict[str, Any]) -> None:
@@ -188,6 +192,8 @@ class MockRealtimeServer:
     def ended(self, connection: MockConnection) -> None:
         """A connection is over: its truth line, with the path and how the client authenticated."""
         self.connections.discard(connection)
+        if not self.connections and self._all_ended is not None:
+            self._all_ended.set()
         session, request = connection.session, connection.request
         if session is None or request is None:
             return
@@ -206,11 +212,13 @@ class MockRealtimeServer:
         """Stop listening; close every open connection with 1001 (going away), as a server shutting down does,
         and record each one's truth."""
         server.close()
+        self._all_ended = asyncio.Event()
+        if not self.connections:
+            self._all_ended.set()
         for connection in list(self.connections):
             connection.go_away()
-        deadline = asyncio.get_running_loop().time() + CLOSE_TIMEOUT_S
-        while self.connections and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._all_ended.wait(), CLOSE_TIMEOUT_S)
         await server.wait_closed()
 
 
@@ -242,6 +250,8 @@ class MockConnection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.server.connections.add(self)
+        # A connection that never finishes its handshake is dropped (asyncio's abort: no response).
+        self._closer = self.loop.call_later(self.server.open_timeout_s, transport.abort)
 
     def data_received(self, data: bytes) -> None:
         if self.session is None:
@@ -291,6 +301,9 @@ class MockConnection(asyncio.Protocol):
             self.data_received(frames)
 
     def _respond(self, request: Request) -> None:
+        if self._closer is not None:  # the handshake is over (it ends here, accepted or refused)
+            self._closer.cancel()
+            self._closer = None
         response = self.server.check(request)
         if response is None:
             response = self.protocol.accept(request)  # or a 400/426 for a request that is no WebSocket handshake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from s2s_users.io.mockserver import MockServerProcess
+from s2s_users.core.mock.profiles import DEFAULT_PROFILES
+from s2s_users.io.mockserver import MockRealtimeServer, MockServerProcess
 
 SPEECH = base64.b64encode(bytes(range(256)) * 100).decode()
 
@@ -153,3 +155,23 @@ def test_a_stopped_mock_closes_open_sessions_with_1001_and_logs_their_truth(tmp_
     assert info.value.rcvd is not None and info.value.rcvd.code == 1001
     [line] = [json.loads(line) for line in truth.read_text().splitlines()]
     assert line["session_id"] == session_id and line["end"] == "mock stopped: closed 1001"
+
+
+def test_a_connection_that_never_finishes_its_handshake_is_dropped_after_the_open_timeout() -> None:
+    async def scenario() -> tuple[bytes, int]:
+        mock = MockRealtimeServer(DEFAULT_PROFILES, 1.0, "mock-key", 0)
+        mock.open_timeout_s = 0.2
+        server = await mock.start("127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\n")  # and nothing more
+        try:
+            data = await asyncio.wait_for(reader.read(), 5)
+        except ConnectionResetError:
+            data = b""
+        open_after = len(mock.connections)
+        writer.close()
+        await mock.shut_down(server)
+        return data, open_after
+
+    assert asyncio.run(scenario()) == (b"", 0)  # dropped, without a response, and forgotten
