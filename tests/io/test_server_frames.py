@@ -9,14 +9,16 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from s2s_users.io.server_frames import locate
+from s2s_users.io.server_frames import data_frame, locate
 from s2s_users.io.transport import TransportOptions, WebSocket
 from tests.support.server_frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, frame
 
@@ -112,3 +114,17 @@ def test_a_close_frame_hands_the_rest_of_the_stream_to_the_protocol() -> None:
         except ConnectionClosed:
             pass
         assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1000
+
+
+@pytest.mark.parametrize("length", [0, 125, 126, 65535, 65536])
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_data_frame_made_by_hand_is_the_one_websockets_reads_in_every_length_form(length: int, binary: bool) -> None:
+    payload = bytes(range(256)) * (length // 256) + bytes(range(length % 256))
+    data = data_frame(payload, binary)
+    header = 2 if length < 126 else 4 if length < 65536 else 10
+    assert locate(data, 0) == (0x82 if binary else 0x81, header, header + length, False)
+    protocol = ClientProtocol(parse_uri("ws://127.0.0.1/"), state=State.OPEN, max_size=None)
+    protocol.receive_data(data)
+    [event] = protocol.events_received()
+    assert isinstance(event, Frame) and event.opcode is (Opcode.BINARY if binary else Opcode.TEXT)
+    assert event.fin and event.data == payload
