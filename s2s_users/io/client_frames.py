@@ -1,17 +1,18 @@
 """Client text frames made by hand (RFC 6455 §5.2): the hot path's one frame per audio chunk, built without the
 protocol object's generality. Masks are fresh per frame, as §5.3 requires, drawn from a pooled strong source;
-masking itself is ``websockets``' C speedup.
+masking itself is ``websockets``' C speedup; the header is ``server_frames``' (one for both ends).
 """
 
 from __future__ import annotations
 
 import os
-import struct
 
 try:
     from websockets.speedups import apply_mask  # C: websockets ships it in its wheels
 except ImportError:  # pragma: no cover - a platform without the extension: the library's own fallback
     from websockets.utils import apply_mask
+
+from s2s_users.io.server_frames import header
 
 
 class MaskKeys:
@@ -30,18 +31,6 @@ class MaskKeys:
         return key
 
 
-_SHORT_HEADER = struct.Struct("!BB").pack
-_MEDIUM_HEADER = struct.Struct("!BBH").pack
-_LONG_HEADER = struct.Struct("!BBQ").pack
-
-
 def text_frame(payload: bytes, mask: bytes) -> bytes:
     """One unfragmented, masked client text frame (RFC 6455 §5.2) holding ``payload``."""
-    length = len(payload)
-    if length < 126:
-        header = _SHORT_HEADER(0x81, 0x80 | length)
-    elif length < 65536:
-        header = _MEDIUM_HEADER(0x81, 0xFE, length)
-    else:
-        header = _LONG_HEADER(0x81, 0xFF, length)
-    return b"".join((header, mask, apply_mask(payload, mask)))
+    return b"".join((header(0x81, len(payload), True), mask, apply_mask(payload, mask)))

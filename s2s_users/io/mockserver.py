@@ -262,10 +262,7 @@ class MockConnection(asyncio.Protocol):
         self._arm()
 
     def eof_received(self) -> bool | None:
-        if self.session is None:
-            self.protocol.receive_eof()
-        else:
-            self.reader.feed(b"")
+        self.reader.feed(b"")  # before the handshake's end the reader hands everything to the protocol
         self._flush()
         return None  # the transport closes itself
 
@@ -361,7 +358,7 @@ class MockConnection(asyncio.Protocol):
                     transport.abort()  # no close frame: the client sees 1006
                     return
         if frames:  # the events due at once (a response's start or end) in one system call
-            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+            transport.write(b"".join(frames))
         self._arm()
 
     def _close(self, code: int, reason: str) -> None:

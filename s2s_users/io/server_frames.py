@@ -43,14 +43,17 @@ def locate(buffer: bytes | bytearray, start: int) -> tuple[int, int, int, bool] 
     return buffer[start], payload, payload + length, masked
 
 
+def header(first: int, length: int, masked: bool) -> bytes:
+    """A frame's header up to its masking key: ``first`` (FIN, reserved bits, opcode), then the mask bit and the
+    payload's length in its shortest form (7, 16 or 64 bits)."""
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        return _SHORT_HEADER(first, mask_bit | length)
+    if length < 65536:
+        return _MEDIUM_HEADER(first, mask_bit | 126, length)
+    return _LONG_HEADER(first, mask_bit | 127, length)
+
+
 def data_frame(payload: bytes, binary: bool = False) -> bytes:
     """One unfragmented, unmasked server data frame holding ``payload``: text, or binary (Gemini's JSON)."""
-    first = 0x82 if binary else 0x81
-    length = len(payload)
-    if length < 126:
-        header = _SHORT_HEADER(first, length)
-    elif length < 65536:
-        header = _MEDIUM_HEADER(first, 126, length)
-    else:
-        header = _LONG_HEADER(first, 127, length)
-    return header + payload
+    return header(0x82 if binary else 0x81, len(payload), False) + payload
