@@ -20,6 +20,7 @@ gets its turn.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +44,7 @@ class Connection:
     """One driven connection: its socket, its conversation, its two moves (``step``: send what is due and report
     ended turns, giving the next deadline; ``hear``: one message in), its watcher and place in the deadlines."""
 
-    __slots__ = ("ws", "conversation", "step", "hear", "result", "watcher", "deadline", "wake")
+    __slots__ = ("ws", "conversation", "step", "hear", "result", "watcher", "deadline", "wake", "seen_at")
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class Connection:
         self.watcher: Any = None
         self.deadline: float | None = None  # the conversation's, from the last step
         self.wake: float | None = None  # the nearest of it and the keepalive's: its key in the pump's heap
+        self.seen_at = -math.inf  # the latest time the conversation was given: its time never goes back
 
 
 class Pump:
@@ -211,9 +213,12 @@ class Pump:
                 return
             while True:
                 if message is not None:
-                    connection.hear(message, now)
+                    # Heard when it reached this machine (the kernel's stamp), not when this pass came to it.
+                    heard_at = connection.seen_at = ws.arrival(now, connection.seen_at)
+                    connection.hear(message, heard_at)
                 if message is None or due:
                     conversation.on_timer(now)
+                    connection.seen_at = now
                 if conversation.finished or conversation.awaiting_connection:
                     self._finish(connection, None)
                     return

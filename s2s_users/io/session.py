@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import socket
 import ssl
 import time
@@ -274,16 +275,19 @@ def _drive(
             return
         except HandBack:
             ws.go_blocking()  # what the pump could not do without waiting, this loop does
+    seen_at = -math.inf  # the latest time the conversation was given: its time never goes back
     while not conversation.finished and not conversation.awaiting_connection:
         deadline = step()
         timeout = None if deadline is None else max(0.0, deadline - clock())
         data = ws.poll(timeout)  # None at the deadline: most wakes at 20 ms chunks, so no exception for them
         now = clock()
         if data is not None:
-            hear(data, now)
+            seen_at = ws.arrival(now, seen_at)  # when it reached this machine (the kernel's stamp)
+            hear(data, seen_at)
         # Before its deadline the timer has nothing to do; what a message made due sooner, the next deadline says.
         if data is None or (deadline is not None and now >= deadline):
             conversation.on_timer(now)
+            seen_at = now
 
 
 def _step(

@@ -24,10 +24,14 @@ library's.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import platform
 import select
 import socket
 import ssl
+import struct
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -51,6 +55,14 @@ from s2s_users.io.client_frames import MaskKeys, text_frame
 from s2s_users.io.frame_reader import FrameReader
 
 RECV_BUFSIZE = 65536
+
+# Kernel receive timestamps (Linux's SO_TIMESTAMPNS; Python names no constant for it): when a read's last bytes
+# reached this machine, which a busy worker reads later. A time to first audio taken at the read would count our
+# own delay as the server's. 35 is its number on the architectures below (elsewhere Linux numbers it otherwise).
+_SO_TIMESTAMPNS = 35
+_STAMPING_MACHINES = frozenset({"x86_64", "amd64", "aarch64", "arm64", "i386", "i686", "armv7l", "riscv64", "ppc64le"})
+_STAMP_SPACE = socket.CMSG_SPACE(16)
+_TIMESPEC = struct.Struct("@qq")
 
 # websockets logs the request headers (the API key) and every frame (audio, 50 a second per session) at DEBUG:
 # its protocol objects get a logger that never does, whatever level the user gives Locust.
@@ -88,6 +100,17 @@ def _open_socket(uri: WebSocketURI, options: TransportOptions) -> socket.socket:
     if not parsed.scheme.startswith("http"):
         raise InvalidProxy(proxy, "only HTTP(S) proxies are supported: unset ALL_PROXY or use an http:// proxy")
     return connect_http_proxy(parsed, uri, Deadline(options.open_timeout_s), user_agent_header=USER_AGENT)
+
+
+def _stamp_arrivals(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp what arrives on ``sock`` (plain TCP on Linux); whether it will."""
+    if sys.platform != "linux" or platform.machine() not in _STAMPING_MACHINES or isinstance(sock, ssl.SSLSocket):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
 
 
 @mypyc_attr(native_class=False)  # mypyc (scripts/compile.py) makes native subclasses of Exception only
@@ -142,6 +165,11 @@ class WebSocket:
         self.protocol = protocol
         self._options = options
         self._messages: deque[str] = deque()
+        self._arrivals: deque[float] = deque()  # each message's kernel stamp (monotonic clock; inf: none)
+        self.arrived_at = math.inf
+        """When the message taken last reached this machine, on ``time.monotonic``'s clock (inf: not known)."""
+        self._read_at = math.inf  # the kernel's stamp of the read being fed
+        self._stamped = _stamp_arrivals(sock)
         self._ping_due = self._next_ping()
         self._pong_due: float | None = None
         self._masks = MaskKeys()
@@ -149,7 +177,7 @@ class WebSocket:
         self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
         self._nonblocking = False
         # Server frames read by hand from the handshake's end, while the connection is open.
-        self._reader = FrameReader(protocol, options.max_size, False, self._messages.append, self._take)
+        self._reader = FrameReader(protocol, options.max_size, False, self._arrived, self._take)
         self._unsent = bytearray()  # grows in place: an unpaced prompt can queue thousands of frames behind a rest
 
     @classmethod
@@ -278,7 +306,7 @@ class WebSocket:
         """The next text message, or None when none came within ``timeout`` s; ``ConnectionClosed`` when it ends."""
         messages = self._messages
         if messages:
-            return messages.popleft()
+            return self._take_message()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not messages:
             if self.protocol.state is not State.OPEN:
@@ -298,13 +326,41 @@ class WebSocket:
             if self._tls:  # readable, but a TLS record may still be incomplete: do not wait past the deadline
                 self._sock.settimeout(max(wait or 0.0, 0.001))
             try:
-                data = self._sock.recv(RECV_BUFSIZE)
+                data = self._recv()
             except (TimeoutError, BlockingIOError, InterruptedError):
                 continue
             except ConnectionError:
                 data = b""  # reset or broken pipe: the connection ended without a close frame
             self._receive(data)
-        return messages.popleft()
+        return self._take_message()
+
+    def _recv(self) -> bytes:
+        """One read of the socket; with kernel stamps, ``_read_at`` is when its last bytes arrived."""
+        self._read_at = math.inf
+        if not self._stamped:
+            return self._sock.recv(RECV_BUFSIZE)
+        data, ancillary, _, _ = self._sock.recvmsg(RECV_BUFSIZE, _STAMP_SPACE)
+        for level, kind, payload in ancillary:
+            if kind == _SO_TIMESTAMPNS and level == socket.SOL_SOCKET and len(payload) >= _TIMESPEC.size:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
+                # The stamp is on the wall clock; the sessions time on the monotonic one.
+                self._read_at = seconds + nanoseconds * 1e-9 - time.time() + time.monotonic()
+        return data
+
+    def _arrived(self, text: str) -> None:
+        self._messages.append(text)
+        self._arrivals.append(self._read_at)
+
+    def _take_message(self) -> str:
+        self.arrived_at = self._arrivals.popleft()
+        return self._messages.popleft()
+
+    def arrival(self, now: float, floor: float) -> float:
+        """When the message taken last arrived, for a session whose clock reads ``now`` and last read ``floor``:
+        the kernel's stamp, but never later than ``now`` (the clocks' conversion can be off by a microsecond) nor
+        before ``floor`` (a session's time never goes back: a message that came while its timer ran is heard
+        after it). Without a stamp (TLS, or no Linux): ``now``."""
+        return max(min(self.arrived_at, now), floor)
 
     def _receive(self, data: bytes) -> None:
         self._feed(data)
@@ -338,7 +394,7 @@ class WebSocket:
         socket stays open (its watcher is still the pump's: the session's greenlet closes it)."""
         while True:
             try:
-                data = self._sock.recv(RECV_BUFSIZE)
+                data = self._recv()
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return
             except ConnectionError:
@@ -351,8 +407,7 @@ class WebSocket:
         return bool(self._messages)
 
     def message_now(self) -> str | None:
-        messages = self._messages
-        return messages.popleft() if messages else None
+        return self._take_message() if self._messages else None
 
     def keep_alive(self, now: float) -> None:
         """A ping when one is due (an overdue pong is ``must_wait``'s: failing the connection closes it)."""
@@ -446,7 +501,7 @@ class WebSocket:
                 if remaining <= 0:
                     break
                 self._sock.settimeout(remaining)
-                self._receive(self._sock.recv(RECV_BUFSIZE))
+                self._receive(self._recv())
         except OSError:
             pass
         finally:
