@@ -53,6 +53,7 @@ from websockets.uri import WebSocketURI, parse_uri
 
 from s2s_users.io.client_frames import MaskKeys, text_frame
 from s2s_users.io.frame_reader import FrameReader
+from s2s_users.io.tls import TlsLayer
 
 RECV_BUFSIZE = 65536
 
@@ -113,6 +114,23 @@ def _stamp_arrivals(sock: socket.socket) -> bool:
     return True
 
 
+def _tls_handshake(sock: socket.socket, tls: TlsLayer, deadline: float) -> None:
+    """TLS's handshake over ``sock`` within ``deadline`` (``ssl.SSLError`` as ``SSLSocket``'s: a refused
+    certificate is ``ssl.SSLCertVerificationError``)."""
+    while not tls.handshake():
+        out = tls.to_send()
+        if out:
+            sock.sendall(out)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out during the TLS handshake")
+        sock.settimeout(remaining)
+        tls.receive(sock.recv(RECV_BUFSIZE))  # b"": the end, which the next step reports (ssl.SSLEOFError)
+    out = tls.to_send()
+    if out:
+        sock.sendall(out)
+
+
 @mypyc_attr(native_class=False)  # mypyc (scripts/compile.py) makes native subclasses of Exception only
 class SendTimeout(ConnectionError):
     """The server read nothing for ``send_timeout_s`` while we had data for it: the connection is given up."""
@@ -160,7 +178,9 @@ def _select_readable(sock: socket.socket) -> Readable:
 class WebSocket:
     """A connected client WebSocket. ``recv`` waits at most ``timeout``; pings and pongs happen inside it."""
 
-    def __init__(self, sock: socket.socket, protocol: ClientProtocol, options: TransportOptions) -> None:
+    def __init__(
+        self, sock: socket.socket, protocol: ClientProtocol, options: TransportOptions, tls: TlsLayer | None = None
+    ) -> None:
         self._sock = sock
         self.protocol = protocol
         self._options = options
@@ -173,7 +193,7 @@ class WebSocket:
         self._ping_due = self._next_ping()
         self._pong_due: float | None = None
         self._masks = MaskKeys()
-        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._tls = tls  # wss://: TLS over the plain socket (``tls``), its reads stamped as any other
         self._readable = _gevent_readable(sock) if isinstance(sock, gevent_socket.socket) else _select_readable(sock)
         self._nonblocking = False
         # Server frames read by hand from the handshake's end, while the connection is open.
@@ -188,16 +208,16 @@ class WebSocket:
         sock = _open_socket(uri, options)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            tls = None
             if uri.secure:
-                context = options.ssl_context or ssl.create_default_context()
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                sock = context.wrap_socket(sock, server_hostname=uri.host)
+                tls = TlsLayer(options.ssl_context or ssl.create_default_context(), uri.host)
+                _tls_handshake(sock, tls, deadline)
             protocol = ClientProtocol(uri, max_size=options.max_size, logger=_PROTOCOL_LOG)
             request = protocol.connect()
             for name, value in headers.items():
                 request.headers[name] = value
             protocol.send_request(request)
-            ws = cls(sock, protocol, options)
+            ws = cls(sock, protocol, options, tls)
             ws._flush()
             ws._handshake(deadline)
             return ws
@@ -212,7 +232,9 @@ class WebSocket:
             if remaining <= 0:
                 raise TimeoutError("timed out during the opening handshake")
             self._sock.settimeout(remaining)
-            data = self._sock.recv(RECV_BUFSIZE)
+            data, ended = self._read_plain()
+            if not data and not ended:
+                continue  # part of a TLS record
             frames = b""
             if data:
                 start = len(head)
@@ -250,6 +272,9 @@ class WebSocket:
 
     def _write(self, data: bytes) -> None:
         """``data`` on the wire: one ``send`` (the socket's buffer takes a frame at once), ``sendall`` for a rest."""
+        self._write_raw(data if self._tls is None else self._tls.encrypt(data))
+
+    def _write_raw(self, data: bytes) -> None:
         if self._unsent:  # driven by the pump, behind a frame's rest: in order, after it
             self._unsent += data
             return
@@ -267,6 +292,7 @@ class WebSocket:
             self._sendall(memoryview(data)[sent:], self._options.send_timeout_s)
 
     def _sendall(self, data: bytes | bytearray | memoryview, timeout: float) -> None:
+        """``data`` (already encrypted, for TLS) all on the wire within ``timeout``."""
         self._sock.settimeout(timeout)
         try:
             self._sock.sendall(data)
@@ -282,7 +308,7 @@ class WebSocket:
         for data in self.protocol.data_to_send():
             if data:
                 timeout = self._options.close_timeout_s if self._closing else self._options.send_timeout_s
-                self._sendall(data, timeout)
+                self._sendall(data if self._tls is None else self._tls.encrypt(data), timeout)
             else:  # the protocol wants the write side closed (after a close frame)
                 try:
                     self._sock.shutdown(socket.SHUT_WR)
@@ -318,21 +344,37 @@ class WebSocket:
             if (pong is not None and now >= pong) or (ping is not None and now >= ping):
                 self._keepalive(now)
             wake = self.next_wake(deadline)
-            wait = None if wake is None else max(wake - now, 0.0)
-            if self._tls and self._sock.pending():  # type: ignore[attr-defined]
-                wait = 0.0  # TLS has decrypted bytes buffered: the socket may never turn readable for them
-            elif not self._readable(wait):
+            if not self._readable(None if wake is None else max(wake - now, 0.0)):
                 continue
-            if self._tls:  # readable, but a TLS record may still be incomplete: do not wait past the deadline
-                self._sock.settimeout(max(wait or 0.0, 0.001))
             try:
-                data = self._recv()
+                self._read()
             except (TimeoutError, BlockingIOError, InterruptedError):
                 continue
-            except ConnectionError:
-                data = b""  # reset or broken pipe: the connection ended without a close frame
-            self._receive(data)
         return self._take_message()
+
+    def _read(self) -> None:
+        """One read of the socket into the protocol (decrypted, for TLS); at the stream's end, the socket closed."""
+        try:
+            data, ended = self._read_plain()
+        except ConnectionError:
+            data, ended = b"", True  # reset or broken pipe: the connection ended without a close frame
+        if data:
+            self._feed(data)
+        if ended:
+            self._feed(b"")
+            self._sock.close()
+
+    def _read_plain(self) -> tuple[bytes, bool]:
+        """One read of the socket: its plaintext (TLS: of every record it completed) and whether it ended."""
+        data = self._recv()
+        tls = self._tls
+        if tls is None:
+            return data, not data
+        plain, ended = tls.decrypt(data)
+        answer = tls.to_send()  # what TLS says back to what it read (a key update's): in order with our frames
+        if answer and not ended:
+            self._write_raw(answer)
+        return plain, ended
 
     def _recv(self) -> bytes:
         """One read of the socket; with kernel stamps, ``_read_at`` is when its last bytes arrived."""
@@ -362,11 +404,6 @@ class WebSocket:
         after it). Without a stamp (TLS, or no Linux): ``now``."""
         return max(min(self.arrived_at, now), floor)
 
-    def _receive(self, data: bytes) -> None:
-        self._feed(data)
-        if not data:
-            self._sock.close()
-
     def _feed(self, data: bytes) -> None:
         self._reader.feed(data)
         self._flush()  # answers to pings and close frames
@@ -390,18 +427,18 @@ class WebSocket:
             self._sendall(unsent, self._options.send_timeout_s)
 
     def read_now(self) -> None:
-        """What the socket has (TLS: every record it decrypted) into the protocol; the end of TCP too, but the
+        """What the socket has (TLS: every record it completed) into the protocol; the end of TCP too, but the
         socket stays open (its watcher is still the pump's: the session's greenlet closes it)."""
-        while True:
-            try:
-                data = self._recv()
-            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                return
-            except ConnectionError:
-                data = b""  # reset or broken pipe: the connection ended without a close frame
+        try:
+            data, ended = self._read_plain()
+        except (BlockingIOError, InterruptedError):
+            return
+        except ConnectionError:
+            data, ended = b"", True  # reset or broken pipe: the connection ended without a close frame
+        if data:
             self._feed(data)
-            if not data or not self._tls or not self._sock.pending():  # type: ignore[attr-defined]
-                return
+        if ended:
+            self._feed(b"")
 
     def has_messages(self) -> bool:
         return bool(self._messages)
@@ -501,7 +538,10 @@ class WebSocket:
                 if remaining <= 0:
                     break
                 self._sock.settimeout(remaining)
-                self._receive(self._recv())
+                try:
+                    self._read()
+                except (BlockingIOError, InterruptedError):
+                    continue  # part of a TLS record
         except OSError:
             pass
         finally:

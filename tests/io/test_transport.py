@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus
@@ -140,22 +143,33 @@ def test_wss_works_over_tls_and_refuses_an_untrusted_certificate(tls_context: tu
 
 
 @contextmanager
-def connect_proxy() -> Iterator[tuple[str, list[str]]]:
-    """A minimal HTTP CONNECT proxy; yields its URL and the targets it was asked for."""
+def connect_proxy(tls: ssl.SSLContext | None = None) -> Iterator[tuple[str, list[str]]]:
+    """A minimal HTTP CONNECT proxy (an HTTPS one with ``tls``); yields its URL and the targets it was asked for."""
     listener = socket.create_server(("127.0.0.1", 0))
     targets: list[str] = []
 
-    def pipe(src: socket.socket, dst: socket.socket) -> None:
+    def pipe(client: socket.socket, upstream: socket.socket) -> None:
+        # One thread for both ways: an SSLSocket is not to be read and written from two threads at once.
+        peers = {client: upstream, upstream: client}
         try:
-            while data := src.recv(65536):
-                dst.sendall(data)
+            while True:
+                pending = isinstance(client, ssl.SSLSocket) and client.pending()
+                readable = [client] if pending else select.select(list(peers), [], [])[0]
+                for src in readable:
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    peers[src].sendall(data)
         except OSError:
             pass
         finally:
-            dst.close()
+            client.close()
+            upstream.close()
 
     def serve_one() -> None:
         conn, _ = listener.accept()
+        if tls is not None:
+            conn = tls.wrap_socket(conn, server_side=True)
         request = b""
         while b"\r\n\r\n" not in request:
             request += conn.recv(4096)
@@ -164,11 +178,10 @@ def connect_proxy() -> Iterator[tuple[str, list[str]]]:
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        threading.Thread(target=pipe, args=(conn, upstream), daemon=True).start()
-        pipe(upstream, conn)
+        pipe(conn, upstream)
 
     threading.Thread(target=serve_one, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", targets
+    yield f"{'http' if tls is None else 'https'}://127.0.0.1:{listener.getsockname()[1]}", targets
     listener.close()
 
 
@@ -184,3 +197,69 @@ def test_https_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatc
         assert ws.recv(timeout=5) == "via proxy"
         ws.close()
         assert targets == [url.removeprefix("ws://").rstrip("/")]
+
+
+def test_wss_through_an_https_proxy_carries_our_tls_inside_the_proxys(
+    monkeypatch: pytest.MonkeyPatch, tls_files: tuple[Path, Path], tls_context: tuple[ssl.SSLContext, ...]
+) -> None:
+    server_context, client_context = tls_context
+
+    def handler(ws: ServerConnection) -> None:
+        ws.send(ws.recv())
+
+    with serve(handler, "127.0.0.1", 0, ssl=server_context) as srv, connect_proxy(server_context) as (proxy, targets):
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = f"wss://127.0.0.1:{srv.socket.getsockname()[1]}/"
+        monkeypatch.setenv("https_proxy", proxy)
+        monkeypatch.setenv("no_proxy", "")
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls_files[0]))  # how the proxy's certificate is trusted
+        ws = WebSocket.connect(url, {}, dataclasses.replace(FAST, ssl_context=client_context))
+        ws.send("tls in tls")
+        assert ws.recv(timeout=5) == "tls in tls"
+        ws.close()
+        assert targets == [url.removeprefix("wss://").rstrip("/")]
+        srv.shutdown()
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+def test_a_message_read_late_is_stamped_when_it_reached_the_machine(
+    secure: bool, tls_context: tuple[ssl.SSLContext, ...]
+) -> None:
+    server_context, client_context = tls_context
+    sent: list[float] = []
+    went = threading.Event()
+
+    def handler(ws: ServerConnection) -> None:
+        ws.recv()
+        ws.send("late")
+        sent.append(time.monotonic())
+        went.set()
+        ws.recv()
+
+    with serve(handler, "127.0.0.1", 0, ssl=server_context if secure else None) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = f"{'wss' if secure else 'ws'}://127.0.0.1:{srv.socket.getsockname()[1]}/"
+        ws = WebSocket.connect(url, {}, dataclasses.replace(FAST, ssl_context=client_context))
+        ws.send("go")
+        assert went.wait(5)
+        time.sleep(0.3)  # a busy worker: the message waits in the socket
+        read_at = time.monotonic()
+        assert ws.recv(timeout=5) == "late"
+        # The kernel's stamp: when it came (the server had sent it), not when it was read.
+        assert ws.arrived_at <= sent[0] + 0.05
+        assert read_at - ws.arrived_at >= 0.25
+        assert ws.arrival(time.monotonic(), float("-inf")) == ws.arrived_at
+        ws.close()
+        srv.shutdown()
+
+
+def test_a_session_hears_a_message_never_after_now_nor_before_what_it_last_saw() -> None:
+    with ws_server(lambda ws: ws.send("hello") or ws.recv()) as url:
+        ws = WebSocket.connect(url, {}, FAST)
+        assert ws.recv(timeout=5) == "hello"
+        stamp = ws.arrived_at
+        assert ws.arrival(stamp - 1.0, float("-inf")) == stamp - 1.0  # a clock read before the stamp: now
+        assert ws.arrival(stamp + 1.0, stamp + 0.5) == stamp + 0.5  # the session saw later already: that time
+        ws.arrived_at = float("inf")  # no stamp (no Linux, a proxy's TLS socket): the session's now
+        assert ws.arrival(stamp + 1.0, float("-inf")) == stamp + 1.0
+        ws.close()
