@@ -79,9 +79,13 @@ def pump(request: pytest.FixtureRequest) -> Pump | None:
 
 
 def play(
-    url: str, pump: Pump | None, turns: int = 2, turn_timeout_s: float = 5.0
+    url: str,
+    pump: Pump | None,
+    turns: int = 2,
+    turn_timeout_s: float = 5.0,
+    adapter: OpenAIRealtimeProtocol | None = None,
 ) -> tuple[SessionRecord, list[TurnRecord]]:
-    adapter = OpenAIRealtimeProtocol(RealtimeSettings())
+    adapter = adapter or OpenAIRealtimeProtocol(RealtimeSettings())
     script = build_script([("p1", bytes(4800))], 24_000, 20)
     settings = EngineSettings(turns=turns, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
     conversation = Conversation(script, settings, LABELS, now=time.monotonic(), counts=adapter.counts)
@@ -107,6 +111,41 @@ def test_a_healthy_session_completes_and_closes_with_1000(pump: Pump | None) -> 
     assert [t.turn for t in live] == [1, 2]
     assert record.close_code == 1000 and record.close_frame_received is True
     assert record.assistant_audio_s == 0.6
+
+
+class BusyAfterAsking(OpenAIRealtimeProtocol):
+    """A worker too busy to read when the answer comes: it blocks for ``busy_s`` once it has asked for one."""
+
+    busy_s = 0.4
+
+    def messages_to_send(self) -> list[str]:
+        messages = super().messages_to_send()
+        if any('"response.create"' in message for message in messages):
+            return _then_block(messages, self.busy_s)
+        return messages
+
+
+def _then_block(messages: list[str], busy_s: float) -> Any:
+    yield from messages
+    time.sleep(busy_s)  # after the last is sent: the answer arrives while nothing reads
+
+
+def test_an_answer_that_came_while_the_worker_was_busy_keeps_the_servers_time_to_first_audio(
+    pump: Pump | None,
+) -> None:
+    def handler(ws: ServerConnection) -> None:
+        open_session(ws)
+        await_turn(ws)
+        answer(ws)  # at once
+        ws.recv()  # until the client closes
+
+    with server(handler) as url:
+        record, live = play(url, pump, turns=1, adapter=BusyAfterAsking(RealtimeSettings()))
+    assert record.outcome == "completed"
+    # Heard when it reached the machine (the kernel's stamp), not after the 0.4 s the worker took to read it.
+    ttfa_ms, response_ms = live[0].ttfa_ms, live[0].response_ms
+    assert ttfa_ms is not None and response_ms is not None
+    assert ttfa_ms < 200 and response_ms < 200
 
 
 def test_a_drop_without_close_frame_is_transport_closed_no_frame(pump: Pump | None) -> None:
