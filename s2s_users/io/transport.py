@@ -19,6 +19,10 @@ socket and a timer directly (under gevent: no ``Timeout`` object, no exception, 
 A server frame that is a whole message (nearly all: one event each) is read by hand (``frame_reader``); every
 other frame goes whole through the library's parser. Everything else (control frames, closing, errors) is the
 library's.
+
+Each message carries when it reached this machine: the kernel's receive stamp of the read that completed it
+(``arrival``), so that a worker too busy to read at once does not add its delay to the server's TTFA. TLS runs over
+the plain socket (``tls``) so that wss:// reads are stamped too.
 """
 
 from __future__ import annotations
@@ -401,7 +405,7 @@ class WebSocket:
         """When the message taken last arrived, for a session whose clock reads ``now`` and last read ``floor``:
         the kernel's stamp, but never later than ``now`` (the clocks' conversion can be off by a microsecond) nor
         before ``floor`` (a session's time never goes back: a message that came while its timer ran is heard
-        after it). Without a stamp (TLS, or no Linux): ``now``."""
+        after it). Without a stamp (another OS; TLS through an HTTPS proxy's TLS socket): ``now``."""
         return max(min(self.arrived_at, now), floor)
 
     def _feed(self, data: bytes) -> None:
@@ -538,10 +542,7 @@ class WebSocket:
                 if remaining <= 0:
                     break
                 self._sock.settimeout(remaining)
-                try:
-                    self._read()
-                except (BlockingIOError, InterruptedError):
-                    continue  # part of a TLS record
+                self._read()
         except OSError:
             pass
         finally:
