@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -79,13 +82,9 @@ def pump(request: pytest.FixtureRequest) -> Pump | None:
 
 
 def play(
-    url: str,
-    pump: Pump | None,
-    turns: int = 2,
-    turn_timeout_s: float = 5.0,
-    adapter: OpenAIRealtimeProtocol | None = None,
+    url: str, pump: Pump | None, turns: int = 2, turn_timeout_s: float = 5.0
 ) -> tuple[SessionRecord, list[TurnRecord]]:
-    adapter = adapter or OpenAIRealtimeProtocol(RealtimeSettings())
+    adapter = OpenAIRealtimeProtocol(RealtimeSettings())
     script = build_script([("p1", bytes(4800))], 24_000, 20)
     settings = EngineSettings(turns=turns, pace=Pace(None), think_time_s=0.0, turn_timeout_s=turn_timeout_s)
     conversation = Conversation(script, settings, LABELS, now=time.monotonic(), counts=adapter.counts)
@@ -113,39 +112,40 @@ def test_a_healthy_session_completes_and_closes_with_1000(pump: Pump | None) -> 
     assert record.assistant_audio_s == 0.6
 
 
-class BusyAfterAsking(OpenAIRealtimeProtocol):
-    """A worker too busy to read when the answer comes: it blocks for ``busy_s`` once it has asked for one."""
+def play_and_print_the_turn(url: str, pumped: bool) -> None:
+    """A session in a process of its own (the test freezes it), its one turn printed as JSON."""
+    import dataclasses
 
-    busy_s = 0.4
+    import gevent
 
-    def messages_to_send(self) -> list[str]:
-        messages = super().messages_to_send()
-        if any('"response.create"' in message for message in messages):
-            return _then_block(messages, self.busy_s)
-        return messages
-
-
-def _then_block(messages: list[str], busy_s: float) -> Any:
-    yield from messages
-    time.sleep(busy_s)  # after the last is sent: the answer arrives while nothing reads
+    player = gevent.spawn(play, url, Pump() if pumped else None, 1)
+    record, live = player.get(timeout=30)
+    print(json.dumps({"outcome": record.outcome, "turn": dataclasses.asdict(live[0]) if live else None}))
 
 
-def test_an_answer_that_came_while_the_worker_was_busy_keeps_the_servers_time_to_first_audio(
+def test_an_answer_that_came_while_the_worker_was_frozen_keeps_the_servers_time_to_first_audio(
     pump: Pump | None,
 ) -> None:
+    client: list[subprocess.Popen[str]] = []
+
     def handler(ws: ServerConnection) -> None:
         open_session(ws)
         await_turn(ws)
+        client[0].send_signal(signal.SIGSTOP)  # the worker busy elsewhere: nothing reads
         answer(ws)  # at once
+        time.sleep(0.4)
+        client[0].send_signal(signal.SIGCONT)
         ws.recv()  # until the client closes
 
     with server(handler) as url:
-        record, live = play(url, pump, turns=1, adapter=BusyAfterAsking(RealtimeSettings()))
-    assert record.outcome == "completed"
+        code = f"from tests.io.test_session import play_and_print_the_turn as p; p({url!r}, {pump is not None})"
+        client.append(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True))
+        out, _ = client[0].communicate(timeout=60)
+    result = json.loads(out.splitlines()[-1])
+    assert result["outcome"] == "completed"
     # Heard when it reached the machine (the kernel's stamp), not after the 0.4 s the worker took to read it.
-    ttfa_ms, response_ms = live[0].ttfa_ms, live[0].response_ms
-    assert ttfa_ms is not None and response_ms is not None
-    assert ttfa_ms < 200 and response_ms < 200
+    turn = result["turn"]
+    assert turn["ttfa_ms"] < 200 and turn["response_ms"] < 200
 
 
 def test_a_drop_without_close_frame_is_transport_closed_no_frame(pump: Pump | None) -> None:
