@@ -171,9 +171,11 @@ class Pump:
                 connection.wake = None
                 due.append(connection)
         # What comes due again at once waits for the next pass: the hub's loop turns in between, whatever happens.
+        # Each is timed when its turn in the pass comes, not when the pass began: a chunk sent after twenty others
+        # is as late as that (its pacing lag), and so is a commit (where its TTFA starts).
         for connection in due:
             if connection in driven:
-                self._advance(connection, now, False)
+                self._advance(connection, clock(), False)
 
     def _park(self) -> None:
         heap = self._heap
