@@ -356,8 +356,9 @@ class WebSocket:
                 continue
         return self._take_message()
 
-    def _read(self) -> None:
-        """One read of the socket into the protocol (decrypted, for TLS); at the stream's end, the socket closed."""
+    def _read(self, close_at_end: bool = True) -> None:
+        """One read of the socket into the protocol (decrypted, for TLS); at the stream's end, the socket closed
+        unless ``close_at_end`` is False. Raises what the socket does when it has nothing (``BlockingIOError``...)."""
         try:
             data, ended = self._read_plain()
         except ConnectionError:
@@ -366,7 +367,8 @@ class WebSocket:
             self._feed(data)
         if ended:
             self._feed(b"")
-            self._sock.close()
+            if close_at_end:
+                self._sock.close()
 
     def _read_plain(self) -> tuple[bytes, bool]:
         """One read of the socket: its plaintext (TLS: of every record it completed) and whether it ended."""
@@ -434,15 +436,9 @@ class WebSocket:
         """What the socket has (TLS: every record it completed) into the protocol; the end of TCP too, but the
         socket stays open (its watcher is still the pump's: the session's greenlet closes it)."""
         try:
-            data, ended = self._read_plain()
+            self._read(close_at_end=False)
         except (BlockingIOError, InterruptedError):
             return
-        except ConnectionError:
-            data, ended = b"", True  # reset or broken pipe: the connection ended without a close frame
-        if data:
-            self._feed(data)
-        if ended:
-            self._feed(b"")
 
     def has_messages(self) -> bool:
         return bool(self._messages)
