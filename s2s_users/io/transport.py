@@ -121,18 +121,18 @@ def _stamp_arrivals(sock: socket.socket) -> bool:
 def _tls_handshake(sock: socket.socket, tls: TlsLayer, deadline: float) -> None:
     """TLS's handshake over ``sock`` within ``deadline`` (``ssl.SSLError`` as ``SSLSocket``'s: a refused
     certificate is ``ssl.SSLCertVerificationError``)."""
-    while not tls.handshake():
+    while True:
+        done = tls.handshake()
         out = tls.to_send()
         if out:
             sock.sendall(out)
+        if done:
+            return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out during the TLS handshake")
         sock.settimeout(remaining)
         tls.receive(sock.recv(RECV_BUFSIZE))  # b"": the end, which the next step reports (ssl.SSLEOFError)
-    out = tls.to_send()
-    if out:
-        sock.sendall(out)
 
 
 @mypyc_attr(native_class=False)  # mypyc (scripts/compile.py) makes native subclasses of Exception only
@@ -247,7 +247,7 @@ class WebSocket:
                 if end >= 0 and head.startswith(b"HTTP/1.1 101 "):  # any other status: the protocol reads a body
                     data, frames = data[: end + 4 - start], data[end + 4 - start :]
                 self.protocol.receive_data(data)
-            else:
+            if ended:  # TLS: a close_notify can come in the same read as the response's last bytes
                 self.protocol.receive_eof()
             events = self.protocol.events_received()
             if any(isinstance(event, Response) for event in events):
@@ -258,7 +258,7 @@ class WebSocket:
                 if frames:
                     self._feed(frames)  # frames sent right after the 101 can arrive in the same read
                 return
-            if not data:
+            if ended:
                 raise self.protocol.handshake_exc or InvalidHandshake("connection closed during the handshake")
 
     # --- sending ----------------------------------------------------------------------------------------

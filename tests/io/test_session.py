@@ -7,6 +7,7 @@ taxonomy codes.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import signal
 import socket
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pytest
 import soundfile as sf
 from websockets.http11 import Request, Response
@@ -114,10 +116,6 @@ def test_a_healthy_session_completes_and_closes_with_1000(pump: Pump | None) -> 
 
 def play_and_print_the_turn(url: str, pumped: bool) -> None:
     """A session in a process of its own (the test freezes it), its one turn printed as JSON."""
-    import dataclasses
-
-    import gevent
-
     player = gevent.spawn(play, url, Pump() if pumped else None, 1)
     record, live = player.get(timeout=30)
     print(json.dumps({"outcome": record.outcome, "turn": dataclasses.asdict(live[0]) if live else None}))
