@@ -62,6 +62,8 @@ class FrameReader:
             self._hand_over(b"")  # the end of the stream or of the connection: the protocol's to read
         if self.by_hand:
             self._read_frames(data)
+            if self.by_hand:
+                return  # every frame went to on_message, or through the protocol with its events taken at once
         elif data:
             protocol.receive_data(data)
         else:

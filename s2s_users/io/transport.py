@@ -186,6 +186,11 @@ class WebSocket:
         self, sock: socket.socket, protocol: ClientProtocol, options: TransportOptions, tls: TlsLayer | None = None
     ) -> None:
         self._sock = sock
+        # What reads and sends go through: the socket, or while it must not wait (``_set_timeout(0)``) gevent's own
+        # socket underneath, which is non-blocking and raises as gevent's wrapping would, without the interpreted
+        # frame per call. Only a plain gevent socket: an HTTPS proxy's (gevent's SSLSocket) is read through its TLS.
+        self._unwrapped = sock._sock if type(sock) is gevent_socket.socket else sock  # type: ignore[attr-defined]
+        self._io = sock
         self.protocol = protocol
         self._options = options
         self._messages: deque[str] = deque()
@@ -235,7 +240,7 @@ class WebSocket:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("timed out during the opening handshake")
-            self._sock.settimeout(remaining)
+            self._set_timeout(remaining)
             data, ended = self._read_plain()
             if not data and not ended:
                 continue  # part of a TLS record
@@ -283,7 +288,7 @@ class WebSocket:
             self._unsent += data
             return
         try:
-            sent = self._sock.send(data)
+            sent = self._io.send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except TimeoutError as exc:
@@ -297,7 +302,7 @@ class WebSocket:
 
     def _sendall(self, data: bytes | bytearray | memoryview, timeout: float) -> None:
         """``data`` (already encrypted, for TLS) all on the wire within ``timeout``."""
-        self._sock.settimeout(timeout)
+        self._set_timeout(timeout)
         try:
             self._sock.sendall(data)
         except TimeoutError as exc:
@@ -306,7 +311,7 @@ class WebSocket:
             raise SendTimeout(f"we closed: the server read nothing for {timeout:g} s") from exc
         finally:
             if self._nonblocking:
-                self._sock.settimeout(0.0)
+                self._set_timeout(0.0)
 
     def _flush(self) -> None:
         for data in self.protocol.data_to_send():
@@ -386,8 +391,8 @@ class WebSocket:
         """One read of the socket; with kernel stamps, ``_read_at`` is when its last bytes arrived."""
         self._read_at = math.inf
         if not self._stamped:
-            return self._sock.recv(RECV_BUFSIZE)
-        data, ancillary, _, _ = self._sock.recvmsg(RECV_BUFSIZE, _STAMP_SPACE)
+            return self._io.recv(RECV_BUFSIZE)
+        data, ancillary, _, _ = self._io.recvmsg(RECV_BUFSIZE, _STAMP_SPACE)
         for level, kind, payload in ancillary:
             if kind == _SO_TIMESTAMPNS and level == socket.SOL_SOCKET and len(payload) >= _TIMESPEC.size:
                 seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
@@ -410,9 +415,15 @@ class WebSocket:
         after it). Without a stamp (another OS; TLS through an HTTPS proxy's TLS socket): ``now``."""
         return max(min(self.arrived_at, now), floor)
 
+    def _set_timeout(self, timeout: float) -> None:
+        """How long a call on the socket may wait (0: none), for every call: a wait's bound is set only here."""
+        self._sock.settimeout(timeout)
+        self._io = self._unwrapped if timeout == 0.0 else self._sock
+
     def _feed(self, data: bytes) -> None:
         self._reader.feed(data)
-        self._flush()  # answers to pings and close frames
+        if self.protocol.writes:  # answers to pings and close frames (most reads have none to send)
+            self._flush()
 
     # --- driven by the pump (io/pump.py): never waits ---------------------------------------------------
 
@@ -422,12 +433,12 @@ class WebSocket:
     def go_nonblocking(self) -> None:
         """From now on no call waits (a ``send`` the socket cannot take whole keeps the rest: ``must_wait``)."""
         self._nonblocking = True
-        self._sock.settimeout(0.0)
+        self._set_timeout(0.0)
 
     def go_blocking(self) -> None:
         """Back to waiting calls; the rest of a frame that did not fit is sent first (within the send timeout)."""
         self._nonblocking = False
-        self._sock.settimeout(self._options.send_timeout_s)
+        self._set_timeout(self._options.send_timeout_s)
         unsent, self._unsent = self._unsent, bytearray()
         if unsent:
             self._sendall(unsent, self._options.send_timeout_s)
@@ -537,7 +548,7 @@ class WebSocket:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._sock.settimeout(remaining)
+                self._set_timeout(remaining)
                 self._read()
         except OSError:
             pass

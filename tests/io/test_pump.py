@@ -12,13 +12,18 @@ import base64
 import contextlib
 import dataclasses
 import json
+import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import gevent
+import pytest
 from gevent.event import Event
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
@@ -35,6 +40,7 @@ from s2s_users.io.pump import Pump
 from s2s_users.io.session import run_session
 from s2s_users.io.transport import TransportOptions
 from tests.io.test_session import LABELS, answer, await_turn, open_session, send, server
+from tests.io.test_transport import connect_proxy
 from tests.io.test_transport_fuzz import HEALTHY_ANSWER, OPTIONS, Attack, hostile_server, serving
 
 SESSION_MESSAGES = [
@@ -184,3 +190,37 @@ def test_over_tls_messages_spanning_many_records_are_all_heard(tls_context: tupl
         srv.shutdown()
     assert (record.outcome, record.turns_completed, record.close_code) == ("completed", 2, 1000)
     assert [turn.audio_bytes for turn in turns] == [3 * 48_000] * 2
+
+
+def play_patched(url: str, cafile: str, sessions: int) -> None:
+    """As a Locust worker plays it (gevent's sockets: ``monkey.patch_all`` ran first): pumped sessions of two turns
+    each, their records printed as JSON."""
+    options = dataclasses.replace(OPTIONS, ssl_context=ssl.create_default_context(cafile=cafile), use_proxy=True)
+    pump = Pump()
+    players = [gevent.spawn(session, url, pump, 2, 0.05, None, options) for _ in range(sessions)]
+    gevent.joinall(players, timeout=30, raise_error=True)
+    print(json.dumps([[p.value.outcome, p.value.turns_completed, p.value.close_code] for p in players]))
+
+
+@pytest.mark.parametrize("through", ["direct", "https proxy"])
+def test_under_gevents_sockets_the_pump_plays_wss_directly_and_through_an_https_proxy(
+    through: str, tls_files: tuple[Path, Path], tls_context: tuple[ssl.SSLContext, ...]
+) -> None:
+    # The pump reads and sends through a gevent socket's own socket underneath; an HTTPS proxy's socket is gevent's
+    # SSLSocket, whose own socket underneath carries the proxy's TLS: read there, our TLS would meet its records.
+    server_context, _ = tls_context
+    with serve(answering(2), "127.0.0.1", 0, ssl=server_context) as srv, connect_proxy(server_context) as (proxy, _):
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = f"wss://127.0.0.1:{srv.socket.getsockname()[1]}/v1/realtime"
+        proxied = through == "https proxy"
+        sessions = 1 if proxied else 2  # the proxy serves one connection
+        env = {**os.environ, "https_proxy": proxy, "no_proxy": "" if proxied else "127.0.0.1"}
+        env["SSL_CERT_FILE"] = str(tls_files[0])  # how the proxy's certificate is trusted
+        code = (
+            "from gevent import monkey; monkey.patch_all(); from tests.io.test_pump import play_patched; "
+            f"play_patched({url!r}, {str(tls_files[0])!r}, {sessions})"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+        srv.shutdown()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.splitlines()[-1]) == [["completed", 2, 1000]] * sessions

@@ -9,10 +9,9 @@ errors included: the events are the same either way (``tests/core/protocols/test
 
 from __future__ import annotations
 
-import json
-
 from pybase64 import b64decode
 
+from s2s_users.core.protocols.reading import json_loads
 from s2s_users.core.protocols.reading import text as _text
 
 #: How an audio delta's text starts when a server sends it compactly (GA name, then the beta name).
@@ -51,7 +50,7 @@ def read_audio_delta(data: str) -> tuple[str, str, bytes] | None:
     if "\\" in rest or rest.count('"delta"') != 1:
         return None
     try:
-        message = json.loads(rest)
+        message = json_loads(rest)
     except (ValueError, RecursionError):
         return None
     if not isinstance(message, dict) or message.get("delta") != "":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from s2s_users.core import events as ev
@@ -19,10 +20,28 @@ MAX_TYPE_NAME = 120
 OTHER_UNKNOWN = "(other unknown types)"
 
 
+# ``json.loads``' own C scanner, called directly: a compact object is read without ``loads``' three Python frames
+# and two whitespace regexes (about half its cost on the short messages a server sends by the thousand).
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads(text)``: the same value, or the same error."""
+    if text.startswith("{"):
+        try:
+            value, end = _SCAN_ONCE(text, 0)
+        except Exception:  # noqa: BLE001 - json.loads below raises what it should
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
+
+
 def load_json(data: str | bytes) -> Any:
     """A server message's JSON (text or binary frame), or the ``MalformedMessage`` it is."""
     try:
-        return json.loads(data)
+        return json_loads(data) if isinstance(data, str) else json.loads(data)
     except ValueError as exc:  # also UnicodeDecodeError: bytes that are not UTF-8
         return ev.MalformedMessage(f"not JSON: {exc}")
     except RecursionError:  # a few kilobytes of "[[[[..." exhaust the parser's stack
