@@ -33,6 +33,7 @@ MODULES = [
     "s2s_users/core/protocols/openai_realtime.py",
     "s2s_users/core/metrics/flight.py",
     "s2s_users/core/metrics/lag.py",
+    "s2s_users/core/metrics/tape.py",
     "s2s_users/io/client_frames.py",
     "s2s_users/io/frame_reader.py",
     "s2s_users/io/server_frames.py",
