@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The hot path compiled with mypyc, beside its sources (a fifth less CPU per session at 20 ms chunks: README);
+# The hot path compiled with mypyc, beside its sources (a fifth to a quarter less CPU per session: README);
 # `make pure` goes back. An edited source stops every import until one of the two is run again.
 compiled: $(STAMP)
 	$(BIN)/python scripts/compile.py build
