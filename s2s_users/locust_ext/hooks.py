@@ -72,9 +72,10 @@ class S2SProcess:
         if self.owner is not None:
             # Pin the run id so that workers (which get the master's options) label records the same way.
             self.environment.parsed_options.run_id = settings.run_id
-        if self.users is not None:
-            for mode in settings.turn_modes:
-                script_for(settings, mode)
+        # The master too: its report lists the same prompt folder, and with --processes its workers' one-line
+        # errors would only make them go missing, and the master end the run with exit code 0 and no report.
+        for mode in settings.turn_modes:
+            script_for(settings, mode)
         if self.owner is not None:
             install_shape(self.environment)
             for model in settings.budget.prices.unpriced(settings.models):

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from s2s_users.io.mockserver import MockServerProcess
-from tests.integration.conftest import run_locust
+from tests.integration.conftest import private_master_port, run_locust
 from tests.integration.test_endurance_run import FAST
 from tests.support.influx import free_port
 from tests.support.webui import CHROMIUM, web_ui
@@ -140,6 +140,21 @@ def test_bad_input_stops_the_run_at_start_with_exit_2_and_one_line(
     assert "Traceback" not in output
     assert KEY not in output and WRONG_KEY not in output
     assert not (run.report_dir / "sessions.jsonl").exists()  # no user ever started
+
+
+def test_bad_prompts_under_processes_stop_the_master_too_with_exit_2_and_no_report(tmp_path: Path) -> None:
+    """With --processes the workers are forked before any check: each stops with the line, and the master, which
+    checks the prompts itself, stops with exit code 2 instead of ending a run whose workers went missing."""
+    run = run_locust(
+        tmp_path / "run", "--processes", "2", *private_master_port(), "-u", "2", "-r", "2", "--run-time", "20s",
+        *FAST, "--prompts", "/nonexistent/prompts", timeout=90,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 2, output[-3000:]
+    (line,) = {line for line in output.splitlines() if "error" in line.lower()}  # the same line from each process
+    assert "prompt folder /nonexistent/prompts does not exist" in line
+    assert "Traceback" not in output
+    assert not (run.report_dir / "sessions.jsonl").exists()
 
 
 def test_a_429_at_the_preflight_warns_and_the_run_goes_on(tmp_path: Path) -> None:
