@@ -5,6 +5,24 @@
 #
 # Every command here works on both bases: python3 -m pip (a venv on PATH in s2s-base), apt-get, useradd.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# The wheel, with the hot path compiled by mypyc (setup.py; S2S_USERS_COMPILE=yes: no silent pure fallback here).
+# gcc stays in this stage; Python's headers come with the official image, and from python3-dev on s2s-base.
+FROM ${BASE_IMAGE} AS wheel
+ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 S2S_USERS_COMPILE=yes
+COPY docker/ca-certificates/ /usr/local/share/ca-certificates/
+RUN headers=$(python3 -c 'import os, sysconfig; print(os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))') \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates \
+      $([ "$headers" = True ] || echo python3-dev) \
+ && update-ca-certificates >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+COPY pyproject.toml setup.py MANIFEST.in README.md /tmp/s2s-src/
+COPY scripts/compile.py scripts/build_backend.py /tmp/s2s-src/scripts/
+COPY s2s_users /tmp/s2s-src/s2s_users
+RUN python3 -m pip wheel --no-deps -w /wheels /tmp/s2s-src
+
 FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,13 +42,13 @@ COPY docker/ca-certificates/ /usr/local/share/ca-certificates/
 RUN update-ca-certificates >/dev/null
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 
-# The package alone first: changing the locustfile or the fixtures does not reinstall the dependencies. Built
-# outside /app, so that `python3 -m s2s_users...` run in /app imports the installed package, as locust does.
-COPY pyproject.toml README.md /tmp/s2s-src/
-COPY s2s_users /tmp/s2s-src/s2s_users
-RUN cd /tmp/s2s-src \
- && python3 -m pip install . \
- && rm -rf /tmp/s2s-src
+# The package alone first: changing the locustfile or the fixtures does not reinstall the dependencies. Installed
+# from the wheel the build stage made (the hot path compiled), outside /app, so that `python3 -m s2s_users...` run in
+# /app imports the installed package, as locust does.
+COPY --from=wheel /wheels /tmp/wheels
+RUN python3 -m pip install /tmp/wheels/*.whl \
+ && rm -rf /tmp/wheels \
+ && s2s-users version | grep -qx "hot path compiled"
 
 WORKDIR /app
 

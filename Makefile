@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The hot path compiled with mypyc, beside its sources (a fifth to a quarter less CPU per session: README);
-# `make pure` goes back. An edited source stops every import until one of the two is run again.
+# The hot path compiled with mypyc, beside its sources (a fifth to a quarter less CPU per session: README), as a
+# wheel (`pip install .`) has it; `make pure` goes back. An edited source stops every import until one of the two
+# is run again. The clone's editable install stays pure.
 compiled: $(STAMP)
 	$(BIN)/python scripts/compile.py build
 
@@ -56,7 +57,7 @@ unit-compiled: $(STAMP)
 
 # Debian packages the tests need: installed when run as root, otherwise one line saying what to install.
 system:
-	@scripts/system-packages.sh
+	@PYTHON=$(PYTHON) scripts/system-packages.sh
 
 test: system lint types unit unit-compiled
 

@@ -4,6 +4,7 @@
     python -m s2s_users report RUN_DIR                                           report.html/md/json again
     python -m s2s_users compare RUN_A RUN_B [--out FILE]                         two runs side by side
     python -m s2s_users replay DIR --url URL --bucket B ...                      InfluxDB points left in a spool
+    python -m s2s_users version                                                  versions, and which hot path runs
 
 The load test itself runs under Locust: ``locust -f locustfiles/endurance.py``.
 """
@@ -13,7 +14,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-COMMANDS = ("mock", "report", "compare", "replay")
+COMMANDS = ("mock", "report", "compare", "replay", "version")
+
+
+def _print_versions(args: list[str]) -> int:
+    from s2s_users.core.version import versions
+
+    if args:
+        print("usage: python -m s2s_users version", file=sys.stderr)
+        return 2
+    for name, version in versions().items():
+        print(f"{name} {version}")
+    return 0
 
 
 def _command(name: str) -> Callable[[list[str]], int]:
@@ -26,6 +38,8 @@ def _command(name: str) -> Callable[[list[str]], int]:
         from s2s_users.io.reports import main as report
 
         return report
+    if name == "version":
+        return _print_versions
     if name == "compare":
         from s2s_users.io.compare import main as compare
 

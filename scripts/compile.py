@@ -10,6 +10,9 @@ when one no longer matches (``s2s_users/__init__.py``).
     python scripts/compile.py build [--copy DIR]   # built in a copy of the tree made in DIR (the tests' run)
     python scripts/compile.py remove
     python scripts/compile.py check                # the compiled modules are the ones Python imports
+
+The modules are listed in pyproject.toml (``[tool.s2s_users.compiled]``); setup.py compiles the same ones into a
+wheel (``pip install .``), with these functions.
 """
 
 from __future__ import annotations
@@ -19,28 +22,20 @@ import hashlib
 import os
 import shutil
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "s2s_users/compiled.sha256"
-GROUP = "s2s_users.compiled"  # the shared library lives in the package (s2s_users/compiled__mypyc*.so)
 
-MODULES = [
-    "s2s_users/core/engine/*.py",
-    "s2s_users/core/protocols/base.py",
-    "s2s_users/core/protocols/reading.py",
-    "s2s_users/core/protocols/openai_deltas.py",
-    "s2s_users/core/protocols/openai_realtime.py",
-    "s2s_users/core/metrics/flight.py",
-    "s2s_users/core/metrics/lag.py",
-    "s2s_users/core/metrics/tape.py",
-    "s2s_users/io/client_frames.py",
-    "s2s_users/io/frame_reader.py",
-    "s2s_users/io/server_frames.py",
-    "s2s_users/io/transport.py",
-    "s2s_users/io/pump.py",
-    "s2s_users/io/session.py",
-]
+
+def settings(root: Path) -> dict[str, Any]:
+    """``[tool.s2s_users.compiled]`` of the project's pyproject.toml: the hot path's module globs and the name of
+    the shared library they are compiled into (setup.py reads the same table for a wheel)."""
+    with (root / "pyproject.toml").open("rb") as file:
+        table: dict[str, Any] = tomllib.load(file)["tool"]["s2s_users"]["compiled"]
+    return table
 
 
 NOT_COPIED = (
@@ -59,11 +54,27 @@ NOT_COPIED = (
 
 def sources(root: Path) -> list[Path]:
     # A package's __init__ stays Python: as an extension it would not be a package any more.
-    return sorted(path for pattern in MODULES for path in root.glob(pattern) if path.name != "__init__.py")
+    patterns = settings(root)["modules"]
+    return sorted(path for pattern in patterns for path in root.glob(pattern) if path.name != "__init__.py")
 
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest(root: Path) -> str:
+    """The manifest's text: each compiled source's digest and its path from ``root``, which the guard in
+    ``s2s_users/__init__.py`` checks against the sources beside the extensions."""
+    return "".join(f"{digest(path)}  {path.relative_to(root)}\n" for path in sources(root))
+
+
+def mypyc_extensions(root: Path) -> list[Any]:
+    """The hot path's extensions (setuptools ``Extension`` objects); mypyc type-checks the sources and writes their
+    C into ./build, naming modules by their paths from the current folder, which must be ``root``."""
+    from mypyc.build import mypycify
+
+    paths = [str(path.relative_to(root)) for path in sources(root)]
+    return list(mypycify(paths, group_name=settings(root)["group"], opt_level="3"))
 
 
 def extensions(root: Path) -> list[Path]:
@@ -76,20 +87,16 @@ def remove(root: Path) -> None:
 
 
 def build(root: Path) -> None:
-    from mypyc.build import mypycify
     from setuptools import Distribution
 
     remove(root)
-    os.chdir(root)  # mypyc writes its C into ./build and names modules by their paths from here
-    paths = [str(path.relative_to(root)) for path in sources(root)]
-    ext_modules = mypycify(paths, group_name=GROUP, opt_level="3")
-    distribution = Distribution({"name": "s2s_users", "ext_modules": ext_modules})
+    os.chdir(root)
+    distribution = Distribution({"name": "s2s_users", "ext_modules": mypyc_extensions(root)})
     command = distribution.get_command_obj("build_ext")
     command.inplace = True  # type: ignore[attr-defined]
     distribution.run_command("build_ext")
-    lines = [f"{digest(root / path)}  {path}" for path in paths]
-    (root / MANIFEST).write_text("\n".join(lines) + "\n")
-    print(f"compiled {len(paths)} modules into {len(extensions(root))} extensions under {root / 's2s_users'}")
+    (root / MANIFEST).write_text(manifest(root))
+    print(f"compiled {len(sources(root))} modules into {len(extensions(root))} extensions under {root / 's2s_users'}")
 
 
 def check(root: Path) -> None:

@@ -5,9 +5,12 @@
 #   libsndfile1, espeak-ng, sox: prompt audio (soundfile; regenerating the fixtures)
 #   chromium: the web UI tests;  openssl: the TLS tests
 #   docker.io, docker-compose, debootstrap: the deployment tests and the Docker smoke test (no registry here)
+#   gcc, and python3-dev when $PYTHON has no Python.h: the compiled hot path (make unit-compiled, a wheel's build)
 set -euo pipefail
 
-packages=(influxdb nginx-light libsndfile1 espeak-ng sox chromium openssl docker.io docker-compose debootstrap)
+packages=(influxdb nginx-light libsndfile1 espeak-ng sox chromium openssl docker.io docker-compose debootstrap gcc)
+"${PYTHON:-python3}" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' ||
+  packages+=(python3-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

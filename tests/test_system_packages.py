@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "system-packages.sh"
@@ -15,12 +16,12 @@ def _fake(folder: Path, name: str, body: str) -> None:
     path.chmod(0o755)
 
 
-def _run(tmp_path: Path, uid: int, installed: bool) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, uid: int, installed: bool, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     _fake(tmp_path, "dpkg", "exit 0" if installed else "exit 1")
     _fake(tmp_path, "id", f"echo {uid}")
     _fake(tmp_path, "apt-get", f'echo "apt-get $*" >> {tmp_path / "apt.log"}')
     _fake(tmp_path, "service", "exit 0")
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "PYTHON": python}
     return subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60)
 
 
@@ -41,3 +42,11 @@ def test_as_root_it_installs_what_is_missing(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     calls = (tmp_path / "apt.log").read_text().splitlines()
     assert calls[0] == "apt-get update -qq" and calls[1].startswith("apt-get install -y -qq influxdb")
+
+
+def test_gcc_is_asked_for_and_python3_dev_only_for_a_python_without_its_headers(tmp_path: Path) -> None:
+    (line,) = _run(tmp_path, uid=1000, installed=False).stderr.splitlines()
+    assert line.endswith(" debootstrap gcc")  # this Python has Python.h
+    _fake(tmp_path, "headerless-python", "exit 1")
+    (line,) = _run(tmp_path, uid=1000, installed=False, python=str(tmp_path / "headerless-python")).stderr.splitlines()
+    assert line.endswith(" debootstrap gcc python3-dev")

@@ -1,4 +1,5 @@
-"""docker/smoke.sh: the image, built offline on the local base image, runs a distributed run end to end.
+"""docker/smoke.sh: the image, built offline on the local base image with its hot path compiled, runs a distributed
+run end to end.
 
 A Docker engine is needed: this test starts dockerd itself when none answers and it runs as root (as CI does),
 and fails, never skips, when it cannot have one.
@@ -6,6 +7,7 @@ and fails, never skips, when it cannot have one.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -66,7 +68,8 @@ def test_the_image_runs_a_mock_a_master_and_two_workers_to_a_report(docker_engin
     assert result.returncode == 0, f"docker/smoke.sh failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "smoke: report: 4 sessions from workers worker-0, worker-1; 20/20 turns completed" in result.stdout
     (report,) = tmp_path.glob("smoke-*/report.json")
-    assert report.stat().st_size > 0
+    # The image installs the wheel its build stage compiled: its workers run the compiled hot path.
+    assert json.loads(report.read_text())["run"]["versions"]["hot path"] == "compiled"
     leftovers = subprocess.run(
         ["docker", "ps", "-aq", "--filter", "name=s2s-smoke-"], capture_output=True, text=True, check=True
     )
