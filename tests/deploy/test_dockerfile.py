@@ -17,7 +17,7 @@ def instructions(name: str) -> list[str]:
 
 def test_the_base_image_is_an_argument_that_defaults_to_the_official_python_image() -> None:
     assert DOCKERFILE.index("ARG BASE_IMAGE=python:3.11-slim-bookworm") < DOCKERFILE.index("FROM ")
-    assert instructions("FROM") == ["${BASE_IMAGE}"]
+    assert instructions("FROM") == ["${BASE_IMAGE} AS wheel", "${BASE_IMAGE}"]  # the wheel's stage, the image's
 
 
 def test_docker_run_arguments_go_to_the_endurance_locustfile() -> None:
@@ -29,9 +29,18 @@ def test_docker_run_arguments_go_to_the_endurance_locustfile() -> None:
 
 def test_the_image_installs_the_package_without_dev_extras_and_the_audio_library() -> None:
     runs = " ".join(instructions("RUN"))
-    assert "python3 -m pip install . " in runs
+    assert "python3 -m pip install /tmp/wheels/*.whl " in runs
     assert "[dev]" not in runs
     assert "libsndfile1" in runs
+
+
+def test_a_stage_of_its_own_compiles_the_wheel_and_the_image_fails_to_build_if_its_hot_path_is_pure() -> None:
+    wheel_stage, image_stage = DOCKERFILE.split("\nFROM ${BASE_IMAGE}\n")
+    assert "S2S_USERS_COMPILE=yes" in wheel_stage and "gcc" in wheel_stage
+    assert "python3 -m pip wheel --no-deps -w /wheels /tmp/s2s-src" in wheel_stage
+    assert "COPY --from=wheel /wheels /tmp/wheels" in image_stage
+    assert 's2s-users version | grep -qx "hot path compiled"' in image_stage
+    assert "gcc" not in image_stage  # the compiler stays in the wheel's stage
 
 
 def test_the_image_runs_as_an_unprivileged_user() -> None:
@@ -55,8 +64,8 @@ def test_the_image_exposes_the_web_ui_and_the_master_port() -> None:
 def test_the_build_context_leaves_out_local_state_and_secrets() -> None:
     ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
     assert {".git", ".venv", "runs", ".env", "**/__pycache__", ".mypy_cache", ".pytest_cache"} <= ignored
-    for needed in ("s2s_users", "locustfiles", "audio_fixtures", "pyproject.toml", "README.md", "docker"):
-        assert needed not in ignored
+    needed = {"s2s_users", "locustfiles", "audio_fixtures", "pyproject.toml", "setup.py", "MANIFEST.in", "scripts"}
+    assert not (needed | {"README.md", "docker"}) & ignored
 
 
 def test_compose_builds_on_the_dockerfiles_default_base_unless_told_otherwise() -> None:
