@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping
 from importlib import machinery, metadata, util
 
 #: The distributions whose versions change what a run measures or how it is driven.
@@ -28,6 +29,17 @@ def hot_path() -> str:
     spec = util.find_spec(HOT_PATH_MODULE)
     origin = spec.origin if spec is not None else None
     return "compiled" if origin is not None and origin.endswith(tuple(machinery.EXTENSION_SUFFIXES)) else "pure"
+
+
+def hot_paths_of(processes: Mapping[str, str], own: str) -> str:
+    """The hot path the users ran, for a report: one word when every process that ran users said the same (or
+    none said: ``own``, this process's), else each with its processes ("compiled on worker-0; pure on worker-1")."""
+    paths = sorted(set(processes.values()))
+    if not paths:
+        return own
+    if len(paths) == 1:
+        return paths[0]
+    return "; ".join(f"{path} on {', '.join(sorted(n for n, p in processes.items() if p == path))}" for path in paths)
 
 
 def versions() -> dict[str, str]:

@@ -260,6 +260,8 @@ class RecordOwner:
             log.warning("s2s: %s", warning)
         if batch.pacing:
             self.live.add_pacing(batch.worker or node, batch.pacing)
+        if batch.hot_path:
+            self.monitor.hot_paths[batch.worker or node] = batch.hot_path
         for event in turns:
             self.live.add_turn(event)
         for record in records:

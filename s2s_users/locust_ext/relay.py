@@ -34,11 +34,13 @@ class HasProgress(Protocol):
 class Batch:
     """What one user process tells the record owner at once. Session keys are unique within the process;
     ``run_id`` is the run the process's users play (a worker left over from an earlier run says so); ``worker`` its
-    label (``worker-N``); ``pacing`` the lag of the chunks its users sent in turns that ended since the last batch."""
+    label (``worker-N``); ``pacing`` the lag of the chunks its users sent in turns that ended since the last batch;
+    ``hot_path`` which hot path the process runs (``core/version.py``: ``compiled`` or ``pure``)."""
 
     run_id: str = ""
     worker: str = ""
     pacing: LagHistogram | None = None
+    hot_path: str = ""
     turns: tuple[TurnEvent, ...] = ()
     sessions: tuple[tuple[str, SessionRecord], ...] = ()
     progress: tuple[tuple[str, SessionRecord], ...] = ()
@@ -51,6 +53,7 @@ class Batch:
             "run_id": self.run_id,
             "worker": self.worker,
             "pacing": self.pacing.to_wire() if self.pacing else None,
+            "hot_path": self.hot_path,
             "turns": [event.to_list() for event in self.turns],
             "sessions": [[key, record.to_dict()] for key, record in self.sessions],
             "open": [[key, _without_turns(record.to_dict())] for key, record in self.progress],
@@ -65,6 +68,7 @@ class Batch:
             run_id=str(data.get("run_id", "")),
             worker=str(data.get("worker", "")),
             pacing=LagHistogram.from_wire(data["pacing"]) if data.get("pacing") else None,
+            hot_path=str(data.get("hot_path", "")),
             turns=tuple(TurnEvent.from_list(item) for item in data.get("turns", ())),
             sessions=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("sessions", ())),
             progress=tuple((str(key), SessionRecord.from_dict(item)) for key, item in data.get("open", ())),
@@ -82,10 +86,13 @@ def _without_turns(data: dict[str, Any]) -> dict[str, Any]:
 class Outbox:
     """What a user process has to tell the record owner since the last batch."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, run_id: str = "", worker: str = "") -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, run_id: str = "", worker: str = "", hot_path: str = ""
+    ) -> None:
         self._clock = clock
         self.run_id = run_id
         self.worker = worker
+        self.hot_path = hot_path
         self._pacing = LagHistogram()
         self._keys = itertools.count(1)
         self._open: dict[str, HasProgress] = {}
@@ -132,6 +139,7 @@ class Outbox:
             run_id=self.run_id,
             worker=self.worker,
             pacing=self._pacing.take() if self._pacing else None,
+            hot_path=self.hot_path,
             turns=tuple(self._turns),
             sessions=tuple(self._sessions),
             progress=tuple((key, self._open[key].progress()) for key in sorted(self._dirty)),

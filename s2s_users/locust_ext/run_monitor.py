@@ -16,7 +16,7 @@ from s2s_users.core.exit_codes import RunHealth
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.run_info import GeneratorHealth, RunInfo, with_pacing
-from s2s_users.core.version import versions
+from s2s_users.core.version import hot_path, hot_paths_of, versions
 from s2s_users.io.run_folder import keep_scenario, prompt_manifest
 from s2s_users.locust_ext.roles import is_master, worker_name
 from s2s_users.locust_ext.settings import run_options, target_description
@@ -32,6 +32,8 @@ class RunMonitor:
         self.peak_users = 0
         self.cpu_max: dict[str, float] = {}
         self.lost_workers: set[str] = set()
+        self.hot_paths: dict[str, str] = {}
+        """Which hot path each process that ran users said it runs (its batches), by process."""
         self._sampler: Any = None
 
     def start(self) -> None:
@@ -100,6 +102,6 @@ class RunMonitor:
             users=self.peak_users,
             target=target_description(settings),
             options=run_options(self.environment.parsed_options),
-            versions=versions(),
+            versions={**versions(), "hot path": hot_paths_of(self.hot_paths, hot_path())},
             health=with_pacing(generator, records),
         )

@@ -29,6 +29,7 @@ from s2s_users.core.protocols import gemini_wire
 from s2s_users.core.protocols.openai_wire import SAMPLE_RATE
 from s2s_users.core.protocols.providers import MOCK_PATHS
 from s2s_users.core.redact import redact_url
+from s2s_users.core.version import hot_path
 from s2s_users.io.evidence import EvidenceStore
 from s2s_users.io.mockserver import MockServerProcess
 from s2s_users.io.prompts import load_prompts
@@ -89,7 +90,7 @@ class UserSide:
         self.influx: InfluxSink | None = None
         self.evidence: EvidenceStore | None = None
         """Where this process's sessions write their evidence (the run folder's ``evidence/``)."""
-        self.outbox = Outbox()
+        self.outbox = Outbox(hot_path=hot_path())
         self.active_sessions = 0
         self.pacing = PacingWindow()
         """Every chunk lag of this process's turns (the sessions add each turn as it ends), until a batch takes it."""

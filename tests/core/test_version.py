@@ -23,3 +23,16 @@ def test_the_hot_path_named_is_where_the_pump_was_imported_from() -> None:
     compiled = (s2s_users.io.pump.__file__ or "").endswith(".so")
     assert version.hot_path() == ("compiled" if compiled else "pure")
     assert version.versions()["hot path"] == version.hot_path()
+
+
+def test_the_hot_path_the_users_ran_is_one_word_when_every_process_said_the_same() -> None:
+    assert version.hot_paths_of({"worker-0": "compiled", "worker-1": "compiled"}, own="pure") == "compiled"
+
+
+def test_without_a_word_from_any_process_the_hot_path_is_this_processs_own() -> None:
+    assert version.hot_paths_of({}, own="pure") == "pure"
+
+
+def test_mixed_hot_paths_name_their_processes() -> None:
+    paths = {"worker-2": "pure", "worker-0": "compiled", "worker-1": "pure"}
+    assert version.hot_paths_of(paths, own="compiled") == "compiled on worker-0; pure on worker-1, worker-2"

@@ -133,3 +133,9 @@ def test_the_live_view_follows_the_ledgers_open_sessions_change_by_change() -> N
     assert (row.active, row.open_capacity) == (expected.active, expected.open_capacity) == (1, {9.0: [0, 1]})
     ledger.lose("w1", "gone")
     assert live.models["gpt-realtime"].active == 0 and live.models["gpt-realtime"].open_capacity == {}
+
+
+def test_a_batch_says_which_hot_path_its_process_runs() -> None:
+    outbox = Outbox(worker="worker-1", hot_path="compiled")
+    outbox.user_started()
+    assert _wire(outbox.take()).hot_path == "compiled"
