@@ -15,6 +15,7 @@ The modules are listed in pyproject.toml (``[tool.s2s_users.compiled]``); ``scri
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -37,6 +38,7 @@ def say(message: str) -> None:
     print(f"s2s_users: {message}", file=sys.stderr)
 
 
+@functools.cache  # loaded once per build: for the extensions, then for the manifest
 def compile_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("s2s_compile", ROOT / "scripts" / "compile.py")
     assert spec is not None and spec.loader is not None

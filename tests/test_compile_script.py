@@ -17,12 +17,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def compile_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compile_script", ROOT / "scripts" / "compile.py")
+def load_script(path: Path, name: str) -> ModuleType:
+    """A script of the project (not a package module) imported from its file, under ``name`` (never as __main__)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def compile_script() -> ModuleType:
+    return load_script(ROOT / "scripts" / "compile.py", "compile_script")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ with build isolation, from a copy of the tree."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,15 +14,11 @@ from types import ModuleType
 
 import pytest
 
-from tests.test_compile_script import ROOT, compile_script
+from tests.test_compile_script import ROOT, compile_script, load_script
 
 
 def setup_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("s2s_setup", ROOT / "setup.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # not as __main__: setup() does not run
-    return module
+    return load_script(ROOT / "setup.py", "s2s_setup")  # not as __main__: setup() does not run
 
 
 def build_wheel(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:

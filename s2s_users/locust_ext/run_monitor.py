@@ -16,7 +16,7 @@ from s2s_users.core.exit_codes import RunHealth
 from s2s_users.core.failures import FailureClass
 from s2s_users.core.metrics.records import SessionRecord
 from s2s_users.core.reporting.run_info import GeneratorHealth, RunInfo, with_pacing
-from s2s_users.core.version import hot_path, hot_paths_of, versions
+from s2s_users.core.version import hot_paths_of, versions
 from s2s_users.io.run_folder import keep_scenario, prompt_manifest
 from s2s_users.locust_ext.roles import is_master, worker_name
 from s2s_users.locust_ext.settings import run_options, target_description
@@ -81,6 +81,12 @@ class RunMonitor:
             unhandled_errors=bool(locust_log.unhandled_greenlet_exception),
         )
 
+    def versions(self) -> dict[str, str]:
+        """This process's versions; the hot path the users ran, as their processes said (this one's if none did)."""
+        named = versions()
+        named["hot path"] = hot_paths_of(self.hot_paths, own=named["hot path"])
+        return named
+
     def info(self, settings: RunSettings, records: Sequence[SessionRecord]) -> RunInfo:
         health = self.health(records)
         generator = GeneratorHealth(
@@ -102,6 +108,6 @@ class RunMonitor:
             users=self.peak_users,
             target=target_description(settings),
             options=run_options(self.environment.parsed_options),
-            versions={**versions(), "hot path": hot_paths_of(self.hot_paths, hot_path())},
+            versions=self.versions(),
             health=with_pacing(generator, records),
         )
