@@ -312,7 +312,10 @@ def install_hooks(events: Any) -> None:
             if web_ui is not None:  # the process that serves the web UI (not workers, not headless runs)
                 login = webui.web_login_from_env(bool(getattr(environment.parsed_options, "web_login", False)))
         except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
+            # One write for the whole line: with --processes each forked worker prints it too, on the same stderr,
+            # and print's two writes (text, then newline) let the lines run into each other.
+            sys.stderr.write(f"error: {exc}\n")
+            sys.stderr.flush()
             sys.exit(ExitCode.BAD_CONFIGURATION)
         if process.owner is not None:
             owner = process.owner

@@ -151,7 +151,9 @@ def test_bad_prompts_under_processes_stop_the_master_too_with_exit_2_and_no_repo
     )  # fmt: skip
     output = run.stdout + run.stderr
     assert run.returncode == 2, output[-3000:]
-    (line,) = {line for line in output.splitlines() if "error" in line.lower()}  # the same line from each process
+    lines = {line for line in output.splitlines() if "error" in line.lower()}  # the same line from each process
+    assert len(lines) == 1, output[-3000:]
+    (line,) = lines
     assert "prompt folder /nonexistent/prompts does not exist" in line
     assert "Traceback" not in output
     assert not (run.report_dir / "sessions.jsonl").exists()
